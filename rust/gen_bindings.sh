@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Generate Rust bindings for the KVM C interfaces with the flags the kernel
+# used for its own bindings (saved in rust/bindings/.bindings_generated.rs.cmd).
+# Types that kernel::bindings already has are not generated again: the
+# generated file glob-imports them from there.
+set -eu
+objtree=$1 header=$(realpath "$2") out=$(realpath -m "$3")
+cmdfile="$objtree/rust/bindings/.bindings_generated.rs.cmd"
+kbind="$objtree/rust/bindings/bindings_generated.rs"
+[ -f "$cmdfile" ] || { echo "gen_bindings: $cmdfile missing (is the kernel built with CONFIG_RUST?)" >&2; exit 1; }
+
+# The clang flags are everything after " -- " up to the "; sed" post-step.
+cflags=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile" | sed 's/ -- /\n/' | sed -n 2p | sed 's/;.*//' | sed 's/-Wp,-MMD,[^ ]*//')
+bindgen_bin=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile" | awk '{print $1}')
+
+# Everything kernel::bindings defines as a type.
+known=$(mktemp); trap 'rm -f "$known"' EXIT
+grep -oE '^pub (struct|union|type|enum) [A-Za-z0-9_]+' "$kbind" | awk '{print $3}' | sort -u > "$known"
+block=""
+while read -r t; do block="$block --blocklist-type ^$t\$"; done < "$known"
+
+cd "$objtree"
+# shellcheck disable=SC2086
+"$bindgen_bin" "$header" \
+    --rust-target 1.85 --use-core --with-derive-default --ctypes-prefix kernel::ffi \
+    --no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
+    --blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
+    --opaque-type spinlock --blocklist-function '__list_.*_report' \
+    --allowlist-type 'kvm_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id' \
+    --allowlist-function 'kvm_.*' --allowlist-function '__kvm_.*' \
+    --allowlist-function '__riscv_isa_extension_available' --allowlist-function 'riscv_cached_.*' \
+    --allowlist-function 'sbi_.*' --allowlist-function 'cpu_pm_.*' \
+    --allowlist-function 'static_key_(enable|disable)' \
+    --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
+    --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY)_.*' \
+    --allowlist-var 'NR_CPUS' \
+    $block \
+    -o "$out.tmp" -- $cflags -DMODULE
+mv "$out.tmp" "$out"

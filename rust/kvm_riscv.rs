@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The RISC-V architecture backend of KVM, written in Rust.
+//!
+//! `kvm.ko` is the generic KVM core (`virt/kvm`, C from the kernel tree), this
+//! crate, and, while the port goes on, the upstream `arch/riscv/kvm` objects
+//! that are not ported yet (the `Kbuild` names them). Each upstream file has
+//! its Rust home in `kvm_riscv/` under the same name: `main.c` is `main.rs`.
+//!
+//! Layers:
+//! - entry points: `#[no_mangle] extern "C"` functions that the C side calls;
+//! - logic: safe Rust;
+//! - hardware and C: [`bindings`], [`csr`], [`static_key`], [`print`].
+
+#[path = "kvm_riscv/bindings.rs"]
+mod bindings;
+#[path = "kvm_riscv/csr.rs"]
+mod csr;
+#[allow(special_module_name)]
+#[path = "kvm_riscv/main.rs"]
+mod main;
+#[path = "kvm_riscv/print.rs"]
+mod print;
+#[path = "kvm_riscv/report.rs"]
+mod report;
+#[path = "kvm_riscv/static_key.rs"]
+mod static_key;
+
+use kernel::prelude::*;
+use main::KvmRiscv;
+
+module! {
+    type: KvmRiscv,
+    name: "kvm",
+    authors: ["kvm-riscv Rust port"],
+    description: "Kernel-based Virtual Machine, RISC-V backend in Rust",
+    license: "GPL",
+}
