@@ -27,14 +27,15 @@ cd "$objtree"
     --no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
     --blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
     --opaque-type spinlock --blocklist-function '__list_.*_report' \
-    --allowlist-type 'kvm_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id' \
+    --allowlist-type 'kvm_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_nacl_fid|sbi_ext_nacl_feature' \
     --allowlist-function 'kvm_.*' --allowlist-function '__kvm_.*' \
     --allowlist-function '__riscv_isa_extension_available' --allowlist-function 'riscv_cached_.*' \
-    --allowlist-function 'sbi_.*' --allowlist-function 'cpu_pm_.*' \
+    --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \
     --allowlist-function 'static_key_(enable|disable)' \
     --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
     --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY)_.*' \
-    --allowlist-var 'NR_CPUS' \
+    --allowlist-var 'NR_CPUS' --allowlist-function 'kvm_riscv_rs_.*' \
+    --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE
 mv "$out.tmp" "$out"

@@ -19,10 +19,20 @@ mod csr;
 #[allow(special_module_name)]
 #[path = "kvm_riscv/main.rs"]
 mod main;
+#[path = "kvm_riscv/nacl.rs"]
+mod nacl;
+#[path = "kvm_riscv/nacl_layout.rs"]
+mod nacl_layout;
+#[path = "kvm_riscv/percpu.rs"]
+mod percpu;
 #[path = "kvm_riscv/print.rs"]
 mod print;
 #[path = "kvm_riscv/report.rs"]
 mod report;
+#[path = "kvm_riscv/sbi.rs"]
+mod sbi;
+#[path = "kvm_riscv/sbi_err.rs"]
+mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
 

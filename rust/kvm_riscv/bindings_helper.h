@@ -15,3 +15,4 @@
 #include <asm/kvm_nacl.h>
 #include <asm/kvm_vcpu_vector.h>
 #include <asm/kvm_vmid.h>
+#include "helpers.h"

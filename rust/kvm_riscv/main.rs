@@ -9,6 +9,7 @@
 
 use crate::bindings as b;
 use crate::csr::{self, HCOUNTEREN_TM};
+use crate::nacl;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
 use crate::report::{self, NaclFeatures};
@@ -77,10 +78,8 @@ pub(crate) extern "C" fn kvm_arch_dev_ioctl(_filp: *mut b::file, _ioctl: c_uint,
 /// Called by the generic KVM core on each CPU where virtualization starts.
 #[no_mangle]
 pub(crate) extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
-    // SAFETY: called on the CPU being enabled, with preemption disabled.
-    let rc = unsafe { b::kvm_riscv_nacl_enable() };
-    if rc != 0 {
-        return rc;
+    if let Err(e) = nacl::enable() {
+        return e.to_errno();
     }
     csr_init();
     // SAFETY: as above.
@@ -95,8 +94,7 @@ pub(crate) extern "C" fn kvm_arch_disable_virtualization_cpu() {
     // SAFETY: called on the CPU being disabled, with preemption disabled.
     unsafe { b::kvm_riscv_aia_disable() };
     csr_cleanup();
-    // SAFETY: as above.
-    unsafe { b::kvm_riscv_nacl_disable() };
+    nacl::disable();
     this_cpu_virt_enabled().store(false, Relaxed);
 }
 
@@ -169,24 +167,14 @@ mod cpu_pm {
     }
 }
 
-/// The NACL features the C side found (its static keys).
+/// The NACL features that were found.
 fn nacl_features() -> Option<NaclFeatures> {
-    // SAFETY (all five): the keys are C statics that live as long as the module.
-    let key = |k: *const b::static_key_false| c_key_enabled(unsafe { &*k });
-    if !key(&raw const b::kvm_riscv_nacl_available) {
-        return None;
-    }
-    Some(NaclFeatures {
-        sync_csr: key(&raw const b::kvm_riscv_nacl_sync_csr_available),
-        sync_hfence: key(&raw const b::kvm_riscv_nacl_sync_hfence_available),
-        sync_sret: key(&raw const b::kvm_riscv_nacl_sync_sret_available),
-        autoswap_csr: key(&raw const b::kvm_riscv_nacl_autoswap_csr_available),
+    nacl::available().then(|| NaclFeatures {
+        sync_csr: nacl::sync_csr_available(),
+        sync_hfence: nacl::sync_hfence_available(),
+        sync_sret: nacl::sync_sret_available(),
+        autoswap_csr: nacl::autoswap_csr_available(),
     })
-}
-
-fn nacl_exit() {
-    // SAFETY: undoes `kvm_riscv_nacl_init()`; safe to call when it failed.
-    unsafe { b::kvm_riscv_nacl_exit() };
 }
 
 /// Undoes init from AIA down to the perf callbacks (upstream's teardown).
@@ -195,7 +183,7 @@ fn teardown() {
     // "not available" case.
     unsafe {
         b::kvm_riscv_aia_exit();
-        b::kvm_riscv_nacl_exit();
+        nacl::exit();
         vector_exit();
         #[cfg(CONFIG_GUEST_PERF_EVENTS)]
         b::kvm_unregister_perf_callbacks();
@@ -273,8 +261,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         return Err(ENODEV);
     }
 
-    // SAFETY: first init step; undone by `nacl_exit()`.
-    match to_result(unsafe { b::kvm_riscv_nacl_init() }) {
+    match nacl::init() {
         Ok(()) => {}
         Err(e) if e == ENODEV => {}
         Err(e) => return Err(e),
@@ -285,7 +272,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
     // SAFETY: set by the detection just above, read-only afterwards.
     let levels = unsafe { b::kvm_riscv_gstage_max_pgd_levels };
     let Some(mode) = report::gstage_mode_name(levels as u64) else {
-        nacl_exit();
+        nacl::exit();
         return Err(ENODEV);
     };
 
@@ -297,7 +284,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         Ok(()) => {}
         Err(e) if e == ENODEV => {}
         Err(e) => {
-            nacl_exit();
+            nacl::exit();
             return Err(e);
         }
     }

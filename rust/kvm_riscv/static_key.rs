@@ -49,8 +49,13 @@ impl StaticKeyFalse {
 #[allow(unused_macros)]
 macro_rules! static_branch_unlikely {
     ($key:path) => {
-        ::kernel::jump_label::arch_static_branch! {
-            $key, $crate::static_key::StaticKeyFalse, key, false
+        // SAFETY: the asm is a `nop` that the jump-label core patches into a
+        // jump when the key turns on; its table entry names `$key`, a static
+        // of the right type that lives as long as the module.
+        unsafe {
+            ::kernel::jump_label::arch_static_branch! {
+                $key, $crate::static_key::StaticKeyFalse, key, false
+            }
         }
     };
 }

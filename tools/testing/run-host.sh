@@ -57,14 +57,14 @@ cat "$B/base.cpio" "$B/overlay.cpio" > "$B/initrd.cpio"
 LOG="$RES/$MOD-$MODE.log"
 case "$MODE" in test) TO=2400 ;; shell) TO=100000 ;; *) TO=600 ;; esac
 MEM=${RIG_MEM:-4G}; SMP=${RIG_SMP:-2}
-APPEND="console=ttyS0 rig.mode=$MODE rig.mod=$MOD ${TESTS:+rig.tests=$TESTS} ${RIG_APPEND:-}"
+APPEND="console=ttyS0 rig.mode=$MODE rig.mod=$MOD ${TESTS:+rig.tests=$TESTS} ${RIG_REPEAT:+rig.repeat=$RIG_REPEAT} ${RIG_APPEND:-}"
 QEMU=(qemu-system-riscv64 -M virt,aia=aplic-imsic,aia-guests=5 -cpu max -smp "$SMP" -m "$MEM"
       -nographic -no-reboot -kernel "$KBUILD/arch/riscv/boot/Image" -initrd "$B/initrd.cpio"
       -append "$APPEND" ${RIG_QEMU_EXTRA:-})
 log "booting emulated host: mode=$MODE module=$MOD"
 t0=$(date +%s)
 if [ "$MODE" = shell ]; then exec "${QEMU[@]}"; fi
-timeout "$TO" "${QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$LOG" | \
+timeout "$TO" "${QEMU[@]}" </dev/null 2>&1 | sed -u 's/\r$//' | tee "$LOG" | \
     sed -un 's/^@@RIG result \([^ ]*\) \([A-Z]*\) \([0-9]*\).*/  \2  \1 (\3 s)/p'
 t1=$(date +%s)
 

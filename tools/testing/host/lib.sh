@@ -14,12 +14,23 @@ load_kvm() {
     echo "@@RIG result modprobe PASS 0"
 }
 
-# Run one selftest: run_one NAME TIMEOUT [ARGS...]
+# Run one selftest: run_one NAME TIMEOUT [ARGS...]; rig.repeat=N runs it N
+# times, as NAME#1..NAME#N.
 run_one() {
-    name=$1 to=$2; shift 2
+    if [ "${REPEAT:-1}" -gt 1 ]; then
+        n=$1; shift
+        i=1
+        while [ $i -le "$REPEAT" ]; do run_one_as "$n#$i" "$n" "$@"; i=$((i + 1)); done
+    else
+        run_one_as "$1" "$@"
+    fi
+}
+
+run_one_as() {
+    label=$1 name=$2 to=$3; shift 3
     bin=/rig/selftests/$name
     t0=$(now)
-    if [ ! -x "$bin" ]; then echo "@@RIG result $name FAIL 0 (missing)"; return; fi
+    if [ ! -x "$bin" ]; then echo "@@RIG result $label FAIL 0 (missing)"; return; fi
     timeout "$to" "$bin" "$@" >/tmp/out.txt 2>&1
     rc=$?
     t1=$(now)
@@ -27,13 +38,13 @@ run_one() {
     case $rc in
         0) v=PASS ;;
         4) v=SKIP ;;
-        124|137|143) v=FAIL; echo "@@RIG note $name: timeout after ${to}s" ;;
+        124|137|143) v=FAIL; echo "@@RIG note $label: timeout after ${to}s" ;;
         *) v=FAIL ;;
     esac
     if [ "$v" != PASS ]; then
-        echo "@@RIG output-begin $name rc=$rc"; tail -n 25 /tmp/out.txt; echo "@@RIG output-end $name"
+        echo "@@RIG output-begin $label rc=$rc"; tail -n 25 /tmp/out.txt; echo "@@RIG output-end $label"
     fi
-    echo "@@RIG result $name $v $secs"
+    echo "@@RIG result $label $v $secs"
 }
 
 # Run the selftests named (all in selftests.list when none is named).

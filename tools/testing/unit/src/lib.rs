@@ -8,6 +8,9 @@
 #[path = "../../../../rust/kvm_riscv/report.rs"]
 mod report;
 
+#[path = "../../../../rust/kvm_riscv/nacl_layout.rs"]
+mod nacl_layout;
+
 #[cfg(test)]
 mod report_tests {
     use super::report::*;
@@ -41,5 +44,74 @@ mod report_tests {
         assert!(vsstage_tlb_no_gpa(0x31e, 0x1234_8a66));
         assert!(!vsstage_tlb_no_gpa(0x31e, 0x8a65));
         assert!(!vsstage_tlb_no_gpa(0x0, 0x8a66));
+    }
+}
+
+#[cfg(test)]
+mod nacl_layout_tests {
+    use super::nacl_layout::*;
+
+    #[test]
+    fn areas_are_consecutive_and_sized_as_the_spec_says() {
+        assert_eq!(SRET_OFFSET, 0x0);
+        assert_eq!(AUTOSWAP_OFFSET, 0x200);
+        assert_eq!(HFENCE_OFFSET, 0x800);
+        assert_eq!(DBITMAP_OFFSET, 0xf80);
+        assert_eq!(CSR_OFFSET, 0x1000);
+        assert_eq!(SHMEM_SIZE, 0x3000);
+        // The scratch area covers SRET, AUTOSWAP and HFENCE, not the CSRs.
+        assert!(HFENCE_OFFSET + HFENCE_SIZE <= SCRATCH_OFFSET + SCRATCH_SIZE);
+        assert_eq!(SCRATCH_OFFSET + SCRATCH_SIZE, CSR_OFFSET);
+        // x1..x31 fit in the SRET area.
+        assert!(sret_x(SRET_X_LAST) + XLEN_BYTES <= SRET_OFFSET + SRET_SIZE);
+        assert_eq!(sret_x(1), 8);
+        // One dirty bit per CSR slot.
+        assert_eq!(DBITMAP_SIZE * 8, CSR_SLOTS);
+    }
+
+    #[test]
+    fn csr_slots() {
+        // H-level CSRs: 0x6xx (quarter 1) and VS-level 0x2xx (quarter 0).
+        assert_eq!(csr_index(0x600), 0x100 | 0x00); // hstatus
+        assert_eq!(csr_index(0x602), 0x102); // hedeleg
+        assert_eq!(csr_index(0x645), 0x145); // hvip
+        assert_eq!(csr_index(0x200), 0x000); // vsstatus
+        assert_eq!(csr_index(0x280), 0x080); // vsatp
+        assert_eq!(csr_index(0xe12), 0x312); // hgeip (quarter 3)
+        assert_eq!(csr_index(0xa00), 0x200);
+        // Every 12-bit number maps into the area.
+        for c in 0..0x1000u16 {
+            assert!(csr_index(c) < CSR_SLOTS);
+        }
+        assert_eq!(csr_offset(0x600), 0x1000 + 0x100 * 8);
+        assert_eq!(csr_dirty_bit(0x600), (0xf80 + 0x20, 1));
+        assert_eq!(csr_dirty_bit(0x645), (0xf80 + 0x28, 1 << 5));
+    }
+
+    #[test]
+    fn hfence_entries() {
+        assert_eq!(HFENCE_ENTRY_MAX, 60);
+        assert_eq!(hfence_entry(0), (0x800, 0x808, 0x810));
+        assert_eq!(hfence_entry(1).0, 0x820);
+        let last = hfence_entry(HFENCE_ENTRY_MAX - 1);
+        assert!(last.2 + 2 * XLEN_BYTES <= HFENCE_OFFSET + HFENCE_SIZE);
+    }
+
+    #[test]
+    fn hfence_config_words() {
+        // GVMA_ALL with order 0: pending, type 1, order (0 - 12) & 0x7f.
+        let c = hfence_config(HfenceType::GvmaAll, 0, 0, 0);
+        assert_eq!(c >> 63, 1);
+        assert_eq!((c >> 56) & 0xf, 1);
+        assert_eq!((c >> 48) & 0x7f, (0usize.wrapping_sub(12)) & 0x7f);
+        // VVMA_ASID, 2 MiB pages, VMID 5, ASID 7.
+        let c = hfence_config(HfenceType::VvmaAsid, 21, 5, 7);
+        assert_eq!(c, (1 << 63) | (6 << 56) | (9 << 48) | (5 << 16) | 7);
+        // VMID and ASID are masked to their widths.
+        let c = hfence_config(HfenceType::Gvma, 12, 0xffff_ffff, 0xf_ffff);
+        assert_eq!((c >> 16) & 0xffff, 0x3fff);
+        assert_eq!(c & 0xffff, 0xffff);
+        // Reserved bits stay clear.
+        assert_eq!(c & ((7 << 60) | (1 << 55) | (0xffff << 32) | (3 << 30)), 0);
     }
 }

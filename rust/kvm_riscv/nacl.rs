@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Port of `arch/riscv/kvm/nacl.c` and of the accessors in `asm/kvm_nacl.h`:
+//! SBI nested acceleration (NACL).
+//!
+//! When KVM itself runs as a guest hypervisor, the SBI implementation below
+//! may offer a per-CPU shared memory through which H-level CSRs are read and
+//! written, HFENCEs queued and `sret` performed, saving traps. Five static
+//! keys say what it offers; all are false until [`init`] finds NACL. Without
+//! NACL every accessor here costs one patched-out branch.
+//!
+//! The keys and the per-CPU state keep their C names, so the C objects of the
+//! module that are not ported yet share them.
+
+use crate::bindings as b;
+use crate::csr::Csr;
+use crate::nacl_layout::{self as layout, HfenceType};
+use crate::percpu::PerCpu;
+use crate::sbi;
+use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
+use core::ptr::NonNull;
+use kernel::sync::barrier::{smp_mb, Write};
+use kernel::error::{code::*, Error};
+use kernel::prelude::*;
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl_available: StaticKeyFalse = StaticKeyFalse::new();
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl_sync_csr_available: StaticKeyFalse = StaticKeyFalse::new();
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl_sync_hfence_available: StaticKeyFalse = StaticKeyFalse::new();
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl_sync_sret_available: StaticKeyFalse = StaticKeyFalse::new();
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl_autoswap_csr_available: StaticKeyFalse = StaticKeyFalse::new();
+
+/// This CPU's shared memory (C's `struct kvm_riscv_nacl`, per CPU).
+#[no_mangle]
+#[link_section = ".data..percpu"]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_nacl: PerCpu<b::kvm_riscv_nacl> =
+    PerCpu::new(b::kvm_riscv_nacl { shmem: core::ptr::null_mut(), shmem_phys: 0 });
+
+// The layout computed in `nacl_layout` must be the one of `asm/sbi.h` (the
+// sizes that depend on `__riscv_xlen` are checked by the host unit tests).
+const _: () = {
+    assert!(layout::CSR_OFFSET == b::SBI_NACL_SHMEM_CSR_OFFSET as usize);
+    assert!(layout::DBITMAP_OFFSET == b::SBI_NACL_SHMEM_DBITMAP_OFFSET as usize);
+    assert!(layout::HFENCE_OFFSET == b::SBI_NACL_SHMEM_HFENCE_OFFSET as usize);
+    assert!(layout::AUTOSWAP_OFFSET == b::SBI_NACL_SHMEM_AUTOSWAP_OFFSET as usize);
+    assert!(layout::SRET_OFFSET == b::SBI_NACL_SHMEM_SRET_OFFSET as usize);
+    assert!(layout::HFENCE_SIZE == b::SBI_NACL_SHMEM_HFENCE_SIZE as usize);
+    assert!(layout::SCRATCH_SIZE == b::SBI_NACL_SHMEM_SCRATCH_SIZE as usize);
+};
+
+const EXT_NACL: u32 = b::sbi_ext_id_SBI_EXT_NACL;
+const NACL_PROBE_FEATURE: u32 = b::sbi_ext_nacl_fid_SBI_EXT_NACL_PROBE_FEATURE;
+const NACL_SET_SHMEM: u32 = b::sbi_ext_nacl_fid_SBI_EXT_NACL_SET_SHMEM;
+const NACL_SYNC_CSR: u32 = b::sbi_ext_nacl_fid_SBI_EXT_NACL_SYNC_CSR;
+const NACL_SYNC_HFENCE: u32 = b::sbi_ext_nacl_fid_SBI_EXT_NACL_SYNC_HFENCE;
+const FEAT_SYNC_CSR: u32 = b::sbi_ext_nacl_feature_SBI_NACL_FEAT_SYNC_CSR;
+const FEAT_SYNC_HFENCE: u32 = b::sbi_ext_nacl_feature_SBI_NACL_FEAT_SYNC_HFENCE;
+const FEAT_SYNC_SRET: u32 = b::sbi_ext_nacl_feature_SBI_NACL_FEAT_SYNC_SRET;
+const FEAT_AUTOSWAP_CSR: u32 = b::sbi_ext_nacl_feature_SBI_NACL_FEAT_AUTOSWAP_CSR;
+
+/// NACL is there (`kvm_riscv_nacl_available()`).
+#[inline(always)]
+pub(crate) fn available() -> bool {
+    static_branch_unlikely!(kvm_riscv_nacl_available)
+}
+/// CSRs may be synchronised through the shared memory.
+#[inline(always)]
+pub(crate) fn sync_csr_available() -> bool {
+    static_branch_unlikely!(kvm_riscv_nacl_sync_csr_available)
+}
+/// HFENCEs may be queued in the shared memory.
+#[inline(always)]
+#[allow(dead_code)]
+pub(crate) fn sync_hfence_available() -> bool {
+    static_branch_unlikely!(kvm_riscv_nacl_sync_hfence_available)
+}
+/// The guest may be entered with the `SYNC_SRET` call.
+#[inline(always)]
+pub(crate) fn sync_sret_available() -> bool {
+    static_branch_unlikely!(kvm_riscv_nacl_sync_sret_available)
+}
+/// The SBI implementation swaps HSTATUS around `SYNC_SRET`.
+#[inline(always)]
+pub(crate) fn autoswap_csr_available() -> bool {
+    static_branch_unlikely!(kvm_riscv_nacl_autoswap_csr_available)
+}
+
+/// A CPU's NACL shared memory: `layout::SHMEM_SIZE` bytes, little endian
+/// XLEN words, shared with the SBI implementation.
+///
+/// # Invariants
+/// Points to a live shared memory of `layout::SHMEM_SIZE` bytes. Shared
+/// memories live from [`init`] until [`exit`], while the module is loaded.
+#[derive(Clone, Copy)]
+pub(crate) struct Shmem(NonNull<u8>);
+
+impl Shmem {
+    /// The current CPU's shared memory (`nacl_shmem()`). Call with
+    /// preemption off, and only when [`available`].
+    #[inline(always)]
+    pub(crate) fn this_cpu() -> Shmem {
+        // SAFETY: this CPU's copy of the per-CPU variable.
+        let p = unsafe { (*kvm_riscv_nacl.this_cpu_ptr()).shmem };
+        // INVARIANT: with NACL available, `init` gave every CPU a memory.
+        Shmem(NonNull::new(p.cast()).unwrap_or(NonNull::dangling()))
+    }
+
+    #[inline(always)]
+    fn word(self, off: usize) -> *mut u64 {
+        debug_assert!(off + 8 <= layout::SHMEM_SIZE && off % 8 == 0);
+        self.0.as_ptr().wrapping_add(off).cast()
+    }
+
+    /// Reads the XLEN word at byte offset `off`.
+    #[inline(always)]
+    pub(crate) fn read_long(self, off: usize) -> usize {
+        // SAFETY: in bounds and aligned (callers use layout offsets); the
+        // memory is live per the type invariant.
+        u64::from_le(unsafe { self.word(off).read_volatile() }) as usize
+    }
+
+    /// Writes the XLEN word at byte offset `off`.
+    #[inline(always)]
+    pub(crate) fn write_long(self, off: usize, val: usize) {
+        // SAFETY: as in `read_long`.
+        unsafe { self.word(off).write_volatile((val as u64).to_le()) }
+    }
+
+    /// Reads a word of the scratch area (`nacl_scratch_read_long()`).
+    #[inline(always)]
+    pub(crate) fn scratch_read(self, off: usize) -> usize {
+        self.read_long(layout::SCRATCH_OFFSET + off)
+    }
+
+    /// Writes a word of the scratch area (`nacl_scratch_write_long()`).
+    #[inline(always)]
+    pub(crate) fn scratch_write(self, off: usize, val: usize) {
+        self.write_long(layout::SCRATCH_OFFSET + off, val)
+    }
+
+    /// Writes consecutive words of the scratch area (`nacl_scratch_write_longs()`).
+    #[inline(always)]
+    pub(crate) fn scratch_write_all(self, off: usize, vals: &[usize]) {
+        for (i, v) in vals.iter().enumerate() {
+            self.scratch_write(off + i * layout::XLEN_BYTES, *v);
+        }
+    }
+
+    fn mark_dirty(self, csr: u16) {
+        let (off, bit) = layout::csr_dirty_bit(csr);
+        let p = self.0.as_ptr().wrapping_add(off);
+        // SAFETY: the dirty bitmap is inside the memory.
+        unsafe { p.write_volatile(p.read_volatile() | bit) }
+    }
+
+    /// Reads CSR `N`'s slot (`nacl_csr_read()`).
+    #[inline(always)]
+    pub(crate) fn csr_read<const N: u16>(self, _csr: Csr<N>) -> usize {
+        self.read_long(layout::csr_offset(N))
+    }
+
+    /// Writes CSR `N`'s slot and marks it dirty (`nacl_csr_write()`).
+    #[inline(always)]
+    pub(crate) fn csr_write<const N: u16>(self, _csr: Csr<N>, val: usize) {
+        self.write_long(layout::csr_offset(N), val);
+        self.mark_dirty(N);
+    }
+
+    /// Swaps CSR `N`'s slot with `val` (`nacl_csr_swap()`).
+    #[inline(always)]
+    pub(crate) fn csr_swap<const N: u16>(self, csr: Csr<N>, val: usize) -> usize {
+        let old = self.csr_read(csr);
+        self.csr_write(csr, val);
+        old
+    }
+
+    /// Sets the bits of `mask` in CSR `N`'s slot.
+    #[inline(always)]
+    #[allow(dead_code)]
+    pub(crate) fn csr_set<const N: u16>(self, csr: Csr<N>, mask: usize) {
+        let v = self.csr_read(csr);
+        self.csr_write(csr, v | mask);
+    }
+
+    /// Clears the bits of `mask` in CSR `N`'s slot.
+    #[inline(always)]
+    #[allow(dead_code)]
+    pub(crate) fn csr_clear<const N: u16>(self, csr: Csr<N>, mask: usize) {
+        let v = self.csr_read(csr);
+        self.csr_write(csr, v & !mask);
+    }
+
+    /// Queues an HFENCE request (`__kvm_riscv_nacl_hfence()`).
+    pub(crate) fn hfence(self, control: usize, page_num: usize, page_count: usize) {
+        let mut tries = 5;
+        let entry = loop {
+            let free = (0..layout::HFENCE_ENTRY_MAX).find(|&i| {
+                self.read_long(layout::hfence_entry(i).0) & layout::HFENCE_CONFIG_PEND == 0
+            });
+            match free {
+                Some(i) => break i,
+                None if tries > 0 => {
+                    tries -= 1;
+                    // Let the SBI implementation process every pending entry.
+                    let _ = sbi::ecall(EXT_NACL, NACL_SYNC_HFENCE, [usize::MAX, 0, 0, 0, 0, 0]);
+                }
+                None => {
+                    pr_warn!("KVM: No free entry in NACL shared memory\n");
+                    return;
+                }
+            }
+        };
+        let (config, pnum, pcount) = layout::hfence_entry(entry);
+        // The page words must be visible before the config word with its
+        // pending bit (SBI v3.0, 15.1.2).
+        self.write_long(pnum, page_num);
+        self.write_long(pcount, page_count);
+        smp_mb(Write);
+        self.write_long(config, control);
+    }
+
+    /// `nacl_hfence_gvma_vmid_all()`: flush a VMID's G-stage mappings.
+    #[allow(dead_code)]
+    pub(crate) fn hfence_gvma_vmid_all(self, vmid: usize) {
+        self.hfence(layout::hfence_config(HfenceType::GvmaVmidAll, 0, vmid, 0), 0, 0)
+    }
+
+    /// `nacl_hfence_gvma_all()`: flush every G-stage mapping.
+    #[allow(dead_code)]
+    pub(crate) fn hfence_gvma_all(self) {
+        self.hfence(layout::hfence_config(HfenceType::GvmaAll, 0, 0, 0), 0, 0)
+    }
+
+    /// `nacl_hfence_vvma_all()`: flush a VMID's VS-stage mappings.
+    #[allow(dead_code)]
+    pub(crate) fn hfence_vvma_all(self, vmid: usize) {
+        self.hfence(layout::hfence_config(HfenceType::VvmaAll, 0, vmid, 0), 0, 0)
+    }
+}
+
+/// Asks the SBI implementation to apply CSR `N`'s slot (`nacl_sync_csr()`).
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn sync_csr<const N: u16>(_csr: Csr<N>) {
+    let _ = sbi::ecall(EXT_NACL, NACL_SYNC_CSR, [N as usize, 0, 0, 0, 0, 0]);
+}
+
+/// Reads an H-level CSR: from the shared memory when NACL is there.
+#[inline(always)]
+pub(crate) fn ncsr_read<const N: u16>(csr: Csr<N>) -> usize {
+    if available() {
+        Shmem::this_cpu().csr_read(csr)
+    } else {
+        csr.read()
+    }
+}
+
+/// Writes an H-level CSR: through the shared memory with `sync_csr`.
+#[inline(always)]
+pub(crate) fn ncsr_write<const N: u16>(csr: Csr<N>, val: usize) {
+    if sync_csr_available() {
+        Shmem::this_cpu().csr_write(csr, val)
+    } else {
+        csr.write(val)
+    }
+}
+
+/// Swaps an H-level CSR: through the shared memory with `sync_csr`.
+#[inline(always)]
+#[allow(dead_code)]
+pub(crate) fn ncsr_swap<const N: u16>(csr: Csr<N>, val: usize) -> usize {
+    if sync_csr_available() {
+        Shmem::this_cpu().csr_swap(csr, val)
+    } else {
+        csr.swap(val)
+    }
+}
+
+/// Sets bits of an H-level CSR: through the shared memory with `sync_csr`.
+#[inline(always)]
+#[allow(dead_code)]
+pub(crate) fn ncsr_set<const N: u16>(csr: Csr<N>, mask: usize) {
+    if sync_csr_available() {
+        Shmem::this_cpu().csr_set(csr, mask)
+    } else {
+        csr.set(mask)
+    }
+}
+
+/// Clears bits of an H-level CSR: through the shared memory with `sync_csr`.
+#[inline(always)]
+#[allow(dead_code)]
+pub(crate) fn ncsr_clear<const N: u16>(csr: Csr<N>, mask: usize) {
+    if sync_csr_available() {
+        Shmem::this_cpu().csr_clear(csr, mask)
+    } else {
+        csr.clear(mask)
+    }
+}
+
+/// Makes the SBI implementation apply a CSR written through shared memory.
+#[inline(always)]
+#[allow(dead_code)]
+pub(crate) fn nsync_csr<const N: u16>(csr: Csr<N>) {
+    if sync_csr_available() {
+        sync_csr(csr)
+    }
+}
+
+/// Entry point for C callers of the HFENCE queue (`tlb.c`, `mmu.c`).
+///
+/// # Safety
+/// `shmem` is a CPU's NACL shared memory (`nacl_shmem()`).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kvm_riscv_nacl_hfence(
+    shmem: *mut kernel::ffi::c_void,
+    control: usize,
+    page_num: usize,
+    page_count: usize,
+) {
+    if let Some(p) = NonNull::new(shmem.cast::<u8>()) {
+        // INVARIANT: the caller passes a live shared memory.
+        Shmem(p).hfence(control, page_num, page_count)
+    }
+}
+
+fn probe_feature(feature: u32) -> bool {
+    available()
+        && matches!(sbi::ecall(EXT_NACL, NACL_PROBE_FEATURE,
+                               [feature as usize, 0, 0, 0, 0, 0]), Ok(v) if v != 0)
+}
+
+fn shmem_order() -> u32 {
+    // CAST: the size is a small constant.
+    (layout::SHMEM_SIZE.div_ceil(b::PAGE_SIZE as usize)).next_power_of_two().trailing_zeros()
+}
+
+/// Finds NACL, turns on its keys and gives every CPU a shared memory
+/// (`kvm_riscv_nacl_init()`). `ENODEV` when there is no NACL.
+pub(crate) fn init() -> Result {
+    if sbi::spec_version() < (1, 0) || !sbi::probe_extension(EXT_NACL) {
+        return Err(ENODEV);
+    }
+    kvm_riscv_nacl_available.enable();
+    let features = [
+        (FEAT_SYNC_CSR, &kvm_riscv_nacl_sync_csr_available),
+        (FEAT_SYNC_HFENCE, &kvm_riscv_nacl_sync_hfence_available),
+        (FEAT_SYNC_SRET, &kvm_riscv_nacl_sync_sret_available),
+        (FEAT_AUTOSWAP_CSR, &kvm_riscv_nacl_autoswap_csr_available),
+    ];
+    for (feature, key) in features {
+        if probe_feature(feature) {
+            key.enable();
+        }
+    }
+    for cpu in possible_cpus() {
+        // SAFETY: allocates pages; checked for failure below.
+        let page = unsafe { b::alloc_pages(b::GFP_KERNEL | b::__GFP_ZERO, shmem_order()) };
+        if page.is_null() {
+            exit();
+            return Err(ENOMEM);
+        }
+        // SAFETY: `cpu` is a possible CPU; nothing uses its slot yet.
+        unsafe {
+            let slot = &mut *kvm_riscv_nacl.ptr(cpu);
+            slot.shmem = b::kvm_riscv_rs_page_to_virt(page);
+            slot.shmem_phys = b::kvm_riscv_rs_page_to_phys(page);
+        }
+    }
+    Ok(())
+}
+
+/// Frees every CPU's shared memory (`kvm_riscv_nacl_exit()`).
+pub(crate) fn exit() {
+    if !available() {
+        return;
+    }
+    for cpu in possible_cpus() {
+        // SAFETY: `cpu` is a possible CPU; virtualization is off everywhere.
+        unsafe {
+            let slot = &mut *kvm_riscv_nacl.ptr(cpu);
+            if slot.shmem.is_null() {
+                continue;
+            }
+            b::free_pages(slot.shmem as usize, shmem_order());
+            slot.shmem = core::ptr::null_mut();
+            slot.shmem_phys = 0;
+        }
+    }
+}
+
+/// Hands this CPU's shared memory to the SBI implementation (`kvm_riscv_nacl_enable()`).
+pub(crate) fn enable() -> Result {
+    if !available() {
+        return Ok(());
+    }
+    // SAFETY: this CPU's slot, preemption off (CPU enable path).
+    let phys = unsafe { (*kvm_riscv_nacl.this_cpu_ptr()).shmem_phys } as usize;
+    sbi::ecall(EXT_NACL, NACL_SET_SHMEM, [phys, 0, 0, 0, 0, 0])
+        .map(|_| ())
+        .map_err(|e| Error::from_errno(e.to_errno()))
+}
+
+/// Takes this CPU's shared memory back (`kvm_riscv_nacl_disable()`).
+pub(crate) fn disable() {
+    if !available() {
+        return;
+    }
+    let off = usize::MAX; // SBI_SHMEM_DISABLE
+    let _ = sbi::ecall(EXT_NACL, NACL_SET_SHMEM, [off, off, 0, 0, 0, 0]);
+}
+
+/// Every possible CPU (`for_each_possible_cpu`).
+fn possible_cpus() -> impl Iterator<Item = kernel::cpu::CpuId> {
+    // SAFETY: the possible mask is a static that is fixed after boot.
+    let mask = unsafe { kernel::cpumask::Cpumask::from_raw(&raw const b::__cpu_possible_mask) };
+    (0..kernel::cpu::nr_cpu_ids())
+        .filter_map(kernel::cpu::CpuId::from_u32)
+        .filter(move |c| mask.test(*c))
+}

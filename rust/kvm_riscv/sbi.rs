@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! SBI calls from the host kernel to the SBI implementation below it.
+
+use crate::bindings as b;
+pub(crate) use crate::sbi_err::SbiError;
+use crate::sbi_err::errno;
+
+// The errno table of `sbi_err` must agree with the kernel's headers.
+const _: () = {
+    assert!(errno::EPERM == b::EPERM as i32);
+    assert!(errno::EIO == b::EIO as i32);
+    assert!(errno::ENOMEM == b::ENOMEM as i32);
+    assert!(errno::EFAULT == b::EFAULT as i32);
+    assert!(errno::EINVAL == b::EINVAL as i32);
+    assert!(errno::ERANGE == b::ERANGE as i32);
+    assert!(errno::ETIMEDOUT == b::ETIMEDOUT as i32);
+    assert!(errno::ENOTSUPP == b::ENOTSUPP as i32);
+};
+
+/// Calls function `fid` of SBI extension `ext` with `args` in a0..a5.
+/// Returns the value (a1), or the error (a0).
+#[inline]
+pub(crate) fn ecall(ext: u32, fid: u32, args: [usize; 6]) -> Result<usize, SbiError> {
+    // SAFETY: an SBI call from S mode; the extensions used by this crate
+    // (NACL) do not touch memory the kernel has not handed over to them.
+    let ret = unsafe {
+        b::__sbi_ecall(args[0], args[1], args[2], args[3], args[4], args[5], fid as i32, ext as i32)
+    };
+    // CAST: `error` is a signed SBI error code in an XLEN register.
+    SbiError::decode(ret.error as i64).map(|()| ret.value as usize)
+}
+
+/// Whether the SBI implementation has extension `ext`.
+pub(crate) fn probe_extension(ext: u32) -> bool {
+    // SAFETY: probing has no side effect.
+    unsafe { b::sbi_probe_extension(ext as i32) > 0 }
+}
+
+/// The SBI specification version the implementation follows.
+pub(crate) fn spec_version() -> (usize, usize) {
+    // SAFETY: a plain read of a variable set once at boot.
+    let v = unsafe { b::sbi_spec_version } as usize;
+    // CAST: the masks and shift are small constants.
+    let major = (v >> b::SBI_SPEC_VERSION_MAJOR_SHIFT) & b::SBI_SPEC_VERSION_MAJOR_MASK as usize;
+    (major, v & b::SBI_SPEC_VERSION_MINOR_MASK as usize)
+}
