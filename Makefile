@@ -63,6 +63,7 @@ rootfs: deps
 
 selftests: $(KIMAGE)
 	@bash $(T)/build-selftests.sh
+	@bash $(T)/build-tests.sh
 
 # Everything the emulated host needs, except our module.
 images: kernel rootfs selftests

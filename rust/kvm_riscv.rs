@@ -35,6 +35,10 @@ mod sbi;
 mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
+#[path = "kvm_riscv/vcpu.rs"]
+mod vcpu;
+#[path = "kvm_riscv/vcpu_stats.rs"]
+mod vcpu_stats;
 
 use kernel::prelude::*;
 use main::KvmRiscv;

@@ -7,9 +7,11 @@
 //! `const` operand of the instruction, so every access is one `csr*`
 //! instruction and nothing is looked up at run time.
 //!
-//! Only H and VS CSRs are named here. They configure the guest and traps
-//! taken from it; writing them cannot break the memory safety of the host
-//! kernel running in HS mode, so the accessors are safe functions.
+//! Only CSRs that cannot break the memory safety of the host kernel running
+//! in HS mode are named here, so the accessors are safe functions: H and VS
+//! CSRs (they configure the guest and the traps taken from it), S-level CSRs
+//! that only govern lower privilege levels (SCOUNTEREN, SENVCFG, SSTATEEN0,
+//! SSP), and the trap CSRs the vCPU code reads (SCAUSE, STVAL).
 
 use crate::bindings as b;
 use core::arch::asm;
@@ -20,8 +22,9 @@ pub(crate) struct Csr<const N: u16>;
 
 impl<const N: u16> Csr<N> {
     /// The CSR's number.
-    #[allow(dead_code)]
-    pub(crate) const NUM: u16 = N;
+    pub(crate) const fn num(self) -> u16 {
+        N
+    }
 
     /// Reads the CSR.
     #[inline(always)]
@@ -80,12 +83,41 @@ macro_rules! csrs {
 }
 
 csrs! {
+    HSTATUS = CSR_HSTATUS;
     HEDELEG = CSR_HEDELEG;
     HIDELEG = CSR_HIDELEG;
     HCOUNTEREN = CSR_HCOUNTEREN;
     HVIP = CSR_HVIP;
+    HTVAL = CSR_HTVAL;
+    HTINST = CSR_HTINST;
+    VSSTATUS = CSR_VSSTATUS;
     VSIE = CSR_VSIE;
+    VSTVEC = CSR_VSTVEC;
+    VSSCRATCH = CSR_VSSCRATCH;
+    VSEPC = CSR_VSEPC;
+    VSCAUSE = CSR_VSCAUSE;
+    VSTVAL = CSR_VSTVAL;
+    VSATP = CSR_VSATP;
+    SCOUNTEREN = CSR_SCOUNTEREN;
+    SENVCFG = CSR_SENVCFG;
+    SSTATEEN0 = CSR_SSTATEEN0;
+    SSP = CSR_SSP;
+    SCAUSE = CSR_SCAUSE;
+    STVAL = CSR_STVAL;
 }
 
 /// HCOUNTEREN.TM: VS and VU may read the `time` CSR directly.
 pub(crate) const HCOUNTEREN_TM: usize = 1 << 1;
+
+// The numbers the kernel's headers give must be the privileged
+// specification's (a check of the bindings and of this table).
+const _: () = {
+    assert!(HSTATUS.num() == 0x600 && HEDELEG.num() == 0x602 && HIDELEG.num() == 0x603);
+    assert!(HCOUNTEREN.num() == 0x606 && HVIP.num() == 0x645);
+    assert!(HTVAL.num() == 0x643 && HTINST.num() == 0x64a);
+    assert!(VSSTATUS.num() == 0x200 && VSIE.num() == 0x204 && VSTVEC.num() == 0x205);
+    assert!(VSSCRATCH.num() == 0x240 && VSEPC.num() == 0x241 && VSCAUSE.num() == 0x242);
+    assert!(VSTVAL.num() == 0x243 && VSATP.num() == 0x280);
+    assert!(SCOUNTEREN.num() == 0x106 && SENVCFG.num() == 0x10a && SSTATEEN0.num() == 0x10c);
+    assert!(SSP.num() == 0x011 && SCAUSE.num() == 0x142 && STVAL.num() == 0x143);
+};

@@ -4,8 +4,23 @@
  * the kernel's headers (the pattern of the kernel's rust/helpers). Each is
  * one call or one expression: the logic lives in Rust.
  */
+#include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/entry-virt.h>
+#include <asm/kvm_vcpu_vector.h>
 #include "helpers.h"
+
+/* The request values of helpers.h must be the kernel's. */
+static void __maybe_unused kvm_riscv_rs_check_requests(void)
+{
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_SLEEP != KVM_REQ_SLEEP);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_VCPU_RESET != KVM_REQ_VCPU_RESET);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_UPDATE_HGATP != KVM_REQ_UPDATE_HGATP);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_FENCE_I != KVM_REQ_FENCE_I);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_HFENCE_VVMA_ALL != KVM_REQ_HFENCE_VVMA_ALL);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_HFENCE != KVM_REQ_HFENCE);
+	BUILD_BUG_ON(KVM_RISCV_RS_REQ_STEAL_UPDATE != KVM_REQ_STEAL_UPDATE);
+}
 
 void *kvm_riscv_rs_page_to_virt(struct page *page)
 {
@@ -15,4 +30,105 @@ void *kvm_riscv_rs_page_to_virt(struct page *page)
 phys_addr_t kvm_riscv_rs_page_to_phys(struct page *page)
 {
 	return page_to_phys(page);
+}
+
+void kvm_riscv_rs_preempt_disable(void)
+{
+	preempt_disable();
+}
+
+void kvm_riscv_rs_preempt_enable(void)
+{
+	preempt_enable();
+}
+
+void kvm_riscv_rs_local_irq_disable(void)
+{
+	local_irq_disable();
+}
+
+void kvm_riscv_rs_local_irq_enable(void)
+{
+	local_irq_enable();
+}
+
+void kvm_riscv_rs_spin_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock)
+{
+	raw_spin_lock_init(lock);
+}
+
+void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu)
+{
+	kvm_vcpu_srcu_read_lock(vcpu);
+}
+
+void kvm_riscv_rs_vcpu_srcu_read_unlock(struct kvm_vcpu *vcpu)
+{
+	kvm_vcpu_srcu_read_unlock(vcpu);
+}
+
+int kvm_riscv_rs_vcpu_exiting_guest_mode(struct kvm_vcpu *vcpu)
+{
+	return kvm_vcpu_exiting_guest_mode(vcpu);
+}
+
+void kvm_riscv_rs_set_mode(struct kvm_vcpu *vcpu, int mode)
+{
+	vcpu->mode = mode;
+}
+
+int kvm_riscv_rs_xfer_to_guest_mode_handle_work(struct kvm_vcpu *vcpu)
+{
+	return kvm_xfer_to_guest_mode_handle_work(vcpu);
+}
+
+bool kvm_riscv_rs_xfer_to_guest_mode_work_pending(void)
+{
+	return xfer_to_guest_mode_work_pending();
+}
+
+void kvm_riscv_rs_guest_state_enter_irqoff(void)
+{
+	guest_state_enter_irqoff();
+}
+
+void kvm_riscv_rs_guest_state_exit_irqoff(void)
+{
+	guest_state_exit_irqoff();
+}
+
+void kvm_riscv_rs_guest_timing_enter_irqoff(void)
+{
+	guest_timing_enter_irqoff();
+}
+
+void kvm_riscv_rs_guest_timing_exit_irqoff(void)
+{
+	guest_timing_exit_irqoff();
+}
+
+void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context)
+{
+#ifdef CONFIG_RISCV_ISA_V
+	__kvm_riscv_vector_restore(context);
+#endif
+}
+
+u32 *kvm_riscv_rs_current_v_flags(void)
+{
+#ifdef CONFIG_RISCV_ISA_V
+	return &current->thread.riscv_v_flags;
+#else
+	return NULL;
+#endif
+}
+
+void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *))
+{
+	rcuwait_wait_event(kvm_arch_vcpu_get_wait(vcpu), done(vcpu), TASK_INTERRUPTIBLE);
 }

@@ -1,16 +1,91 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Out-of-line wrappers, for Rust, of static inline functions and macros of
- * the kernel's headers (the pattern of the kernel's rust/helpers).
+ * the kernel's headers (the pattern of the kernel's rust/helpers), and the
+ * values of function-like macros, which bindgen evaluates only as enum
+ * constants.
  */
 #ifndef KVM_RISCV_RS_HELPERS_H
 #define KVM_RISCV_RS_HELPERS_H
 
-#include <linux/types.h>
+#include <linux/kvm_host.h>
+#include <linux/rcuwait.h>
+
+/*
+ * The RISC-V vCPU requests. KVM_ARCH_REQ_FLAGS() is a statement expression,
+ * which an enum cannot hold, so the values are spelt out from the generic
+ * parts; helpers.c checks each against the real KVM_REQ_* at build time.
+ */
+#define KVM_RISCV_RS_ARCH_REQ(nr, flags)	(((nr) + KVM_REQUEST_ARCH_BASE) | (flags))
+#define KVM_RISCV_RS_WAIT_NO_WAKEUP	(KVM_REQUEST_WAIT | KVM_REQUEST_NO_WAKEUP)
+
+/* Values of macros bindgen cannot evaluate (they use BIT(), GENMASK(), ...). */
+enum kvm_riscv_rs_const {
+	KVM_RISCV_RS_REQ_SLEEP = KVM_RISCV_RS_ARCH_REQ(0, KVM_RISCV_RS_WAIT_NO_WAKEUP),
+	KVM_RISCV_RS_REQ_VCPU_RESET = KVM_RISCV_RS_ARCH_REQ(1, 0),
+	KVM_RISCV_RS_REQ_UPDATE_HGATP = KVM_RISCV_RS_ARCH_REQ(2, 0),
+	KVM_RISCV_RS_REQ_FENCE_I = KVM_RISCV_RS_ARCH_REQ(3, KVM_RISCV_RS_WAIT_NO_WAKEUP),
+	KVM_RISCV_RS_REQ_HFENCE_VVMA_ALL = KVM_RISCV_RS_ARCH_REQ(4, KVM_RISCV_RS_WAIT_NO_WAKEUP),
+	KVM_RISCV_RS_REQ_HFENCE = KVM_RISCV_RS_ARCH_REQ(5, KVM_RISCV_RS_WAIT_NO_WAKEUP),
+	KVM_RISCV_RS_REQ_STEAL_UPDATE = KVM_RISCV_RS_ARCH_REQ(6, 0),
+	KVM_RISCV_RS_REQ_TLB_FLUSH = KVM_REQ_TLB_FLUSH,
+	KVM_RISCV_RS_REQUEST_MASK = KVM_REQUEST_MASK,
+	KVM_RISCV_RS_IRQ_LOCAL_MAX = IRQ_LOCAL_MAX,
+	KVM_RISCV_RS_VSIP_TO_HVIP_SHIFT = VSIP_TO_HVIP_SHIFT,
+	KVM_RISCV_RS_V_VCPU_NEED_RESTORE = RISCV_V_VCPU_NEED_RESTORE,
+	KVM_RISCV_RS_V_VCPU_CTX = RISCV_V_VCPU_CTX,
+	KVM_RISCV_RS_IRQ_LOCAL_MASK = IRQ_LOCAL_MASK,
+	KVM_RISCV_RS_VSIP_BIAS_MASK = VSIP_BIAS_MASK,
+	KVM_RISCV_RS_VSIP_NO_BIAS_MASK = VSIP_NO_BIAS_MASK,
+	KVM_RISCV_RS_STATS_NAME_SIZE = KVM_STATS_NAME_SIZE,
+	KVM_RISCV_RS_SR_SPP = SR_SPP,
+	KVM_RISCV_RS_SR_SPIE = SR_SPIE,
+	KVM_RISCV_RS_SR_VS = SR_VS,
+	KVM_RISCV_RS_SR_VS_CLEAN = SR_VS_CLEAN,
+	KVM_RISCV_RS_HSTATUS_VTW = HSTATUS_VTW,
+	KVM_RISCV_RS_HSTATUS_SPVP = HSTATUS_SPVP,
+	KVM_RISCV_RS_HSTATUS_SPV = HSTATUS_SPV,
+	KVM_RISCV_RS_OUTSIDE_GUEST_MODE = OUTSIDE_GUEST_MODE,
+	KVM_RISCV_RS_IN_GUEST_MODE = IN_GUEST_MODE,
+};
+
+/* vCPU ioctl numbers (_IOW() and friends); above INT_MAX, hence unsigned. */
+enum kvm_riscv_rs_ioctl {
+	KVM_RISCV_RS_INTERRUPT = KVM_INTERRUPT,
+	KVM_RISCV_RS_SET_ONE_REG = KVM_SET_ONE_REG,
+	KVM_RISCV_RS_GET_ONE_REG = KVM_GET_ONE_REG,
+	KVM_RISCV_RS_GET_REG_LIST = KVM_GET_REG_LIST,
+	KVM_RISCV_RS_IOCTL_MAX = 0xffffffffU,
+};
 
 struct page;
-
 void *kvm_riscv_rs_page_to_virt(struct page *page);
 phys_addr_t kvm_riscv_rs_page_to_phys(struct page *page);
+
+void kvm_riscv_rs_preempt_disable(void);
+void kvm_riscv_rs_preempt_enable(void);
+void kvm_riscv_rs_local_irq_disable(void);
+void kvm_riscv_rs_local_irq_enable(void);
+
+void kvm_riscv_rs_spin_lock_init(spinlock_t *lock);
+void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock);
+
+void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu);
+void kvm_riscv_rs_vcpu_srcu_read_unlock(struct kvm_vcpu *vcpu);
+int kvm_riscv_rs_vcpu_exiting_guest_mode(struct kvm_vcpu *vcpu);
+void kvm_riscv_rs_set_mode(struct kvm_vcpu *vcpu, int mode);
+int kvm_riscv_rs_xfer_to_guest_mode_handle_work(struct kvm_vcpu *vcpu);
+bool kvm_riscv_rs_xfer_to_guest_mode_work_pending(void);
+void kvm_riscv_rs_guest_state_enter_irqoff(void);
+void kvm_riscv_rs_guest_state_exit_irqoff(void);
+void kvm_riscv_rs_guest_timing_enter_irqoff(void);
+void kvm_riscv_rs_guest_timing_exit_irqoff(void);
+void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context);
+u32 *kvm_riscv_rs_current_v_flags(void);
+void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *));
+
+void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu);
+void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap);
+void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigned int level);
 
 #endif

@@ -10,6 +10,7 @@
 use crate::bindings as b;
 use crate::csr::{self, HCOUNTEREN_TM};
 use crate::nacl;
+use crate::vcpu;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
 use crate::report::{self, NaclFeatures};
@@ -64,8 +65,7 @@ fn csr_cleanup() {
     csr::HVIP.write(0);
     csr::HEDELEG.write(0);
     csr::HIDELEG.write(0);
-    // SAFETY: called on this CPU with preemption disabled, as upstream does.
-    unsafe { b::kvm_riscv_clear_former_vcpu() };
+    vcpu::clear_former_vcpu();
 }
 
 /// Called by the generic KVM core for the `/dev/kvm` ioctls it does not know.
@@ -298,6 +298,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
     kvm_info!("VMID {} bits available\n", unsafe { b::kvm_riscv_gstage_vmid_bits() });
 
     setup_vendor_features();
+    vcpu::init();
     vector_init();
     #[cfg(CONFIG_GUEST_PERF_EVENTS)]
     // SAFETY: unregistered in `teardown()`.

@@ -8,49 +8,58 @@
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
 source "$(dirname "$0")/lib.sh"
-T="$REPO/tools/testing"
-RES="$CACHE/results"; mkdir -p "$RES"
-pass=0 fail=0
-ok()  { printf 'ok    %s\n' "$*"; pass=$((pass + 1)); }
-bad() { printf 'FAIL  %s\n' "$*"; fail=$((fail + 1)); }
+# The body is a function, so bash reads all of it before running it: an
+# edit of this file during a run cannot change the run.
+main() {
+    T="$REPO/tools/testing"
+    RES="$CACHE/results"; mkdir -p "$RES"
+    pass=0 fail=0
+    ok()  { printf 'ok    %s\n' "$*"; pass=$((pass + 1)); }
+    bad() { printf 'FAIL  %s\n' "$*"; fail=$((fail + 1)); }
 
-# a. unit tests
-echo "== unit tests (host cargo test)"
-out=$(bash "$T/unit.sh" 2>&1); urc=$?
-while read -r name verdict; do
-    if [ "$verdict" = ok ]; then ok "unit/$name"; else bad "unit/$name"; fi
-done < <(echo "$out" | sed -n 's/^test \([^ ]*\) \.\.\. \([a-zA-Z]*\)$/\1 \2/p')
-if [ $urc != 0 ] && ! echo "$out" | grep -q '^test .* FAILED$'; then echo "$out" | tail -20; bad "unit (build)"; fi
+    # a. unit tests
+    echo "== unit tests (host cargo test)"
+    urc=0; out=$(bash "$T/unit.sh" 2>&1) || urc=$?
+    while read -r name verdict; do
+        if [ "$verdict" = ok ]; then ok "unit/$name"; else bad "unit/$name"; fi
+    done < <(echo "$out" | sed -n 's/^test \([^ ]*\) \.\.\. \([a-zA-Z]*\)$/\1 \2/p')
+    if [ $urc != 0 ] && ! echo "$out" | grep -q '^test .* FAILED$'; then echo "$out" | tail -20; bad "unit (build)"; fi
 
-# Reference verdicts of upstream C, cached.
-key=$( (cat "$KSRC/.unpacked" "$T/selftests.list" "$T/host.config") | sha256sum | cut -c1-12)
-REF="$RES/ref-test-$key.txt"
-if [ ! -s "$REF" ] || [ -n "${RIG_REFRESH_REF:-}" ]; then
-    echo "== upstream C reference run (cached as $(basename "$REF"))"
-    bash "$T/run-host.sh" test ref || true
-    cp "$RES/ref-test.txt" "$REF"
-    cp "$RES/ref-test.log" "${REF%.txt}.log"
-fi
+    # Reference verdicts of upstream C, cached.
+    key=$( (cat "$KSRC/.unpacked" "$T/selftests.list" "$T/host.config") | sha256sum | cut -c1-12)
+    REF="$RES/ref-test-$key.txt"
+    if [ ! -s "$REF" ] || [ -n "${RIG_REFRESH_REF:-}" ]; then
+        echo "== upstream C reference run (cached as $(basename "$REF"))"
+        rm -f "$RES/ref-test.txt" "$RES/ref-test.log"
+        bash "$T/run-host.sh" test ref || true
+        grep -q '^@@RIG end' "$RES/ref-test.log" 2>/dev/null || die "the reference run on upstream C did not complete"
+        cp "$RES/ref-test.txt" "$REF"
+        cp "$RES/ref-test.log" "${REF%.txt}.log"
+    fi
 
-# b-d. our module
-echo "== selftests, guest boot and dmesg scan on our kvm.ko"
-bash "$T/run-host.sh" test ours; hostrc=$?
-OURS="$RES/ours-test.txt"
+    # b-d. our module
+    echo "== selftests, guest boot and dmesg scan on our kvm.ko"
+    rm -f "$RES/ours-test.txt"
+    hostrc=0; bash "$T/run-host.sh" test ours || hostrc=$?
+    touch "$RES/ours-test.txt"
+    OURS="$RES/ours-test.txt"
 
-echo
-printf '%-36s %-6s %-6s\n' test ours C
-names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
-for n in $names; do
-    o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
-    c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
-    printf '%-36s %-6s %-6s%s\n' "$n" "$o" "$c" "$([ "$o" = "$c" ] || echo '   <-- differs')"
-done
-echo
-for n in $names; do
-    o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
-    c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
-    if [ "$o" = "$c" ]; then ok "$n ($o, as upstream C)"; else bad "$n (ours $o, upstream C $c)"; fi
-done
-if [ $hostrc != 0 ] && ! grep -q '^dmesg_scan' "$OURS"; then bad "host run (see $RES/ours-test.log)"; fi
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+    echo
+    printf '%-36s %-6s %-6s\n' test ours C
+    names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
+    for n in $names; do
+        o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
+        c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
+        printf '%-36s %-6s %-6s%s\n' "$n" "$o" "$c" "$([ "$o" = "$c" ] || echo '   <-- differs')"
+    done
+    echo
+    for n in $names; do
+        o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
+        c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
+        if [ "$o" = "$c" ]; then ok "$n ($o, as upstream C)"; else bad "$n (ours $o, upstream C $c)"; fi
+    done
+    if [ $hostrc != 0 ] && ! grep -q '^dmesg_scan' "$OURS"; then bad "host run (see $RES/ours-test.log)"; fi
+    echo "$pass passed, $fail failed"
+    [ $fail = 0 ]
+}
+main "$@"

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The home of the RISC-V KVM trace events. Their definitions stay upstream's
+ * (arch/riscv/kvm/trace.h in the kernel tree, found through gen/arch); this
+ * file instantiates them and gives Rust one call per event.
+ */
+#include <linux/kvm_host.h>
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+#include "helpers.h"
+
+void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu)
+{
+	trace_kvm_entry(vcpu);
+}
+
+void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap)
+{
+	trace_kvm_exit(trap);
+}
+
+void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigned int level)
+{
+	trace_kvm_vcpu_irq(id, irq, level);
+}
