@@ -9,7 +9,8 @@
  * Cases:
  *   sbi_base   an SBI base-extension call (get_spec_version) handled in KVM
  *   mmio_user  an MMIO store that exits to userspace, which re-enters at once
- *   csr_emul   a virtual-instruction trap KVM emulates (guest rdcycle: HPM CSR)
+ *   csr_emul   a virtual-instruction trap KVM emulates in the kernel: a read of
+ *              sireg with siselect on an IPRIO register (AIA)
  *   gstage_pf  a first-touch guest page fault, mapped in the G-stage, per page
  *
  * Each figure is (T(N) - T(1)) / (N - 1) for one measurement run of N
@@ -64,8 +65,10 @@ static void guest_code(void)
 				*(volatile unsigned long *)MMIO_GPA = i;
 			break;
 		case B_CSR:
+			/* siselect = 0x30 (iprio0); sireg then traps to KVM. */
+			asm volatile("csrw 0x150, %0" : : "r"(0x30UL));
 			for (i = 0; i < n; i++)
-				asm volatile("rdcycle %0" : "=r"(v));
+				asm volatile("csrr %0, 0x151" : "=r"(v));
 			break;
 		case B_PF:
 			for (i = 0; i < n; i++)
