@@ -16,6 +16,8 @@
 mod bindings;
 #[path = "kvm_riscv/csr.rs"]
 mod csr;
+#[path = "kvm_riscv/irq.rs"]
+mod irq;
 #[allow(special_module_name)]
 #[path = "kvm_riscv/main.rs"]
 mod main;

@@ -77,11 +77,6 @@ int kvm_riscv_rs_vcpu_exiting_guest_mode(struct kvm_vcpu *vcpu)
 	return kvm_vcpu_exiting_guest_mode(vcpu);
 }
 
-void kvm_riscv_rs_set_mode(struct kvm_vcpu *vcpu, int mode)
-{
-	vcpu->mode = mode;
-}
-
 int kvm_riscv_rs_xfer_to_guest_mode_handle_work(struct kvm_vcpu *vcpu)
 {
 	return kvm_xfer_to_guest_mode_handle_work(vcpu);

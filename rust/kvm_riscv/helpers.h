@@ -38,6 +38,7 @@ enum kvm_riscv_rs_const {
 	KVM_RISCV_RS_VSIP_BIAS_MASK = VSIP_BIAS_MASK,
 	KVM_RISCV_RS_VSIP_NO_BIAS_MASK = VSIP_NO_BIAS_MASK,
 	KVM_RISCV_RS_STATS_NAME_SIZE = KVM_STATS_NAME_SIZE,
+	KVM_RISCV_RS_SR_IE = SR_IE,
 	KVM_RISCV_RS_SR_SPP = SR_SPP,
 	KVM_RISCV_RS_SR_SPIE = SR_SPIE,
 	KVM_RISCV_RS_SR_VS = SR_VS,
@@ -73,7 +74,6 @@ void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock);
 void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_vcpu_srcu_read_unlock(struct kvm_vcpu *vcpu);
 int kvm_riscv_rs_vcpu_exiting_guest_mode(struct kvm_vcpu *vcpu);
-void kvm_riscv_rs_set_mode(struct kvm_vcpu *vcpu, int mode);
 int kvm_riscv_rs_xfer_to_guest_mode_handle_work(struct kvm_vcpu *vcpu);
 bool kvm_riscv_rs_xfer_to_guest_mode_work_pending(void);
 void kvm_riscv_rs_guest_state_enter_irqoff(void);

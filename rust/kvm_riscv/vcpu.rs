@@ -13,6 +13,7 @@
 
 use crate::bindings as b;
 use crate::csr;
+use crate::irq;
 use crate::nacl::{self, ncsr_read, ncsr_write, Shmem};
 use crate::nacl_layout as layout;
 use crate::percpu::PerCpu;
@@ -700,6 +701,37 @@ fn guest_gprs(c: &b::kvm_cpu_context) -> [usize; layout::SRET_X_LAST] {
 // ---------------------------------------------------------------------------
 // The run loop.
 
+/// `vcpu->mode = mode`: a plain store, ordered by the barriers around it.
+///
+/// # Safety
+/// `v` is a live vCPU and the caller its thread.
+#[inline(always)]
+unsafe fn set_mode(v: *mut b::kvm_vcpu, mode: u32) {
+    // CAST: the modes are small enumerators.
+    // SAFETY: per the function's contract.
+    unsafe { addr_of_mut!((*v).mode).write_volatile(mode as c_int) }
+}
+
+/// The `kvm_entry` trace event (nothing without `CONFIG_TRACEPOINTS`).
+#[inline(always)]
+fn trace_entry(_v: *mut b::kvm_vcpu) {
+    // SAFETY: a tracepoint call for a live vCPU.
+    #[cfg(CONFIG_TRACEPOINTS)]
+    unsafe {
+        b::kvm_riscv_rs_trace_kvm_entry(_v)
+    };
+}
+
+/// The `kvm_exit` trace event (nothing without `CONFIG_TRACEPOINTS`).
+#[inline(always)]
+fn trace_exit(_trap: &mut b::kvm_cpu_trap) {
+    // SAFETY: a tracepoint call with the trap just saved.
+    #[cfg(CONFIG_TRACEPOINTS)]
+    unsafe {
+        b::kvm_riscv_rs_trace_kvm_exit(_trap)
+    };
+}
+
 /// Why the run loop stops or goes on, from a C `ret` convention (> 0: go on).
 fn keep_running(ret: c_int) -> bool {
     ret > 0
@@ -834,11 +866,11 @@ impl Vcpu {
         }
 
         // SAFETY: re-enabled on every path below.
-        unsafe { b::kvm_riscv_rs_local_irq_disable() };
+        unsafe { irq::disable() };
         // IN_GUEST_MODE after interrupts are off and before the last request
         // check (Documentation/virt/kvm/vcpu-requests.rst).
         // SAFETY: the vCPU thread; `mode` is read by kickers.
-        unsafe { b::kvm_riscv_rs_set_mode(v, C::IN_GUEST_MODE as c_int) };
+        unsafe { set_mode(v, C::IN_GUEST_MODE) };
         self.srcu_read_unlock();
         // smp_mb__after_srcu_read_unlock(): the unlock is a full barrier here.
 
@@ -856,8 +888,8 @@ impl Vcpu {
         if vmid_changed || self.request_pending() || unsafe { b::kvm_riscv_rs_xfer_to_guest_mode_work_pending() } {
             // SAFETY: undoes the steps above.
             unsafe {
-                b::kvm_riscv_rs_set_mode(v, C::OUTSIDE_GUEST_MODE as c_int);
-                b::kvm_riscv_rs_local_irq_enable();
+                set_mode(v, C::OUTSIDE_GUEST_MODE);
+                irq::enable();
                 b::kvm_riscv_rs_preempt_enable();
             }
             self.srcu_read_lock();
@@ -868,7 +900,7 @@ impl Vcpu {
         // SAFETY: as above.
         unsafe {
             b::kvm_riscv_local_tlb_sanitize(v);
-            b::kvm_riscv_rs_trace_kvm_entry(v);
+            trace_entry(v);
             b::kvm_riscv_rs_guest_timing_enter_irqoff();
         }
 
@@ -876,7 +908,7 @@ impl Vcpu {
 
         // SAFETY: the vCPU thread.
         unsafe {
-            b::kvm_riscv_rs_set_mode(v, C::OUTSIDE_GUEST_MODE as c_int);
+            set_mode(v, C::OUTSIDE_GUEST_MODE);
             (*v).stat.exits += 1;
         }
         // SAFETY: the vCPU thread, preemption and interrupts off.
@@ -887,11 +919,11 @@ impl Vcpu {
         // ticks count as guest time.
         // SAFETY: interrupts on and off again, then guest timing ends.
         unsafe {
-            b::kvm_riscv_rs_local_irq_enable();
-            b::kvm_riscv_rs_local_irq_disable();
+            irq::enable();
+            irq::disable();
             b::kvm_riscv_rs_guest_timing_exit_irqoff();
-            b::kvm_riscv_rs_local_irq_enable();
-            b::kvm_riscv_rs_trace_kvm_exit(trap);
+            irq::enable();
+            trace_exit(trap);
             b::kvm_riscv_rs_preempt_enable();
         }
         self.srcu_read_lock();
