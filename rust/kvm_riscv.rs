@@ -16,6 +16,8 @@
 mod bindings;
 #[path = "kvm_riscv/csr.rs"]
 mod csr;
+#[path = "kvm_riscv/csr_encoding.rs"]
+mod csr_encoding;
 #[path = "kvm_riscv/irq.rs"]
 mod irq;
 #[allow(special_module_name)]

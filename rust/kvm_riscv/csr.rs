@@ -14,6 +14,7 @@
 //! SSP), and the trap CSRs the vCPU code reads (SCAUSE, STVAL).
 
 use crate::bindings as b;
+use crate::csr_encoding::{csr_imm, funct3, CsrOp, SYSTEM};
 use core::arch::asm;
 
 /// The CSR numbered `N`.
@@ -26,50 +27,65 @@ impl<const N: u16> Csr<N> {
         N
     }
 
-    /// Reads the CSR.
+    /// Reads the CSR (`csrrs rd, csr, x0`).
     #[inline(always)]
-    #[allow(dead_code)]
     pub(crate) fn read(self) -> usize {
         let v: usize;
-        // SAFETY: reading an H or VS CSR has no side effect on host memory.
-        unsafe { asm!("csrr {v}, {n}", n = const N, v = out(reg) v, options(nomem, nostack)) };
+        // SAFETY: reading an H, VS or listed S CSR has no side effect on host memory.
+        unsafe {
+            asm!(".insn i {sys}, {f3}, {rd}, x0, {imm}",
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadSet), imm = const csr_imm(N),
+                 rd = out(reg) v, options(nomem, nostack))
+        };
         v
     }
 
-    /// Writes `v` to the CSR.
+    /// Writes `v` to the CSR (`csrrw x0, csr, rs1`).
     #[inline(always)]
     pub(crate) fn write(self, v: usize) {
-        // SAFETY: see the module documentation: H and VS CSRs only.
-        unsafe { asm!("csrw {n}, {v}", n = const N, v = in(reg) v, options(nomem, nostack)) };
+        // SAFETY: see the module documentation: only CSRs that are safe to write.
+        unsafe {
+            asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadWrite), imm = const csr_imm(N),
+                 rs = in(reg) v, options(nomem, nostack))
+        };
     }
 
-    /// Writes `v` to the CSR and returns the old value.
+    /// Writes `v` to the CSR and returns the old value (`csrrw rd, csr, rs1`).
     #[inline(always)]
-    #[allow(dead_code)]
     pub(crate) fn swap(self, v: usize) -> usize {
         let old: usize;
-        // SAFETY: see the module documentation: H and VS CSRs only.
+        // SAFETY: see the module documentation: only CSRs that are safe to write.
         unsafe {
-            asm!("csrrw {o}, {n}, {v}", n = const N, v = in(reg) v, o = out(reg) old,
-                 options(nomem, nostack))
+            asm!(".insn i {sys}, {f3}, {rd}, {rs}, {imm}",
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadWrite), imm = const csr_imm(N),
+                 rs = in(reg) v, rd = lateout(reg) old, options(nomem, nostack))
         };
         old
     }
 
-    /// Sets the bits of `mask` in the CSR.
+    /// Sets the bits of `mask` in the CSR (`csrrs x0, csr, rs1`).
     #[inline(always)]
     #[allow(dead_code)]
     pub(crate) fn set(self, mask: usize) {
-        // SAFETY: see the module documentation: H and VS CSRs only.
-        unsafe { asm!("csrs {n}, {v}", n = const N, v = in(reg) mask, options(nomem, nostack)) };
+        // SAFETY: see the module documentation: only CSRs that are safe to write.
+        unsafe {
+            asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadSet), imm = const csr_imm(N),
+                 rs = in(reg) mask, options(nomem, nostack))
+        };
     }
 
-    /// Clears the bits of `mask` in the CSR.
+    /// Clears the bits of `mask` in the CSR (`csrrc x0, csr, rs1`).
     #[inline(always)]
     #[allow(dead_code)]
     pub(crate) fn clear(self, mask: usize) {
-        // SAFETY: see the module documentation: H and VS CSRs only.
-        unsafe { asm!("csrc {n}, {v}", n = const N, v = in(reg) mask, options(nomem, nostack)) };
+        // SAFETY: see the module documentation: only CSRs that are safe to write.
+        unsafe {
+            asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadClear), imm = const csr_imm(N),
+                 rs = in(reg) mask, options(nomem, nostack))
+        };
     }
 }
 

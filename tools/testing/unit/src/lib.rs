@@ -11,6 +11,9 @@ mod report;
 #[path = "../../../../rust/kvm_riscv/nacl_layout.rs"]
 mod nacl_layout;
 
+#[path = "../../../../rust/kvm_riscv/csr_encoding.rs"]
+mod csr_encoding;
+
 #[cfg(test)]
 mod report_tests {
     use super::report::*;
@@ -113,5 +116,53 @@ mod nacl_layout_tests {
         assert_eq!(c & 0xffff, 0xffff);
         // Reserved bits stay clear.
         assert_eq!(c & ((7 << 60) | (1 << 55) | (0xffff << 32) | (3 << 30)), 0);
+    }
+}
+
+#[cfg(test)]
+mod csr_encoding_tests {
+    use super::csr_encoding::*;
+
+    // Register numbers.
+    const X0: u32 = 0;
+    const A0: u32 = 10;
+    const A1: u32 = 11;
+
+    #[test]
+    fn words_as_the_assembler_encodes_them() {
+        // csrr a0, hstatus
+        assert_eq!(encode(CsrOp::ReadSet, 0x600, A0, X0), 0x6000_2573);
+        // csrw hstatus, a1
+        assert_eq!(encode(CsrOp::ReadWrite, 0x600, X0, A1), 0x6005_9073);
+        // csrrw a0, hstatus, a1
+        assert_eq!(encode(CsrOp::ReadWrite, 0x600, A0, A1), 0x6005_9573);
+        // csrs hvip, a1 / csrc hvip, a1
+        assert_eq!(encode(CsrOp::ReadSet, 0x645, X0, A1), 0x6455_a073);
+        assert_eq!(encode(CsrOp::ReadClear, 0x645, X0, A1), 0x6455_b073);
+        // csrr a0, vsatp ; csrrw a0, scounteren, a1
+        assert_eq!(encode(CsrOp::ReadSet, 0x280, A0, X0), 0x2800_2573);
+        assert_eq!(encode(CsrOp::ReadWrite, 0x106, A0, A1), 0x1065_9573);
+        // csrr a0, hgeip (0xe12: a negative immediate)
+        assert_eq!(encode(CsrOp::ReadSet, 0xe12, A0, X0), 0xe120_2573);
+    }
+
+    #[test]
+    fn immediates() {
+        assert_eq!(csr_imm(0x000), 0);
+        assert_eq!(csr_imm(0x7ff), 0x7ff);
+        assert_eq!(csr_imm(0x800), -0x800);
+        assert_eq!(csr_imm(0xe12), 0xe12 - 0x1000);
+        assert_eq!(csr_imm(0xfff), -1);
+        for c in 0..0x1000u16 {
+            assert_eq!((csr_imm(c) as u32) & 0xfff, c as u32);
+        }
+    }
+
+    #[test]
+    fn funct3_values() {
+        assert_eq!(funct3(CsrOp::ReadWrite), 0b001);
+        assert_eq!(funct3(CsrOp::ReadSet), 0b010);
+        assert_eq!(funct3(CsrOp::ReadClear), 0b011);
+        assert_eq!(SYSTEM, 0b111_0011);
     }
 }

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The encoding of the Zicsr instructions that the CSR accessors of `csr.rs`
+//! emit (RISC-V unprivileged ISA, "Zicsr"): I-type, opcode SYSTEM, the CSR
+//! number in the 12-bit immediate, the operation in funct3. The accessors
+//! write them as `.insn i SYSTEM, funct3, rd, rs1, imm` from these values.
+//! Only `core` is used: host `cargo test` checks them against known words.
+
+/// The SYSTEM major opcode.
+pub(crate) const SYSTEM: u32 = 0x73;
+
+/// The register-operand CSR operations (funct3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum CsrOp {
+    /// `csrrw`: write rs1, old value to rd.
+    ReadWrite = 1,
+    /// `csrrs`: set the bits of rs1, old value to rd (`csrr` with rs1 = x0).
+    ReadSet = 2,
+    /// `csrrc`: clear the bits of rs1, old value to rd.
+    ReadClear = 3,
+}
+
+/// funct3 of `op`, as `.insn` takes it.
+pub(crate) const fn funct3(op: CsrOp) -> u32 {
+    op as u32
+}
+
+/// The immediate `.insn i` takes for CSR `csr`: the 12-bit number read as a
+/// signed value (numbers from 0x800 up are negative).
+pub(crate) const fn csr_imm(csr: u16) -> i32 {
+    ((csr as i32 & 0xfff) << 20) >> 20
+}
+
+/// The instruction word of `op rd, csr, rs1` (registers by number); the host
+/// tests compare it with the assembler's words.
+#[allow(dead_code)]
+pub(crate) const fn encode(op: CsrOp, csr: u16, rd: u32, rs1: u32) -> u32 {
+    ((csr_imm(csr) as u32 & 0xfff) << 20)
+        | ((rs1 & 0x1f) << 15)
+        | (funct3(op) << 12)
+        | ((rd & 0x1f) << 7)
+        | SYSTEM
+}
