@@ -42,7 +42,7 @@ fn this_cpu_virt_enabled() -> &'static Atomic<bool> {
 const RISCV_ISA_EXT_H: u32 = (b'h' - b'a') as u32;
 
 /// `riscv_isa_extension_available(NULL, ext)`: does every CPU have `ext`?
-fn host_has_ext(ext: u32) -> bool {
+pub(crate) fn host_has_ext(ext: u32) -> bool {
     // SAFETY: a null bitmap asks about the base ISA; any id is accepted.
     unsafe { b::__riscv_isa_extension_available(core::ptr::null(), ext) }
 }

@@ -14,6 +14,7 @@
 use crate::bindings as b;
 use crate::csr;
 use crate::irq;
+use crate::main::host_has_ext;
 use crate::nacl::{self, ncsr_read, ncsr_write, Shmem};
 use crate::nacl_layout as layout;
 use crate::percpu::PerCpu;
@@ -561,11 +562,6 @@ fn save_vs_csrs(c: &mut b::kvm_vcpu_csr) {
 
 // ---------------------------------------------------------------------------
 // Guest entry.
-
-fn host_has_ext(ext: u32) -> bool {
-    // SAFETY: a null bitmap asks about the base ISA.
-    unsafe { b::__riscv_isa_extension_available(core::ptr::null(), ext) }
-}
 
 /// The host has Smstateen / Zicfiss: static keys, so that the guest entry
 /// pays one patched branch for each, like upstream's alternatives.
