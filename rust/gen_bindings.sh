@@ -27,7 +27,7 @@ cd "$objtree"
     --no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
     --blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
     --opaque-type spinlock --blocklist-function '__list_.*_report' \
-    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_nacl_fid|sbi_ext_nacl_feature' \
+    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_nacl_fid|sbi_ext_nacl_feature|sbi_pmu_fw_generic_events_t' \
     --allowlist-function 'kvm_.*' --allowlist-function '__kvm_.*' \
     --allowlist-function '__riscv_isa_extension_available' --allowlist-function 'riscv_cached_.*' \
     --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \
@@ -36,7 +36,7 @@ cd "$objtree"
     --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY)_.*' \
     --allowlist-var 'NR_CPUS' --allowlist-function 'kvm_riscv_rs_.*' \
     --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
-    --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*' \
+    --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \
     --allowlist-var '(KVM|SR|HALT_POLL|IN_GUEST|OUTSIDE_GUEST)_.*' --allowlist-type 'vm_fault_reason' \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE

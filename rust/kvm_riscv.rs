@@ -39,8 +39,12 @@ mod sbi;
 mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
+#[path = "kvm_riscv/trap.rs"]
+mod trap;
 #[path = "kvm_riscv/vcpu.rs"]
 mod vcpu;
+#[path = "kvm_riscv/vcpu_exit.rs"]
+mod vcpu_exit;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 

@@ -22,6 +22,11 @@ static void __maybe_unused kvm_riscv_rs_check_requests(void)
 	BUILD_BUG_ON(KVM_RISCV_RS_REQ_STEAL_UPDATE != KVM_REQ_STEAL_UPDATE);
 }
 
+bool kvm_riscv_rs_is_error_hva(unsigned long hva)
+{
+	return kvm_is_error_hva(hva);
+}
+
 void *kvm_riscv_rs_page_to_virt(struct page *page)
 {
 	return page_to_virt(page);
@@ -50,6 +55,19 @@ void kvm_riscv_rs_local_irq_disable(void)
 void kvm_riscv_rs_local_irq_enable(void)
 {
 	local_irq_enable();
+}
+
+unsigned long kvm_riscv_rs_local_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+void kvm_riscv_rs_local_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
 }
 
 void kvm_riscv_rs_spin_lock_init(spinlock_t *lock)

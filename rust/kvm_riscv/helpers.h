@@ -40,6 +40,9 @@ enum kvm_riscv_rs_const {
 	KVM_RISCV_RS_STATS_NAME_SIZE = KVM_STATS_NAME_SIZE,
 	KVM_RISCV_RS_SR_IE = SR_IE,
 	KVM_RISCV_RS_SR_SPP = SR_SPP,
+	KVM_RISCV_RS_SR_SPELP = SR_SPELP,
+	KVM_RISCV_RS_ENVCFG_LPE = ENVCFG_LPE,
+	KVM_RISCV_RS_ENVCFG_SSE = ENVCFG_SSE,
 	KVM_RISCV_RS_SR_SPIE = SR_SPIE,
 	KVM_RISCV_RS_SR_VS = SR_VS,
 	KVM_RISCV_RS_SR_VS_CLEAN = SR_VS_CLEAN,
@@ -59,6 +62,8 @@ enum kvm_riscv_rs_ioctl {
 	KVM_RISCV_RS_IOCTL_MAX = 0xffffffffU,
 };
 
+bool kvm_riscv_rs_is_error_hva(unsigned long hva);
+
 struct page;
 void *kvm_riscv_rs_page_to_virt(struct page *page);
 phys_addr_t kvm_riscv_rs_page_to_phys(struct page *page);
@@ -67,6 +72,8 @@ void kvm_riscv_rs_preempt_disable(void);
 void kvm_riscv_rs_preempt_enable(void);
 void kvm_riscv_rs_local_irq_disable(void);
 void kvm_riscv_rs_local_irq_enable(void);
+unsigned long kvm_riscv_rs_local_irq_save(void);
+void kvm_riscv_rs_local_irq_restore(unsigned long flags);
 
 void kvm_riscv_rs_spin_lock_init(spinlock_t *lock);
 void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock);
@@ -87,5 +94,6 @@ void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu
 void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap);
 void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigned int level);
+void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, struct kvm_cpu_trap *trap);
 
 #endif

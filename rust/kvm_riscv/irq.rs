@@ -50,3 +50,41 @@ pub(crate) unsafe fn enable() {
         b::kvm_riscv_rs_local_irq_enable()
     };
 }
+
+/// Masks interrupts and returns the previous state (`local_irq_save()`).
+///
+/// # Safety
+/// The caller gives the state back with [`restore`].
+#[inline(always)]
+pub(crate) unsafe fn save() -> usize {
+    // SAFETY: masking interrupts; the old SSTATUS.SIE is returned.
+    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
+    unsafe {
+        let flags: usize;
+        asm!("csrrc {f}, sstatus, {m}", f = out(reg) flags, m = in(reg) SR_SIE, options(nostack));
+        flags & SR_SIE
+    }
+    // SAFETY: as above.
+    #[cfg(CONFIG_TRACE_IRQFLAGS)]
+    unsafe {
+        b::kvm_riscv_rs_local_irq_save()
+    }
+}
+
+/// Gives back the interrupt state [`save`] returned (`local_irq_restore()`).
+///
+/// # Safety
+/// `flags` comes from the matching [`save`].
+#[inline(always)]
+pub(crate) unsafe fn restore(flags: usize) {
+    // SAFETY: restoring SSTATUS.SIE as it was.
+    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
+    unsafe {
+        asm!("csrs sstatus, {f}", f = in(reg) flags & SR_SIE, options(nostack))
+    };
+    // SAFETY: as above.
+    #[cfg(CONFIG_TRACE_IRQFLAGS)]
+    unsafe {
+        b::kvm_riscv_rs_local_irq_restore(flags)
+    };
+}

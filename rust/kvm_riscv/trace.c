@@ -25,3 +25,9 @@ void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigne
 {
 	trace_kvm_vcpu_irq(id, irq, level);
 }
+
+void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, struct kvm_cpu_trap *trap)
+{
+	trace_kvm_vcpu_exit(vcpu->vcpu_id, trap->sepc, trap->scause,
+			    trap->stval, trap->htval, trap->htinst);
+}

@@ -923,8 +923,8 @@ impl Vcpu {
             b::kvm_riscv_rs_preempt_enable();
         }
         self.srcu_read_lock();
-        // SAFETY: the vCPU thread handles its exit.
-        unsafe { b::kvm_riscv_vcpu_exit(v, run, trap) }
+        // SAFETY: the vCPU thread handles its exit, SRCU held.
+        unsafe { crate::vcpu_exit::handle(v, run, trap) }
     }
 }
 

@@ -14,6 +14,9 @@ mod nacl_layout;
 #[path = "../../../../rust/kvm_riscv/csr_encoding.rs"]
 mod csr_encoding;
 
+#[path = "../../../../rust/kvm_riscv/trap.rs"]
+mod trap;
+
 #[cfg(test)]
 mod report_tests {
     use super::report::*;
@@ -164,5 +167,52 @@ mod csr_encoding_tests {
         assert_eq!(funct3(CsrOp::ReadSet), 0b010);
         assert_eq!(funct3(CsrOp::ReadClear), 0b011);
         assert_eq!(SYSTEM, 0b111_0011);
+    }
+}
+
+#[cfg(test)]
+mod trap_tests {
+    use super::trap::*;
+
+    #[test]
+    fn counted_traps_go_back_to_the_guest() {
+        assert_eq!(Exit::decode(2), Exit::Redirect(Some(FwEvent::IllegalInsn)));
+        assert_eq!(Exit::decode(4), Exit::Redirect(Some(FwEvent::MisalignedLoad)));
+        assert_eq!(Exit::decode(6), Exit::Redirect(Some(FwEvent::MisalignedStore)));
+        assert_eq!(Exit::decode(5), Exit::Redirect(Some(FwEvent::AccessLoad)));
+        assert_eq!(Exit::decode(7), Exit::Redirect(Some(FwEvent::AccessStore)));
+        // An instruction access fault is redirected and counted nowhere.
+        assert_eq!(Exit::decode(1), Exit::Redirect(None));
+        // The SBI firmware event ids.
+        assert_eq!(FwEvent::MisalignedLoad as usize, 0);
+        assert_eq!(FwEvent::MisalignedStore as usize, 1);
+        assert_eq!(FwEvent::AccessLoad as usize, 2);
+        assert_eq!(FwEvent::AccessStore as usize, 3);
+        assert_eq!(FwEvent::IllegalInsn as usize, 4);
+    }
+
+    #[test]
+    fn other_exits() {
+        assert_eq!(Exit::decode(22), Exit::VirtualInsn);
+        assert_eq!(Exit::decode(20), Exit::GuestPageFault(Access::Fetch));
+        assert_eq!(Exit::decode(21), Exit::GuestPageFault(Access::Load));
+        assert_eq!(Exit::decode(23), Exit::GuestPageFault(Access::Store));
+        assert_eq!(Exit::decode(10), Exit::SbiCall);
+        assert_eq!(Exit::decode(3), Exit::Breakpoint);
+        assert_eq!(Exit::decode(18), Exit::SoftwareCheck);
+        // Delegated or impossible causes are errors.
+        for c in [0, 8, 9, 12, 13, 15, 19, 24, 63] {
+            assert_eq!(Exit::decode(c), Exit::Unhandled(c));
+        }
+        // Any interrupt is the host's.
+        assert_eq!(Exit::decode(CAUSE_IRQ_FLAG | 5), Exit::HostInterrupt);
+        assert_eq!(Exit::decode(CAUSE_IRQ_FLAG | 9), Exit::HostInterrupt);
+    }
+
+    #[test]
+    fn fault_addresses() {
+        assert_eq!(fault_gpa(0x2000_0000, 0x8000_0003), 0x8000_0003);
+        assert_eq!(fault_gpa(0x0400_0000, 0x1), 0x1000_0001);
+        assert_eq!(fault_gpa(usize::MAX >> 2, 0), (u64::MAX >> 2) << 2);
     }
 }
