@@ -18,6 +18,8 @@ mod bindings;
 mod csr;
 #[path = "kvm_riscv/csr_encoding.rs"]
 mod csr_encoding;
+#[path = "kvm_riscv/insn_decode.rs"]
+mod insn_decode;
 #[path = "kvm_riscv/irq.rs"]
 mod irq;
 #[allow(special_module_name)]
@@ -45,6 +47,8 @@ mod trap;
 mod vcpu;
 #[path = "kvm_riscv/vcpu_exit.rs"]
 mod vcpu_exit;
+#[path = "kvm_riscv/vcpu_insn.rs"]
+mod vcpu_insn;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 

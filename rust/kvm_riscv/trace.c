@@ -31,3 +31,10 @@ void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, struct kvm_cpu_trap
 	trace_kvm_vcpu_exit(vcpu->vcpu_id, trap->sepc, trap->scause,
 			    trap->stval, trap->htval, trap->htinst);
 }
+
+void kvm_riscv_rs_trace_kvm_mmio_emulate(struct kvm_vcpu *vcpu, unsigned long insn,
+					 unsigned long fault_addr, bool write, unsigned int len)
+{
+	trace_kvm_mmio_emulate(vcpu->vcpu_id, vcpu->arch.guest_context.sepc, insn,
+			       fault_addr, write, len);
+}

@@ -785,9 +785,9 @@ impl Vcpu {
         let reason = unsafe { (*run).exit_reason };
         // SAFETY (all): completion handlers of the vCPU thread.
         match reason {
-            b::KVM_EXIT_MMIO => unsafe { b::kvm_riscv_vcpu_mmio_return(self.0, run) },
+            b::KVM_EXIT_MMIO => unsafe { crate::vcpu_insn::kvm_riscv_vcpu_mmio_return(self.0, run) },
             b::KVM_EXIT_RISCV_SBI => unsafe { b::kvm_riscv_vcpu_sbi_return(self.0, run) },
-            b::KVM_EXIT_RISCV_CSR => unsafe { b::kvm_riscv_vcpu_csr_return(self.0, run) },
+            b::KVM_EXIT_RISCV_CSR => unsafe { crate::vcpu_insn::kvm_riscv_vcpu_csr_return(self.0, run) },
             _ => 0,
         }
     }

@@ -11,6 +11,7 @@ use crate::irq;
 use crate::nacl::{ncsr_read, ncsr_write};
 use crate::print::kvm_err;
 use crate::trap::{self, exc, Access, Exit, FwEvent};
+use crate::vcpu_insn;
 use core::arch::asm;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
@@ -189,8 +190,8 @@ unsafe fn gstage_page_fault(
     if unbacked || (access == Access::Store && !writable) {
         // SAFETY (all three): MMIO emulation and the redirect on the vCPU thread.
         return match access {
-            Access::Load => unsafe { b::kvm_riscv_vcpu_mmio_load(vcpu, run, gpa, trap.htinst) },
-            Access::Store => unsafe { b::kvm_riscv_vcpu_mmio_store(vcpu, run, gpa, trap.htinst) },
+            Access::Load => unsafe { vcpu_insn::mmio_load(vcpu, run, gpa, trap.htinst) },
+            Access::Store => unsafe { vcpu_insn::mmio_store(vcpu, run, gpa, trap.htinst) },
             Access::Fetch => {
                 // A fetch from an address no memslot backs cannot be MMIO; on
                 // real hardware it is an instruction access fault.
@@ -257,9 +258,7 @@ pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: 
             unsafe { redirect(vcpu, trap) }
         }
         // SAFETY (the three below): handlers of the vCPU thread.
-        Exit::VirtualInsn if from_guest => unsafe {
-            b::kvm_riscv_vcpu_virtual_insn(vcpu, run, trap as *const _ as *mut _)
-        },
+        Exit::VirtualInsn if from_guest => unsafe { vcpu_insn::virtual_insn(vcpu, run, trap) },
         Exit::GuestPageFault(access) if from_guest => unsafe {
             gstage_page_fault(vcpu, run, trap, access)
         },
