@@ -14,9 +14,15 @@ kbind="$objtree/rust/bindings/bindings_generated.rs"
 cflags=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile" | sed 's/ -- /\n/' | sed -n 2p | sed 's/;.*//' | sed 's/-Wp,-MMD,[^ ]*//')
 bindgen_bin=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile" | awk '{print $1}')
 
-# Everything kernel::bindings defines as a type.
+# Everything kernel::bindings defines as a type, except the opaque ones (a
+# forward declaration there, `_unused: [u8; 0]`): those are generated here
+# in full, and shadow the glob import.
 known=$(mktemp); trap 'rm -f "$known"' EXIT
-grep -oE '^pub (struct|union|type|enum) [A-Za-z0-9_]+' "$kbind" | awk '{print $3}' | sort -u > "$known"
+awk '/^pub (struct|union|type|enum) [A-Za-z0-9_]+/ { name = $3; sub(/[^A-Za-z0-9_].*/, "", name); print name; next }
+     /^    _unused: \[u8; 0\],$/ && name != "" { print name " OPAQUE" }
+     { name = "" }' "$kbind" | sort -u | awk '
+     $2 == "OPAQUE" { opaque[$1] = 1; next } { all[$1] = 1 }
+     END { for (n in all) if (!(n in opaque)) print n }' | sort > "$known"
 block=""
 while read -r t; do block="$block --blocklist-type ^$t\$"; done < "$known"
 
@@ -38,6 +44,11 @@ cd "$objtree"
     --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
     --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \
     --allowlist-var '(KVM|SR|HALT_POLL|IN_GUEST|OUTSIDE_GUEST)_.*' --allowlist-type 'vm_fault_reason' \
+    --allowlist-function 'perf_event_(create_kernel_counter|enable|disable|release_kernel|read_value|period|pause)' \
+    --allowlist-function 'riscv_pmu_get_(hpm|event)_info' --allowlist-type 'riscv_pmu|riscv_pmu_snapshot_data|riscv_pmu_event_info' \
+    --allowlist-type 'perf_event|perf_event_attr|perf_type_id|perf_hw_id|perf_hw_cache_.*|sbi_pmu_.*|sbi_ext_pmu_fid' \
+    --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_ISA_EXT_ID' \
+    --blocklist-type irqreturn_t \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE
 mv "$out.tmp" "$out"

@@ -29,8 +29,15 @@ mod main;
 mod nacl;
 #[path = "kvm_riscv/nacl_layout.rs"]
 mod nacl_layout;
+#[path = "kvm_riscv/nospec.rs"]
+mod nospec;
 #[path = "kvm_riscv/percpu.rs"]
 mod percpu;
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+#[path = "kvm_riscv/pmu.rs"]
+mod pmu;
+#[path = "kvm_riscv/pmu_logic.rs"]
+mod pmu_logic;
 #[path = "kvm_riscv/print.rs"]
 mod print;
 #[path = "kvm_riscv/report.rs"]

@@ -11,6 +11,7 @@
 #include <asm/vendorid_list.h>
 #include <asm/kvm_aia.h>
 #include <asm/kvm_gstage.h>
+#include <asm/kvm_isa.h>
 #include <asm/kvm_mmu.h>
 #include <asm/kvm_nacl.h>
 #include <asm/kvm_vcpu_vector.h>

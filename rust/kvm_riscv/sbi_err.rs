@@ -48,6 +48,27 @@ impl SbiError {
         })
     }
 
+    /// The SBI error code of this error, for `a0`.
+    pub(crate) const fn code(self) -> i64 {
+        match self {
+            Self::Failure => -1,
+            Self::NotSupported => -2,
+            Self::InvalidParam => -3,
+            Self::Denied => -4,
+            Self::InvalidAddress => -5,
+            Self::AlreadyAvailable => -6,
+            Self::AlreadyStarted => -7,
+            Self::AlreadyStopped => -8,
+            Self::NoShmem => -9,
+            Self::InvalidState => -10,
+            Self::BadRange => -11,
+            Self::Timeout => -12,
+            Self::Io => -13,
+            Self::DeniedLocked => -14,
+            Self::Unknown(c) => c,
+        }
+    }
+
     /// The negative Linux errno the host kernel uses for this error.
     pub(crate) const fn to_errno(self) -> i32 {
         match self {

@@ -436,7 +436,8 @@ impl Vcpu {
             *mask = 0;
         });
         // SAFETY: as above.
-        unsafe { b::kvm_riscv_vcpu_pmu_reset(self.0) };
+        #[cfg(CONFIG_RISCV_PMU_SBI)]
+        unsafe { crate::pmu::deinit(self.0) };
         let a = self.arch();
         // SAFETY: the HFENCE queue is reset by the vCPU thread before use.
         unsafe {
@@ -964,7 +965,8 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> 
             return rc;
         }
         b::kvm_riscv_vcpu_timer_init(vcpu);
-        b::kvm_riscv_vcpu_pmu_init(vcpu);
+        #[cfg(CONFIG_RISCV_PMU_SBI)]
+        crate::pmu::init(vcpu);
         b::kvm_riscv_vcpu_aia_init(vcpu);
         // The SBI extensions last: they look at the rest.
         b::kvm_riscv_vcpu_sbi_init(vcpu);
@@ -995,7 +997,8 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
         b::kvm_riscv_vcpu_sbi_deinit(vcpu);
         b::kvm_riscv_vcpu_aia_deinit(vcpu);
         b::kvm_riscv_vcpu_timer_deinit(vcpu);
-        b::kvm_riscv_vcpu_pmu_deinit(vcpu);
+        #[cfg(CONFIG_RISCV_PMU_SBI)]
+        crate::pmu::deinit(vcpu);
         b::kvm_mmu_free_memory_cache(addr_of_mut!((*vcpu).arch.mmu_page_cache));
         b::kvm_riscv_vcpu_free_vector_context(vcpu);
     }

@@ -245,7 +245,8 @@ pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: 
                 // The firmware event first, as upstream counts it.
                 // SAFETY: the vCPU thread. A bad event id is the PMU's
                 // -EINVAL, which does not stop the redirect.
-                unsafe { b::kvm_riscv_vcpu_pmu_incr_fw(vcpu, event as c_ulong) };
+                #[cfg(CONFIG_RISCV_PMU_SBI)]
+                unsafe { crate::pmu::kvm_riscv_vcpu_pmu_incr_fw(vcpu, event as c_ulong) };
                 *match event {
                     FwEvent::IllegalInsn => &mut stat.instr_illegal_exits,
                     FwEvent::MisalignedLoad => &mut stat.load_misaligned_exits,

@@ -174,7 +174,7 @@ enum CsrHandler {
 /// PMU serves, and SEED.
 fn csr_handler(csr: u32) -> Option<CsrHandler> {
     #[cfg(CONFIG_RISCV_PMU_SBI)]
-    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::C(b::kvm_riscv_vcpu_pmu_read_hpm));
+    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::C(crate::pmu::read_hpm));
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
     match csr {

@@ -387,3 +387,154 @@ mod insn_decode_tests {
         assert_eq!(load_value(p, 1, ld(1, true).shift()), 0x7f);
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/pmu_logic.rs"]
+mod pmu_logic;
+
+#[path = "../../../../rust/kvm_riscv/sbi_err.rs"]
+mod sbi_err;
+
+/// The virtual PMU's arithmetic, against the SBI specification's encodings
+/// and perf's ABI (`include/uapi/linux/perf_event.h`).
+#[cfg(test)]
+mod pmu_logic_tests {
+    use super::pmu_logic::*;
+
+    const HW: usize = 0x0_0000;
+    const CACHE: usize = 0x1_0000;
+    const RAW: usize = 0x2_0000;
+    const RAW_V2: usize = 0x3_0000;
+    const FW: usize = 0xf_0000;
+
+    #[test]
+    fn event_index_fields() {
+        assert_eq!(event_type(HW | 1), EventType::Hw);
+        assert_eq!(event_type(CACHE | 0x10), EventType::Cache);
+        assert_eq!(event_type(RAW), EventType::Raw);
+        assert_eq!(event_type(RAW_V2), EventType::RawV2);
+        assert_eq!(event_type(FW | 4), EventType::Fw);
+        assert_eq!(event_type(0x5_0000), EventType::Other(5));
+        // Bits above the index are ignored, as upstream masks them.
+        assert_eq!(event_type(0x10_0000 | FW | 3), EventType::Fw);
+        assert_eq!(event_code(FW | 0x1234), 0x1234);
+    }
+
+    #[test]
+    fn perf_types() {
+        assert_eq!(perf_event_type(HW | 1), perf_type::HARDWARE);
+        assert_eq!(perf_event_type(CACHE), perf_type::HW_CACHE);
+        assert_eq!(perf_event_type(RAW), perf_type::RAW);
+        assert_eq!(perf_event_type(RAW_V2), perf_type::RAW);
+        assert_eq!(perf_event_type(FW), perf_type::RAW);
+        assert_eq!(perf_event_type(0x7_0000), perf_type::MAX);
+    }
+
+    #[test]
+    fn perf_configs() {
+        // SBI_PMU_HW_CPU_CYCLES (1) .. REF_CPU_CYCLES (10) are perf's 0..9.
+        for code in 1..=10usize {
+            assert_eq!(perf_event_config(HW | code, 0), code as u64 - 1);
+        }
+        assert_eq!(perf_event_config(HW, 0), 0);
+        assert_eq!(perf_event_config(HW | 11, 0), u64::MAX);
+        // L1D (0) read (0) miss (1); LL (2) write (1) access (0); BPU (5)
+        // prefetch (2) miss (1).
+        assert_eq!(perf_event_config(CACHE | 0b000_00_1, 0), 0x1_00_00);
+        assert_eq!(perf_event_config(CACHE | (2 << 3) | (1 << 1), 0), 0x00_01_02);
+        assert_eq!(perf_event_config(CACHE | (5 << 3) | (2 << 1) | 1, 0), 0x01_02_05);
+        // Out of perf's ranges: cache id 7, op 3.
+        assert_eq!(perf_event_config(CACHE | (7 << 3), 0), u64::MAX);
+        assert_eq!(perf_event_config(CACHE | (3 << 1), 0), u64::MAX);
+        assert_eq!(perf_event_config(RAW, u64::MAX), (1 << 48) - 1);
+        assert_eq!(perf_event_config(RAW_V2, u64::MAX), (1 << 56) - 1);
+        assert_eq!(perf_event_config(FW | 4, 0), 1 << 63 | 4);
+        assert_eq!(perf_event_config(FW | 21, 0), 1 << 63 | 21);
+        assert_eq!(perf_event_config(FW | 22, 0), u64::MAX);
+        assert_eq!(perf_event_config(0x4_0000, 7), u64::MAX);
+    }
+
+    #[test]
+    fn sample_periods() {
+        assert_eq!(sample_period(0, 63), u64::MAX);
+        assert_eq!(sample_period(0, 47), (1 << 48) - 1);
+        assert_eq!(sample_period(1, 63), u64::MAX);
+        assert_eq!(sample_period(100, 47), (1 << 48) - 100);
+        assert_eq!(sample_period((1 << 48) - 10, 47), 10);
+    }
+
+    #[test]
+    fn counter_masks() {
+        let c = Counters { hw: 17, fw: 22 };
+        assert_eq!(c.total(), 39);
+        assert!(c.valid_mask(0, 1));
+        assert!(c.valid_mask(38, 1));
+        assert!(c.valid_mask(0, (1 << 39) - 1));
+        assert!(!c.valid_mask(0, 0));
+        assert!(!c.valid_mask(39, 1));
+        assert!(!c.valid_mask(0, 1 << 39));
+        assert!(!c.valid_mask(1, (1 << 38) | 1));
+        assert!(!c.valid_mask(usize::MAX, 1));
+        assert!(!c.valid_mask(38, usize::MAX));
+    }
+
+    #[test]
+    fn counter_choice() {
+        let c = Counters { hw: 17, fw: 22 };
+        // Cycles and instructions have fixed counters, whatever the mask.
+        assert_eq!(c.pick(HW | 1, 5, 1, u64::MAX), Some(0));
+        assert_eq!(c.pick(HW | 2, 5, 1, 0), Some(2));
+        // Other hardware events: a free programmable counter, 3..hw.
+        assert_eq!(c.pick(HW | 3, 0, usize::MAX, 0), Some(3));
+        assert_eq!(c.pick(HW | 3, 0, usize::MAX, 0b1000), Some(4));
+        assert_eq!(c.pick(CACHE, 0, 0b111, 0), None);
+        assert_eq!(c.pick(RAW, 16, 0b11, 0), Some(16));
+        assert_eq!(c.pick(RAW, 16, 0b11, 1 << 16), None);
+        // Firmware events: counters hw..hw + fw.
+        assert_eq!(c.pick(FW | 4, 0, usize::MAX, 0), Some(17));
+        assert_eq!(c.pick(FW | 4, 17, 0b110, 1 << 18), Some(19));
+        assert_eq!(c.pick(FW | 4, 38, 1, 0), Some(38));
+        assert_eq!(c.pick(FW | 4, 0, 0xffff, 0), None);
+    }
+
+    #[test]
+    fn counter_info_words() {
+        assert_eq!(ctr_info(0xc00, 63, false), 0xc00 | 63 << 12);
+        assert_eq!(ctr_info(0, 63, true), 63 << 12 | 1 << 63);
+        assert_eq!(ctr_info_fields(ctr_info(0xc1f, 47, false)), (0xc1f, 47, false));
+        assert_eq!(ctr_info_fields(ctr_info(0, 63, true)), (0, 63, true));
+        let c = Counters { hw: 17, fw: 22 };
+        assert_eq!(initial_ctr_info(c, 0, 47, 0xc00), Some(ctr_info(0xc00, 63, false)));
+        assert_eq!(initial_ctr_info(c, 1, 47, 0xc00), None);
+        assert_eq!(initial_ctr_info(c, 2, 47, 0xc00), Some(ctr_info(0xc02, 63, false)));
+        assert_eq!(initial_ctr_info(c, 3, 47, 0xc00), Some(ctr_info(0xc03, 47, false)));
+        assert_eq!(initial_ctr_info(c, 16, 47, 0xc00), Some(ctr_info(0xc10, 47, false)));
+        assert_eq!(initial_ctr_info(c, 17, 47, 0xc00), Some(ctr_info(0, 63, true)));
+        assert_eq!(initial_ctr_info(c, 38, 47, 0xc00), Some(ctr_info(0, 63, true)));
+        assert_eq!(initial_ctr_info(c, 39, 47, 0xc00), None);
+    }
+
+    #[test]
+    fn set_bits() {
+        assert_eq!(bits(0).count(), 0);
+        assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(bits(1 << 63).collect::<Vec<_>>(), vec![63]);
+    }
+}
+
+#[cfg(test)]
+mod sbi_err_tests {
+    use super::sbi_err::SbiError;
+
+    #[test]
+    fn codes_round_trip() {
+        for code in -14..=0i64 {
+            match SbiError::decode(code) {
+                Ok(()) => assert_eq!(code, 0),
+                Err(e) => assert_eq!(e.code(), code),
+            }
+        }
+        assert_eq!(SbiError::decode(-99).unwrap_err().code(), -99);
+        assert_eq!(SbiError::AlreadyStarted.code(), -7);
+        assert_eq!(SbiError::NoShmem.code(), -9);
+    }
+}

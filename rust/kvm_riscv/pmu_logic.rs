@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The arithmetic of the virtual PMU (SBI specification, "Performance
+//! Monitoring Unit Extension"): event index decoding, the perf event a guest
+//! event becomes, counter selection and masks, counter info words. Only
+//! `core` is used: host `cargo test` covers it; `pmu.rs` checks the
+//! constants against the kernel's headers at build time.
+
+/// Counters a vCPU may have: 32 hardware (the CSR counter space) and 32
+/// firmware ones, one bitmap word.
+pub(crate) const MAX_HW_CTRS: usize = 32;
+pub(crate) const MAX_FW_CTRS: usize = 32;
+pub(crate) const MAX_COUNTERS: usize = MAX_HW_CTRS + MAX_FW_CTRS;
+
+/// Firmware events of SBI (`SBI_PMU_FW_MAX`).
+pub(crate) const FW_MAX: usize = 22;
+/// Generic hardware events of SBI, 0 included (`SBI_PMU_HW_GENERAL_MAX`).
+pub(crate) const HW_GENERAL_MAX: u32 = 11;
+/// `SBI_PMU_EVENT_IDX_INVALID`.
+pub(crate) const EVENT_IDX_INVALID: usize = 0xffff_ffff;
+
+/// The type field of an event index (bits 19:16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventType {
+    Hw,
+    Cache,
+    Raw,
+    RawV2,
+    Fw,
+    Other(u32),
+}
+
+pub(crate) fn event_type(eidx: usize) -> EventType {
+    match (eidx & 0xf_0000) >> 16 {
+        0x0 => EventType::Hw,
+        0x1 => EventType::Cache,
+        0x2 => EventType::Raw,
+        0x3 => EventType::RawV2,
+        0xf => EventType::Fw,
+        t => EventType::Other(t as u32),
+    }
+}
+
+/// The code field of an event index (bits 15:0).
+pub(crate) fn event_code(eidx: usize) -> u32 {
+    (eidx & 0xffff) as u32
+}
+
+/// perf's `enum perf_type_id` values used here.
+pub(crate) mod perf_type {
+    pub(crate) const HARDWARE: u32 = 0;
+    pub(crate) const HW_CACHE: u32 = 3;
+    pub(crate) const RAW: u32 = 4;
+    pub(crate) const MAX: u32 = 6;
+}
+
+/// perf's cache event limits (`PERF_COUNT_HW_CACHE_*_MAX`).
+pub(crate) const CACHE_MAX: u32 = 7;
+pub(crate) const CACHE_OP_MAX: u32 = 3;
+pub(crate) const CACHE_RESULT_MAX: u32 = 2;
+
+/// `RISCV_PMU_RAW_EVENT_MASK` and `RISCV_PMU_RAW_EVENT_V2_MASK`.
+pub(crate) const RAW_EVENT_MASK: u64 = (1 << 48) - 1;
+pub(crate) const RAW_EVENT_V2_MASK: u64 = (1 << 56) - 1;
+
+/// The perf event type a guest event is created as; `perf_type::MAX` when
+/// there is none.
+pub(crate) fn perf_event_type(eidx: usize) -> u32 {
+    match event_type(eidx) {
+        EventType::Hw => perf_type::HARDWARE,
+        EventType::Cache => perf_type::HW_CACHE,
+        EventType::Raw | EventType::RawV2 | EventType::Fw => perf_type::RAW,
+        EventType::Other(_) => perf_type::MAX,
+    }
+}
+
+/// perf's `enum perf_hw_id` for SBI generic hardware event `code`, which
+/// is below [`HW_GENERAL_MAX`]: SBI numbers them from 1, perf from 0. SBI's
+/// "no event" (0) maps to perf's first, as upstream's table leaves it.
+fn hw_config(code: u32) -> u64 {
+    code.saturating_sub(1) as u64
+}
+
+/// A cache event: SBI packs the cache id, operation and result as
+/// `id << 3 | op << 1 | result`, perf as `id | op << 8 | result << 16`.
+fn cache_config(code: u32) -> u64 {
+    let id = (code & 0xfff8) >> 3;
+    let op = (code & 0x6) >> 1;
+    let result = code & 0x1;
+    if id >= CACHE_MAX || op >= CACHE_OP_MAX || result >= CACHE_RESULT_MAX {
+        return u64::MAX;
+    }
+    id as u64 | (op as u64) << 8 | (result as u64) << 16
+}
+
+/// The perf `config` of a guest event; `u64::MAX` when there is none.
+pub(crate) fn perf_event_config(eidx: usize, evt_data: u64) -> u64 {
+    let code = event_code(eidx);
+    match event_type(eidx) {
+        EventType::Hw if code < HW_GENERAL_MAX => hw_config(code),
+        EventType::Cache => cache_config(code),
+        EventType::Raw => evt_data & RAW_EVENT_MASK,
+        EventType::RawV2 => evt_data & RAW_EVENT_V2_MASK,
+        EventType::Fw if (code as usize) < FW_MAX => 1 << 63 | code as u64,
+        _ => u64::MAX,
+    }
+}
+
+/// The perf sample period that makes a counter of `width + 1` bits at
+/// `counter_val` overflow: all of it from 0.
+pub(crate) fn sample_period(counter_val: u64, width: u32) -> u64 {
+    let mask = if width >= 63 { u64::MAX } else { (1u64 << (width + 1)) - 1 };
+    if counter_val == 0 {
+        mask
+    } else {
+        counter_val.wrapping_neg() & mask
+    }
+}
+
+/// The counters a vCPU has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// Hardware counters, the TIME slot (1) included.
+    pub(crate) hw: usize,
+    pub(crate) fw: usize,
+}
+
+impl Counters {
+    pub(crate) fn total(&self) -> usize {
+        self.hw + self.fw
+    }
+
+    /// Is `(base, mask)` a non-empty set of counters that all exist?
+    pub(crate) fn valid_mask(&self, base: usize, mask: usize) -> bool {
+        if mask == 0 || base >= self.total() {
+            return false;
+        }
+        let top = usize::BITS as usize - 1 - mask.leading_zeros() as usize;
+        base.checked_add(top).is_some_and(|last| last < self.total())
+    }
+
+    /// The counter for event `eidx` among `(base, mask)`: the fixed one of
+    /// cycles (0) and instructions (2), else the first free one of the
+    /// event's kind, firmware counters following the hardware ones.
+    pub(crate) fn pick(&self, eidx: usize, base: usize, mask: usize, in_use: u64) -> Option<usize> {
+        if event_type(eidx) == EventType::Hw {
+            match event_code(eidx) {
+                1 => return Some(0),
+                2 => return Some(2),
+                _ => {}
+            }
+        }
+        let (min, max) = if event_type(eidx) == EventType::Fw {
+            (self.hw, self.hw + self.fw)
+        } else {
+            // 0..2 are cycles, time and instructions.
+            (3, self.hw)
+        };
+        bits(mask)
+            .map(|i| base.wrapping_add(i))
+            .find(|&idx| idx >= min && idx < max && in_use & (1 << idx) == 0)
+    }
+}
+
+/// The set bits of `mask`, lowest first.
+pub(crate) fn bits(mask: usize) -> impl Iterator<Item = usize> {
+    (0..usize::BITS as usize).filter(move |i| mask & (1 << i) != 0)
+}
+
+/// `union sbi_pmu_ctr_info` (RV64): CSR number in bits 11:0, width - 1 in
+/// 17:12, type (1: firmware) in bit 63.
+pub(crate) fn ctr_info(csr: u32, width: u32, firmware: bool) -> usize {
+    (csr as usize & 0xfff) | (width as usize & 0x3f) << 12 | (firmware as usize) << 63
+}
+
+/// The fields of a counter info word: `(csr, width, firmware)`.
+pub(crate) fn ctr_info_fields(info: usize) -> (u32, u32, bool) {
+    ((info & 0xfff) as u32, ((info >> 12) & 0x3f) as u32, info >> 63 != 0)
+}
+
+/// The counter info of each counter of a vCPU with `ctrs` counters and
+/// hardware counters `hpm_width + 1` bits wide: CYCLE + i for hardware
+/// counter i (63 bits wide for 0 and 2), firmware ones after. Slot 1, TIME,
+/// has none.
+pub(crate) fn initial_ctr_info(ctrs: Counters, i: usize, hpm_width: u32, csr_cycle: u32) -> Option<usize> {
+    if i == 1 || i >= ctrs.total() {
+        return None;
+    }
+    Some(if i < ctrs.hw {
+        ctr_info(csr_cycle + i as u32, if i < 3 { 63 } else { hpm_width }, false)
+    } else {
+        ctr_info(0, 63, true)
+    })
+}
