@@ -21,7 +21,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module gen modules_install rootfs selftests images \
-	run test test-ref quick unit c-remaining bench clean distclean
+	run test test-ref quick unit c-remaining bench onereg clean distclean
 
 all: module
 
@@ -85,6 +85,10 @@ quick: module images
 
 bench: module images
 	@bash $(T)/bench.sh
+
+# ONE_REG conformance: our dump and upstream C's, in one boot, byte for byte.
+onereg: module images
+	@bash $(T)/onereg.sh
 
 clean:
 	@if [ -d $(KBUILD) ]; then $(KMAKE) M=$(CURDIR) clean; fi

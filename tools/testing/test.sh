@@ -3,7 +3,9 @@
 #  a. host unit tests (cargo test) of the pure-logic modules;
 #  b. every riscv KVM selftest on our kvm.ko, in the emulated host;
 #  c. the QEMU/KVM guest boot of `make run`;
-#  d. a dmesg scan of that boot.
+#  d. a dmesg scan of that boot;
+#  e. the ONE_REG conformance dump (make onereg): ours and upstream C in one
+#     boot, byte for byte.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
@@ -44,6 +46,14 @@ main() {
     touch "$RES/ours-test.txt"
     OURS="$RES/ours-test.txt"
 
+    # e. ONE_REG conformance: its own boot, both modules. Ours PASS: the dumps
+    #    are identical, our program passed and the boot was clean; C PASS:
+    #    upstream C's program passed (Ziccrse reads 1, SET 0 refused).
+    echo "== ONE_REG conformance dump, ours and upstream C in one boot"
+    onereg_ours=PASS; bash "$T/onereg.sh" || onereg_ours=FAIL
+    onereg_c=FAIL
+    grep -q '^@@RIG onereg ref rc=0 ' "$RES/ours-onereg.log" 2>/dev/null && onereg_c=PASS
+
     echo
     printf '%-36s %-6s %-6s\n' test ours C
     names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
@@ -52,12 +62,19 @@ main() {
         c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
         printf '%-36s %-6s %-6s%s\n' "$n" "$o" "$c" "$([ "$o" = "$c" ] || echo '   <-- differs')"
     done
+    printf '%-36s %-6s %-6s%s\n' tests/onereg_conformance "$onereg_ours" "$onereg_c" \
+        "$([ "$onereg_ours" = "$onereg_c" ] || echo '   <-- differs')"
     echo
     for n in $names; do
         o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
         c=$(awk -v n="$n" '$1==n {print $2}' "$REF"); c=${c:-none}
         if [ "$o" = "$c" ]; then ok "$n ($o, as upstream C)"; else bad "$n (ours $o, upstream C $c)"; fi
     done
+    if [ "$onereg_ours" = PASS ] && [ "$onereg_c" = PASS ]; then
+        ok "tests/onereg_conformance (ours and upstream C dumps identical)"
+    else
+        bad "tests/onereg_conformance (ours $onereg_ours, upstream C $onereg_c; see $RES/ours-onereg.log)"
+    fi
     if [ $hostrc != 0 ] && ! grep -q '^dmesg_scan' "$OURS"; then bad "host run (see $RES/ours-test.log)"; fi
     echo "$pass passed, $fail failed"
     [ $fail = 0 ]
