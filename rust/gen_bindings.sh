@@ -39,7 +39,7 @@ cd "$objtree"
     --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \
     --allowlist-function 'static_key_(enable|disable)' \
     --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
-    --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY)_.*' \
+    --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY|SATP)_.*' \
     --allowlist-var 'NR_CPUS' --allowlist-function 'kvm_riscv_rs_.*' \
     --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
     --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \
@@ -48,7 +48,7 @@ cd "$objtree"
     --allowlist-function 'riscv_pmu_get_(hpm|event)_info' --allowlist-type 'riscv_pmu|riscv_pmu_snapshot_data|riscv_pmu_event_info' \
     --allowlist-type 'perf_event|perf_event_attr|perf_type_id|perf_hw_id|perf_hw_cache_.*|sbi_pmu_.*|sbi_ext_pmu_fid' \
     --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_ISA_EXT_ID' \
-    --blocklist-type irqreturn_t \
+    --blocklist-type irqreturn_t --allowlist-function riscv_v_vstate_ctrl_user_allowed \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE
 mv "$out.tmp" "$out"

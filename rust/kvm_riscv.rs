@@ -14,6 +14,8 @@
 
 #[path = "kvm_riscv/bindings.rs"]
 mod bindings;
+#[path = "kvm_riscv/config_logic.rs"]
+mod config_logic;
 #[path = "kvm_riscv/csr.rs"]
 mod csr;
 #[path = "kvm_riscv/csr_encoding.rs"]
@@ -23,6 +25,10 @@ mod insn_decode;
 #[path = "kvm_riscv/irq.rs"]
 mod irq;
 #[allow(special_module_name)]
+#[path = "kvm_riscv/isa.rs"]
+mod isa;
+#[path = "kvm_riscv/isa_table.rs"]
+mod isa_table;
 #[path = "kvm_riscv/main.rs"]
 mod main;
 #[path = "kvm_riscv/nacl.rs"]
@@ -31,6 +37,8 @@ mod nacl;
 mod nacl_layout;
 #[path = "kvm_riscv/nospec.rs"]
 mod nospec;
+#[path = "kvm_riscv/onereg.rs"]
+mod onereg;
 #[path = "kvm_riscv/percpu.rs"]
 mod percpu;
 #[cfg(CONFIG_RISCV_PMU_SBI)]
@@ -40,6 +48,8 @@ mod pmu;
 mod pmu_logic;
 #[path = "kvm_riscv/print.rs"]
 mod print;
+#[path = "kvm_riscv/reg_id.rs"]
+mod reg_id;
 #[path = "kvm_riscv/report.rs"]
 mod report;
 #[path = "kvm_riscv/sbi.rs"]
@@ -52,6 +62,8 @@ mod static_key;
 mod trap;
 #[path = "kvm_riscv/vcpu.rs"]
 mod vcpu;
+#[path = "kvm_riscv/vcpu_config.rs"]
+mod vcpu_config;
 #[path = "kvm_riscv/vcpu_exit.rs"]
 mod vcpu_exit;
 #[path = "kvm_riscv/vcpu_insn.rs"]

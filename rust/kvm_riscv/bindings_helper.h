@@ -8,6 +8,7 @@
 #include <asm/cpufeature.h>
 #include <asm/csr.h>
 #include <asm/sbi.h>
+#include <asm/vector.h>
 #include <asm/vendorid_list.h>
 #include <asm/kvm_aia.h>
 #include <asm/kvm_gstage.h>

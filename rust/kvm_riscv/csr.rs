@@ -103,6 +103,8 @@ csrs! {
     HEDELEG = CSR_HEDELEG;
     HIDELEG = CSR_HIDELEG;
     HCOUNTEREN = CSR_HCOUNTEREN;
+    HENVCFG = CSR_HENVCFG;
+    HSTATEEN0 = CSR_HSTATEEN0;
     HVIP = CSR_HVIP;
     HTVAL = CSR_HTVAL;
     HTINST = CSR_HTINST;
@@ -130,6 +132,7 @@ pub(crate) const HCOUNTEREN_TM: usize = 1 << 1;
 const _: () = {
     assert!(HSTATUS.num() == 0x600 && HEDELEG.num() == 0x602 && HIDELEG.num() == 0x603);
     assert!(HCOUNTEREN.num() == 0x606 && HVIP.num() == 0x645);
+    assert!(HENVCFG.num() == 0x60a && HSTATEEN0.num() == 0x60c);
     assert!(HTVAL.num() == 0x643 && HTINST.num() == 0x64a);
     assert!(VSSTATUS.num() == 0x200 && VSIE.num() == 0x204 && VSTVEC.num() == 0x205);
     assert!(VSSCRATCH.num() == 0x240 && VSEPC.num() == 0x241 && VSCAUSE.num() == 0x242);

@@ -644,8 +644,7 @@ unsafe fn ctr_cfg_match(vcpu: *mut b::kvm_vcpu, base: c_ulong, mask: c_ulong, fl
 /// # Safety
 /// `vcpu` is being created, by its creator.
 pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: a query of the host's ISA.
-    if unsafe { b::__kvm_riscv_isa_check_host(b::KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_SSCOFPMF as c_ulong, null_mut()) } != 0 {
+    if !crate::isa::host_supports(crate::isa_table::Ext::SSCOFPMF) {
         return;
     }
     let (mut hpm_width, mut num_hw) = (0u32, 0u32);

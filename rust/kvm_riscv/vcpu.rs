@@ -208,7 +208,7 @@ impl Vcpu {
 
     /// Runs `f` on the pending-interrupt bitmaps under their raw spinlock,
     /// interrupts off.
-    fn with_irqs<R>(self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
+    pub(crate) fn with_irqs<R>(self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
         let a = self.arch();
         // SAFETY: the lock is initialised at vCPU creation.
         let flags = unsafe { b::_raw_spin_lock_irqsave(addr_of_mut!((*a).irqs_pending_lock)) };
@@ -479,7 +479,7 @@ impl Vcpu {
             arch_set!(self, csr_dirty, false);
             // The config CSRs first: they change how the others behave.
             // SAFETY: the vCPU thread, preemption off.
-            unsafe { b::kvm_riscv_vcpu_config_load(self.0) };
+            unsafe { crate::vcpu_config::load(self.0) };
             restore_vs_csrs(own.csr);
             // SAFETY: as above.
             unsafe {
@@ -800,7 +800,7 @@ impl Vcpu {
         let run = unsafe { (*v).run };
         if !arch_get!(self, ran_atleast_once) {
             // SAFETY: the vCPU thread.
-            unsafe { b::kvm_riscv_vcpu_config_ran_once(v) };
+            unsafe { crate::vcpu_config::ran_once(v) };
         }
         arch_set!(self, ran_atleast_once, true);
 
@@ -952,8 +952,8 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> 
         (*a).ran_atleast_once = false;
         (*a).mmu_page_cache.gfp_zero = b::__GFP_ZERO;
         (*a).isa = Default::default();
-        b::kvm_riscv_vcpu_config_init(vcpu);
-        b::kvm_riscv_vcpu_setup_isa(vcpu);
+        crate::vcpu_config::init(vcpu);
+        crate::onereg::setup_isa(vcpu);
         (*a).mvendorid = b::sbi_get_mvendorid() as c_ulong;
         (*a).marchid = b::sbi_get_marchid() as c_ulong;
         (*a).mimpid = b::sbi_get_mimpid() as c_ulong;
@@ -1124,9 +1124,9 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_ioctl(
             // SAFETY: the vCPU mutex is held; `reg` is a kernel copy.
             unsafe {
                 if ioctl == C::SET_ONE_REG {
-                    b::kvm_riscv_vcpu_set_reg(vcpu, &reg)
+                    crate::onereg::set_reg(vcpu, &reg)
                 } else {
-                    b::kvm_riscv_vcpu_get_reg(vcpu, &reg)
+                    crate::onereg::get_reg(vcpu, &reg)
                 }
             }
         }),
@@ -1135,7 +1135,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_ioctl(
             let room = list.n;
             // SAFETY: the vCPU mutex is held.
             // CAST: the number of registers fits in u64.
-            list.n = unsafe { b::kvm_riscv_vcpu_num_regs(vcpu) } as u64;
+            list.n = unsafe { crate::onereg::num_regs(vcpu) } as u64;
             write_user(arg, &list)?;
             if room < list.n {
                 return Err(E2BIG);
@@ -1143,7 +1143,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_ioctl(
             // The indices follow the count (`struct kvm_reg_list.reg[]`).
             let regs = arg + core::mem::size_of::<u64>();
             // SAFETY: the vCPU mutex is held; the C side copies to userspace.
-            Ok(unsafe { b::kvm_riscv_vcpu_copy_reg_indices(vcpu, regs as *mut u64) })
+            Ok(unsafe { crate::onereg::copy_reg_indices(vcpu, regs as u64) })
         })(),
         _ => Err(EINVAL),
     };
@@ -1320,7 +1320,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
         let enable = control & b::KVM_GUESTDBG_ENABLE != 0;
         // CAST: the debug flags are the low bits.
         (*vcpu).guest_debug = if enable { control as c_ulong } else { 0 };
-        b::kvm_riscv_vcpu_config_guest_debug(vcpu);
+        crate::vcpu_config::guest_debug(vcpu);
     }
     0
 }

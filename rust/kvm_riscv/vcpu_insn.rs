@@ -53,7 +53,7 @@ const _: () = {
 
 /// Guest register `n` (x0..x31) of a saved context. x0 has a slot too,
 /// which the world switch never loads.
-fn gpr(c: &mut b::kvm_cpu_context, n: usize) -> &mut c_ulong {
+pub(crate) fn gpr(c: &mut b::kvm_cpu_context, n: usize) -> &mut c_ulong {
     match n & 31 {
         0 => &mut c.zero,
         1 => &mut c.ra,

@@ -538,3 +538,223 @@ mod sbi_err_tests {
         assert_eq!(SbiError::NoShmem.code(), -9);
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/isa_table.rs"]
+mod isa_table;
+
+/// The ISA extension table against the uapi ids and upstream 7.3's policies.
+#[cfg(test)]
+mod isa_table_tests {
+    use super::isa_table::*;
+
+    #[test]
+    fn ids_are_the_uapi_ones() {
+        assert_eq!(ALL.len(), 80);
+        for (i, e) in ALL.iter().enumerate() {
+            assert_eq!(*e as usize, i);
+            assert_eq!(Ext::from_id(i), Some(*e));
+        }
+        assert_eq!(Ext::from_id(80), None);
+        assert_eq!(Ext::from_id(usize::MAX), None);
+        // A sample of uapi ids.
+        assert_eq!(Ext::A as u32, 0);
+        assert_eq!(Ext::H as u32, 4);
+        assert_eq!(Ext::SSAIA as u32, 14);
+        assert_eq!(Ext::SSCOFPMF as u32, 54);
+        assert_eq!(Ext::ZICCRSE as u32, 68);
+        assert_eq!(Ext::ZICFISS as u32, 79);
+    }
+
+    #[test]
+    fn ziccrse_cannot_be_disabled() {
+        assert_eq!(Ext::ZICCRSE.disable(), Disable::No);
+        assert_eq!(Ext::ZICCRSE.enable(), Enable::Yes);
+    }
+
+    #[test]
+    fn enable_policies() {
+        let special: Vec<_> = ALL.iter().filter(|e| e.enable() != Enable::Yes).map(|e| (*e, e.enable())).collect();
+        assert_eq!(
+            special,
+            [
+                (Ext::H, Enable::No),
+                (Ext::V, Enable::IfVectorUserAllowed),
+                (Ext::SSCOFPMF, Enable::IfHostSsaia),
+                (Ext::SVADU, Enable::IfHostSvadu),
+            ]
+        );
+    }
+
+    #[test]
+    fn disable_policies() {
+        let yes: Vec<_> = ALL.iter().filter(|e| e.disable() == Disable::Yes).copied().collect();
+        // What may be disabled: the ones with an enable bit somewhere.
+        assert_eq!(
+            yes,
+            [
+                Ext::D, Ext::F, Ext::H, Ext::SVPBMT, Ext::ZICBOM, Ext::ZICBOZ, Ext::V,
+                Ext::SMSTATEEN, Ext::SMNPM, Ext::SVADU, Ext::ZCLSD, Ext::ZILSD, Ext::ZICFILP,
+                Ext::ZICFISS,
+            ]
+        );
+        assert_eq!(Ext::SSAIA.disable(), Disable::IfHostSmstateen);
+        assert_eq!(Ext::SVADE.disable(), Disable::IfHostSvadu);
+        let no = ALL.iter().filter(|e| e.disable() == Disable::No).count();
+        assert_eq!(no + yes.len() + 2, ALL.len());
+        for e in [Ext::A, Ext::C, Ext::I, Ext::M, Ext::SSTC, Ext::ZICNTR, Ext::ZIHPM, Ext::ZKR] {
+            assert_eq!(e.disable(), Disable::No, "{e:?}");
+        }
+    }
+}
+
+#[path = "../../../../rust/kvm_riscv/config_logic.rs"]
+mod config_logic;
+
+/// The vCPU configuration bits, from the privileged specification.
+#[cfg(test)]
+mod config_logic_tests {
+    use super::config_logic::*;
+
+    #[test]
+    fn default_delegation() {
+        // misaligned fetch, illegal, breakpoint, U ecall, the three page faults
+        assert_eq!(HEDELEG_DEFAULT, 0b1011_0001_0000_1101);
+        // VSSIP, VSTIP, VSEIP
+        assert_eq!(HIDELEG_DEFAULT, 0x444);
+        assert_eq!(hedeleg_for_debug(HEDELEG_DEFAULT, true), HEDELEG_DEFAULT & !8);
+        assert_eq!(hedeleg_for_debug(HEDELEG_DEFAULT & !8, false), HEDELEG_DEFAULT);
+        assert_eq!(hedeleg_for_debug(0, false), 8);
+    }
+
+    #[test]
+    fn henvcfg_from_extensions() {
+        let none = GuestExts::default();
+        assert_eq!(henvcfg_bits(none), 0);
+        let all = GuestExts {
+            svpbmt: true,
+            sstc: true,
+            zicbom: true,
+            zicboz: true,
+            svadu: true,
+            svade: false,
+            ssaia: true,
+            smstateen: true,
+        };
+        assert_eq!(henvcfg_bits(all), 1 << 63 | 1 << 62 | 1 << 61 | 0xf0);
+        // With Svade the guest takes A/D faults: no hardware updating.
+        assert_eq!(henvcfg_bits(GuestExts { svade: true, ..all }) & 1 << 61, 0);
+        assert_eq!(henvcfg_bits(GuestExts { zicbom: true, ..none }), 0x70);
+        assert_eq!(henvcfg_bits(GuestExts { zicboz: true, ..none }), 0x80);
+    }
+
+    #[test]
+    fn hstateen0_from_extensions() {
+        let none = GuestExts::default();
+        assert_eq!(hstateen0_bits(none, false), 0);
+        assert_eq!(hstateen0_bits(GuestExts { ssaia: true, smstateen: true, ..none }, false), 0);
+        assert_eq!(hstateen0_bits(none, true), 1 << 62);
+        assert_eq!(hstateen0_bits(GuestExts { ssaia: true, ..none }, true), 1 << 62 | 0x7 << 58);
+        assert_eq!(hstateen0_bits(GuestExts { smstateen: true, ..none }, true), 1 << 63 | 1 << 62);
+    }
+}
+
+#[path = "../../../../rust/kvm_riscv/reg_id.rs"]
+mod reg_id;
+
+/// ONE_REG ids: decode/encode round trips against ids spelled as the uapi
+/// macros build them, and malformed ids.
+#[cfg(test)]
+mod reg_id_tests {
+    use super::reg_id::*;
+
+    const U64: u64 = 0x0030_0000_0000_0000;
+    const U32: u64 = 0x0020_0000_0000_0000;
+    const RV: u64 = 0x8000_0000_0000_0000;
+
+    #[test]
+    fn decode_known_ids() {
+        // KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CONFIG | isa
+        let r = RegId::new(RV | U64 | 0x0100_0000);
+        assert_eq!((r.class, r.size(), r.number()), (Some(Class::Config), 8, 0));
+        // core regs.pc .. mode
+        assert_eq!(RegId::new(RV | U64 | 0x0200_0000 | 32).number(), core_reg::MODE);
+        // CSR AIA iprio2 (subtype 1, index 2)
+        let r = RegId::new(RV | U64 | 0x0300_0000 | 0x1_0000 | 2);
+        assert_eq!((r.class, r.csr_sub(), r.index()), (Some(Class::Csr), Some(CsrSub::Aia), 2));
+        // ISA_EXT multi-disable register 1
+        let r = RegId::new(RV | U64 | 0x0700_0000 | 0x2_0000 | 1);
+        assert_eq!((r.ext_sub(), r.index()), (Some(ExtSub::MultiDis), 1));
+        // FP_D fcsr is 32-bit
+        let r = RegId::new(RV | U32 | 0x0600_0000 | 32);
+        assert_eq!((r.class, r.size(), r.number()), (Some(Class::FpD), 4, 32));
+        // SBI state (type 10) FWFT subtype
+        let r = RegId::new(RV | U64 | 0x0a00_0000 | 0x1_0000 | 3);
+        assert_eq!((r.class, r.subtype(), r.index()), (Some(Class::SbiState), 1, 3));
+    }
+
+    #[test]
+    fn round_trips() {
+        let classes = [
+            Class::Config, Class::Core, Class::Csr, Class::Timer, Class::FpF, Class::FpD,
+            Class::IsaExt, Class::SbiExt, Class::Vector, Class::SbiState,
+        ];
+        for class in classes {
+            for sub in [0u64, 1, 3] {
+                for index in [0u64, 1, 31, 0x1000, 0xffff] {
+                    for size in [1usize, 4, 8, 16, 256] {
+                        let id = encode(class, sub, index, size_field(size));
+                        let r = RegId::new(id);
+                        assert_eq!(r.class, Some(class));
+                        assert_eq!(r.subtype(), sub);
+                        assert_eq!(r.index(), index);
+                        assert_eq!(r.size(), size);
+                        assert_eq!(r.number(), sub << 16 | index);
+                    }
+                }
+            }
+        }
+        assert_eq!(encode(Class::Config, 0, 0, KVM_REG_SIZE_U64), RV | U64 | 0x0100_0000);
+    }
+
+    #[test]
+    fn malformed_ids() {
+        // Unknown types.
+        assert_eq!(RegId::new(RV | U64).class, None);
+        assert_eq!(RegId::new(RV | U64 | 0x0b00_0000).class, None);
+        assert_eq!(RegId::new(RV | U64 | 0xff00_0000).class, None);
+        // Bits 51:32 stay in the register number: no register has them.
+        let r = RegId::new(RV | U64 | 0x0100_0000 | 1 << 40);
+        assert_eq!(r.number(), 1 << 40);
+        assert!(r.number() >= config::COUNT);
+        let r = RegId::new(RV | U64 | 0x0700_0000 | 1 << 32 | 5);
+        assert_eq!((r.ext_sub(), r.index()), (Some(ExtSub::Single), 1 << 32 | 5));
+        // Unknown subtypes.
+        assert_eq!(RegId::new(RV | U64 | 0x0300_0000 | 0x4_0000).csr_sub(), None);
+        assert_eq!(RegId::new(RV | U64 | 0x0700_0000 | 0x3_0000).ext_sub(), None);
+        // The architecture field is not checked: the type decides.
+        assert_eq!(RegId::new(U64 | 0x0200_0000).class, Some(Class::Core));
+        // Wrong sizes are seen as such.
+        assert_eq!(RegId::new(RV | U32 | 0x0100_0000).size(), 4);
+        assert_eq!(RegId::new(RV | 0x0100_0000).size(), 1);
+    }
+
+    #[test]
+    fn sip_and_hvip() {
+        // SSIP, STIP, SEIP sit one bit up in HVIP; LCOFIP (13) stays.
+        assert_eq!(vsip_to_hvip(1 << 1), 1 << 2);
+        assert_eq!(vsip_to_hvip(1 << 5 | 1 << 9 | 1 << 13), 1 << 6 | 1 << 10 | 1 << 13);
+        assert_eq!(vsip_to_hvip(1 << 3 | 1 << 7 | 1 << 20), 0);
+        assert_eq!(hvip_to_sip(1 << 2 | 1 << 6 | 1 << 10), 1 << 1 | 1 << 5 | 1 << 9);
+        assert_eq!(hvip_to_sip(1 << 13), 1 << 13);
+        // Interrupts above the local ones are seen as they are.
+        assert_eq!(hvip_to_sip(1 << 20 | 1 << 2), 1 << 20 | 1 << 1);
+        assert_eq!(hvip_to_sip(1 << 12), 0);
+    }
+
+    #[test]
+    fn multi_registers() {
+        assert_eq!(multi_reg_last(80), 1);
+        assert_eq!(multi_reg_last(64), 0);
+        assert_eq!(multi_reg_last(65), 1);
+    }
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Port of `arch/riscv/kvm/isa.c`: the guest ISA extensions of
+//! [`crate::isa_table`], mapped to the host's extensions, with their
+//! enable/disable policies evaluated on this host. The C ABI of `isa.c` stays
+//! for the C code that still calls it (ONE_REG, AIA device, FP, vector,
+//! timer).
+
+use crate::bindings as b;
+use crate::isa_table::{Disable, Enable, Ext};
+use crate::main::host_has_ext;
+use crate::nospec::array_index_nospec;
+use kernel::error::code::ENOENT;
+use kernel::ffi::{c_int, c_ulong};
+use kernel::macros::paste;
+
+/// The host's extension ids: the bindings', and the single letters from
+/// `helpers.h`.
+mod host {
+    pub(super) use crate::bindings::*;
+    macro_rules! letters {
+        ($($l:ident)*) => { kernel::macros::paste! { $(
+            pub(super) const [<RISCV_ISA_EXT_ $l>]: u32 =
+                crate::bindings::[<kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_ $l>];
+        )* } };
+    }
+    letters!(A C D F H I M V);
+}
+
+/// Declares the host extension of every KVM id, and checks at build time
+/// that the ids of `isa_table` are the uapi's.
+macro_rules! host_exts {
+    ($($name:ident)*) => { paste! {
+        /// The host extension (`RISCV_ISA_EXT_*`) KVM id `ext` stands for.
+        fn base_ext(ext: Ext) -> u32 {
+            match ext { $(Ext::$name => host::[<RISCV_ISA_EXT_ $name>],)* }
+        }
+        const _: () = {
+            $(assert!(Ext::$name as u32 == b::[<KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_ $name>]);)*
+            assert!(crate::isa_table::ALL.len() == b::KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_MAX as usize);
+        };
+    } };
+}
+
+host_exts! {
+    A C D F H I M SVPBMT SSTC SVINVAL ZIHINTPAUSE ZICBOM ZICBOZ ZBB SSAIA V SVNAPOT ZBA ZBS
+    ZICNTR ZICSR ZIFENCEI ZIHPM SMSTATEEN ZICOND ZBC ZBKB ZBKC ZBKX ZKND ZKNE ZKNH ZKR ZKSED
+    ZKSH ZKT ZVBB ZVBC ZVKB ZVKG ZVKNED ZVKNHA ZVKNHB ZVKSED ZVKSH ZVKT ZFH ZFHMIN ZIHINTNTL
+    ZVFH ZVFHMIN ZFA ZTSO ZACAS SSCOFPMF ZIMOP ZCA ZCB ZCD ZCF ZCMOP ZAWRS SMNPM SSNPM SVADE
+    SVADU SVVPTC ZABHA ZICCRSE ZAAMO ZALRSC ZICBOP ZFBFMIN ZVFBFMIN ZVFBFWMA ZCLSD ZILSD ZALASR
+    ZICFILP ZICFISS
+}
+
+/// The host extension whose presence lets a guest have `ext`: Smnpm
+/// (pointer masking in (H)S mode) is reported to the guest, but the host
+/// configures VS-mode pointer masking with Ssnpm's CSR bits.
+fn host_requirement(ext: Ext) -> u32 {
+    match ext {
+        Ext::SMNPM => b::RISCV_ISA_EXT_SSNPM,
+        e => base_ext(e),
+    }
+}
+
+/// Whether the host has what a guest needs for `ext`.
+pub(crate) fn host_supports(ext: Ext) -> bool {
+    host_has_ext(host_requirement(ext))
+}
+
+/// `kvm_riscv_base2isa_ext()`: the KVM id of host extension `base_ext`, or
+/// `KVM_RISCV_ISA_EXT_MAX`.
+#[no_mangle]
+pub(crate) extern "C" fn kvm_riscv_base2isa_ext(base: c_ulong) -> c_ulong {
+    crate::isa_table::ALL
+        .iter()
+        .position(|&e| base_ext(e) as c_ulong == base)
+        .unwrap_or(crate::isa_table::ALL.len()) as c_ulong
+}
+
+/// `__kvm_riscv_isa_check_host()`: 0 when the host supports KVM extension
+/// `ext`, with its host extension in `*base` if `base` is not null;
+/// -ENOENT when KVM has no such extension or the host lacks it.
+///
+/// # Safety
+/// `base` is null or valid for a write.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
+    let all = &crate::isa_table::ALL;
+    if ext as usize >= all.len() {
+        return ENOENT.to_errno();
+    }
+    let ext = all[array_index_nospec(ext as usize, all.len())];
+    if !host_supports(ext) {
+        return ENOENT.to_errno();
+    }
+    // SAFETY: per the function's contract.
+    if let Some(base) = unsafe { base.as_mut() } {
+        *base = base_ext(ext) as c_ulong;
+    }
+    0
+}
+
+/// `kvm_riscv_isa_enable_allowed()`: may userspace enable KVM extension
+/// `ext` (one the host has)? Unknown ids: yes, as upstream.
+#[no_mangle]
+pub(crate) extern "C" fn kvm_riscv_isa_enable_allowed(ext: c_ulong) -> bool {
+    let Some(ext) = Ext::from_id(ext as usize) else {
+        return true;
+    };
+    match ext.enable() {
+        Enable::Yes => true,
+        Enable::No => false,
+        Enable::IfHostSsaia => host_supports(Ext::SSAIA),
+        Enable::IfHostSvadu => host_has_ext(b::RISCV_ISA_EXT_SVADU),
+        // SAFETY: a query of the host's vector configuration.
+        #[cfg(CONFIG_RISCV_ISA_V)]
+        Enable::IfVectorUserAllowed => unsafe { b::riscv_v_vstate_ctrl_user_allowed() },
+        #[cfg(not(CONFIG_RISCV_ISA_V))]
+        Enable::IfVectorUserAllowed => false,
+    }
+}
+
+/// `kvm_riscv_isa_disable_allowed()`: may userspace disable KVM extension
+/// `ext`? Unknown ids: yes, as upstream.
+#[no_mangle]
+pub(crate) extern "C" fn kvm_riscv_isa_disable_allowed(ext: c_ulong) -> bool {
+    let Some(ext) = Ext::from_id(ext as usize) else {
+        return true;
+    };
+    match ext.disable() {
+        Disable::Yes => true,
+        Disable::No => false,
+        Disable::IfHostSmstateen => host_has_ext(b::RISCV_ISA_EXT_SMSTATEEN),
+        Disable::IfHostSvadu => host_has_ext(b::RISCV_ISA_EXT_SVADU),
+    }
+}
+
+// Ziccrse is always visible to a guest whose host has it.
+const _: () = assert!(matches!(Ext::ZICCRSE.disable(), Disable::No));
