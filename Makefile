@@ -21,7 +21,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module gen modules_install rootfs selftests images \
-	run test test-ref quick unit c-remaining bench onereg clean distclean
+	run test test-ref quick unit c-remaining bench onereg aia clean distclean
 
 all: module
 
@@ -89,6 +89,11 @@ bench: module images
 # ONE_REG conformance: our dump and upstream C's, in one boot, byte for byte.
 onereg: module images
 	@bash $(T)/onereg.sh
+
+# A QEMU/KVM guest with the in-kernel AIA irqchip, ours and upstream C in one
+# boot: IPIs and timer interrupts reach both vCPUs.
+aia: module images
+	@bash $(T)/aia.sh
 
 clean:
 	@if [ -d $(KBUILD) ]; then $(KMAKE) M=$(CURDIR) clean; fi
