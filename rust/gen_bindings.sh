@@ -39,7 +39,7 @@ cd "$objtree"
     --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \
     --allowlist-function 'static_key_(enable|disable)' \
     --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
-    --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY|SATP)_.*' \
+    --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY|SATP|IMSIC|ISELECT|HVICTL)_.*' \
     --allowlist-var 'NR_CPUS' --allowlist-function 'kvm_riscv_rs_.*' \
     --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
     --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \

@@ -12,6 +12,10 @@
 //! - logic: safe Rust;
 //! - hardware and C: [`bindings`], [`csr`], [`static_key`], [`print`].
 
+#[path = "kvm_riscv/aia.rs"]
+mod aia;
+#[path = "kvm_riscv/aia_logic.rs"]
+mod aia_logic;
 #[path = "kvm_riscv/bindings.rs"]
 mod bindings;
 #[path = "kvm_riscv/config_logic.rs"]

@@ -104,6 +104,14 @@ csrs! {
     HIDELEG = CSR_HIDELEG;
     HCOUNTEREN = CSR_HCOUNTEREN;
     HENVCFG = CSR_HENVCFG;
+    HIE = CSR_HIE;
+    HGEIE = CSR_HGEIE;
+    HGEIP = CSR_HGEIP;
+    HVIEN = CSR_HVIEN;
+    HVICTL = CSR_HVICTL;
+    HVIPRIO1 = CSR_HVIPRIO1;
+    HVIPRIO2 = CSR_HVIPRIO2;
+    VSISELECT = CSR_VSISELECT;
     HSTATEEN0 = CSR_HSTATEEN0;
     HVIP = CSR_HVIP;
     HTVAL = CSR_HTVAL;
@@ -133,6 +141,9 @@ const _: () = {
     assert!(HSTATUS.num() == 0x600 && HEDELEG.num() == 0x602 && HIDELEG.num() == 0x603);
     assert!(HCOUNTEREN.num() == 0x606 && HVIP.num() == 0x645);
     assert!(HENVCFG.num() == 0x60a && HSTATEEN0.num() == 0x60c);
+    assert!(HIE.num() == 0x604 && HGEIE.num() == 0x607 && HGEIP.num() == 0xe12);
+    assert!(HVIEN.num() == 0x608 && HVICTL.num() == 0x609);
+    assert!(HVIPRIO1.num() == 0x646 && HVIPRIO2.num() == 0x647 && VSISELECT.num() == 0x250);
     assert!(HTVAL.num() == 0x643 && HTINST.num() == 0x64a);
     assert!(VSSTATUS.num() == 0x200 && VSIE.num() == 0x204 && VSTVEC.num() == 0x205);
     assert!(VSSCRATCH.num() == 0x240 && VSEPC.num() == 0x241 && VSCAUSE.num() == 0x242);

@@ -7,6 +7,10 @@
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/entry-virt.h>
+#include <linux/irq.h>
+#include <linux/irqdomain.h>
+#include <linux/interrupt.h>
+#include <linux/irqchip/riscv-imsic.h>
 #include <asm/kvm_vcpu_vector.h>
 #include "helpers.h"
 
@@ -144,4 +148,58 @@ u32 *kvm_riscv_rs_current_v_flags(void)
 void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *))
 {
 	rcuwait_wait_event(kvm_arch_vcpu_get_wait(vcpu), done(vcpu), TASK_INTERRUPTIBLE);
+}
+
+/* AIA: the kernel's IRQ and IMSIC interfaces that are macros or inlines. */
+unsigned int kvm_riscv_rs_map_sgei_irq(void)
+{
+	struct irq_domain *domain;
+
+	domain = irq_find_matching_fwnode(riscv_get_intc_hwnode(), DOMAIN_BUS_ANY);
+	if (!domain)
+		return UINT_MAX;
+	return irq_create_mapping(domain, IRQ_S_GEXT);
+}
+
+/* The SGEI handler is Rust's kvm_riscv_aia_hgei_handler(); this is its ABI. */
+static irqreturn_t kvm_riscv_rs_hgei_irq(int irq, void *dev_id)
+{
+	kvm_riscv_aia_hgei_handler();
+	return IRQ_HANDLED;
+}
+
+int kvm_riscv_rs_request_sgei_irq(unsigned int irq, void __percpu *dev)
+{
+	return request_percpu_irq(irq, kvm_riscv_rs_hgei_irq, "riscv-kvm", dev);
+}
+
+void kvm_riscv_rs_enable_percpu_irq(unsigned int irq)
+{
+	enable_percpu_irq(irq, irq_get_trigger_type(irq));
+}
+
+bool kvm_riscv_rs_imsic_global(u32 *nr_guest_files, u32 *nr_guest_ids)
+{
+	const struct imsic_global_config *gc = imsic_get_global_config();
+
+	if (!gc)
+		return false;
+	*nr_guest_files = gc->nr_guest_files;
+	*nr_guest_ids = gc->nr_guest_ids;
+	return true;
+}
+
+bool kvm_riscv_rs_imsic_local(int cpu, u32 *nr_guest_files, phys_addr_t *msi_pa,
+			      void __iomem **msi_va)
+{
+	const struct imsic_global_config *gc = imsic_get_global_config();
+	const struct imsic_local_config *lc;
+
+	if (!gc)
+		return false;
+	lc = per_cpu_ptr(gc->local, cpu);
+	*nr_guest_files = lc->nr_guest_files;
+	*msi_pa = lc->msi_pa;
+	*msi_va = lc->msi_va;
+	return true;
 }

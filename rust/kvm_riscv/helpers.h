@@ -10,6 +10,8 @@
 
 #include <linux/kvm_host.h>
 #include <linux/rcuwait.h>
+#include <linux/interrupt.h>
+#include <linux/irqchip/riscv-imsic.h>
 
 /*
  * The RISC-V vCPU requests. KVM_ARCH_REQ_FLAGS() is a statement expression,
@@ -99,6 +101,10 @@ enum kvm_riscv_rs_const64 : unsigned long long {
 	KVM_RISCV_RS_SMSTATEEN0_AIA_ISEL = SMSTATEEN0_AIA_ISEL,
 	KVM_RISCV_RS_SMSTATEEN0_HSENVCFG = SMSTATEEN0_HSENVCFG,
 	KVM_RISCV_RS_SMSTATEEN0_SSTATEEN0 = SMSTATEEN0_SSTATEEN0,
+	KVM_RISCV_RS_HVICTL_IID = HVICTL_IID,
+	KVM_RISCV_RS_ISELECT_MASK = ISELECT_MASK,
+	KVM_RISCV_RS_AIA_IMSIC_TOPEI = KVM_RISCV_AIA_IMSIC_TOPEI,
+	KVM_RISCV_RS_IMSIC_MMIO_PAGE_SZ = IMSIC_MMIO_PAGE_SZ,
 };
 
 bool kvm_riscv_rs_is_error_hva(unsigned long hva);
@@ -129,6 +135,14 @@ void kvm_riscv_rs_guest_timing_exit_irqoff(void);
 void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context);
 u32 *kvm_riscv_rs_current_v_flags(void);
 void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *));
+
+unsigned int kvm_riscv_rs_map_sgei_irq(void);
+void kvm_riscv_aia_hgei_handler(void);
+int kvm_riscv_rs_request_sgei_irq(unsigned int irq, void __percpu *dev);
+void kvm_riscv_rs_enable_percpu_irq(unsigned int irq);
+bool kvm_riscv_rs_imsic_global(u32 *nr_guest_files, u32 *nr_guest_ids);
+bool kvm_riscv_rs_imsic_local(int cpu, u32 *nr_guest_files, phys_addr_t *msi_pa,
+			      void __iomem **msi_va);
 
 void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap);

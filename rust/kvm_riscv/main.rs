@@ -14,7 +14,7 @@ use crate::vcpu;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
 use crate::report::{self, NaclFeatures};
-use crate::static_key::{c_key_enabled, StaticKeyFalse};
+use crate::static_key::StaticKeyFalse;
 use kernel::error::{code::*, to_result};
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
@@ -323,10 +323,8 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         return Err(e);
     }
 
-    // SAFETY: a C static key that lives as long as the module.
-    if c_key_enabled(unsafe { &*(&raw const b::kvm_riscv_aia_available) }) {
-        // SAFETY: an atomic read of a C atomic_t.
-        let nr = unsafe { b::atomic_read(&raw const b::kvm_riscv_aia_nr_hgei) };
+    if crate::aia::available() {
+        let nr = crate::aia::kvm_riscv_aia_nr_hgei.load(kernel::sync::atomic::Relaxed);
         kvm_info!("AIA available with {} guest external interrupts\n", nr);
     }
 

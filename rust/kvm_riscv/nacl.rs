@@ -317,6 +317,55 @@ pub(crate) fn nsync_csr<const N: u16>(csr: Csr<N>) {
     }
 }
 
+/// Host-context access to an H-level CSR that must take effect (or be read)
+/// at once, not at the next guest entry: through the shared memory and an
+/// SBI sync when NACL can sync CSRs, else the CSR itself, as upstream does
+/// for these accesses (AIA enable/disable, the HGEI interrupt).
+#[inline(always)]
+pub(crate) fn ncsr_read_now<const N: u16>(csr: Csr<N>) -> usize {
+    if sync_csr_available() {
+        sync_csr(csr);
+        Shmem::this_cpu().csr_read(csr)
+    } else {
+        csr.read()
+    }
+}
+
+/// See [`ncsr_read_now`].
+#[inline(always)]
+pub(crate) fn ncsr_write_now<const N: u16>(csr: Csr<N>, val: usize) {
+    if sync_csr_available() {
+        Shmem::this_cpu().csr_write(csr, val);
+        sync_csr(csr);
+    } else {
+        csr.write(val)
+    }
+}
+
+/// See [`ncsr_read_now`].
+#[inline(always)]
+pub(crate) fn ncsr_set_now<const N: u16>(csr: Csr<N>, mask: usize) {
+    if sync_csr_available() {
+        sync_csr(csr);
+        Shmem::this_cpu().csr_set(csr, mask);
+        sync_csr(csr);
+    } else {
+        csr.set(mask)
+    }
+}
+
+/// See [`ncsr_read_now`].
+#[inline(always)]
+pub(crate) fn ncsr_clear_now<const N: u16>(csr: Csr<N>, mask: usize) {
+    if sync_csr_available() {
+        sync_csr(csr);
+        Shmem::this_cpu().csr_clear(csr, mask);
+        sync_csr(csr);
+    } else {
+        csr.clear(mask)
+    }
+}
+
 /// Entry point for C callers of the HFENCE queue (`tlb.c`, `mmu.c`).
 ///
 /// # Safety
@@ -421,7 +470,7 @@ pub(crate) fn disable() {
 }
 
 /// Every possible CPU (`for_each_possible_cpu`).
-fn possible_cpus() -> impl Iterator<Item = kernel::cpu::CpuId> {
+pub(crate) fn possible_cpus() -> impl Iterator<Item = kernel::cpu::CpuId> {
     // SAFETY: the possible mask is a static that is fixed after boot.
     let mask = unsafe { kernel::cpumask::Cpumask::from_raw(&raw const b::__cpu_possible_mask) };
     (0..kernel::cpu::nr_cpu_ids())

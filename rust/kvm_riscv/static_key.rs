@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Static keys owned by Rust, and reads of the ones C still owns.
+//! Static keys owned by Rust (C code of the module branches on them too).
 //!
 //! A [`StaticKeyFalse`] has the layout of C's `struct static_key_false`, so a
 //! `#[no_mangle]` static of this type is a key C code can branch on too.
@@ -61,12 +61,3 @@ macro_rules! static_branch_unlikely {
 }
 #[allow(unused_imports)]
 pub(crate) use static_branch_unlikely;
-
-/// Reads a static key that C code defines (`static_key_enabled()`).
-///
-/// For slow paths only; it reads the key's count.
-pub(crate) fn c_key_enabled(key: &'static b::static_key_false) -> bool {
-    let p = core::ptr::from_ref(key).cast_mut().cast::<b::static_key>();
-    // SAFETY: `key` is a valid C static key that lives as long as the module.
-    unsafe { b::static_key_count(p) > 0 }
-}

@@ -758,3 +758,104 @@ mod reg_id_tests {
         assert_eq!(multi_reg_last(65), 1);
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/aia_logic.rs"]
+mod aia_logic;
+
+/// AIA: HVICTL, the IPRIO byte packing, VSISELECT, HGEI lines.
+#[cfg(test)]
+mod aia_logic_tests {
+    use super::aia_logic::*;
+
+    #[test]
+    fn hvictl() {
+        // IID = 9 (S external), IPRIO = 0: "no interrupt".
+        assert_eq!(hvictl_value(false), 0x0009_0000);
+        assert_eq!(hvictl_value(true), 0x0009_0001);
+    }
+
+    #[test]
+    fn iprio_positions() {
+        let with: Vec<usize> = (0..64).filter(|&i| iprio_bitpos(i).is_some()).collect();
+        assert_eq!(with, [0, 1, 4, 5, 8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+        // The external interrupts have no byte.
+        for irq in [9, 10, 11] {
+            assert_eq!(iprio_bitpos(irq), None);
+        }
+        assert_eq!(iprio_bitpos(13), Some(40));
+        assert_eq!(iprio_bitpos(23), Some(120));
+    }
+
+    #[test]
+    fn iprio_get_set() {
+        let mut hv = Hviprio::default();
+        hv.set(1, 0x11);
+        hv.set(13, 0xd0);
+        hv.set(16, 0x16);
+        hv.set(23, 0xff);
+        hv.set(9, 0x99); // read-only zero
+        assert_eq!(hv.0, [0x0000_d000_0000_1100, 0xff00_0000_0000_0016]);
+        assert_eq!(hv.get(1), 0x11);
+        assert_eq!(hv.get(9), 0);
+        hv.set(13, 0);
+        assert_eq!(hv.0[0], 0x1100);
+    }
+
+    #[test]
+    fn iprio_array_registers() {
+        let mut hv = Hviprio::default();
+        for irq in 0..24 {
+            hv.set(irq, 0x40 + irq as u8);
+        }
+        // iprio0: interrupts 0..7, one byte each; 2, 3, 6, 7 read as 0.
+        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x30, 0, 0) else { panic!() };
+        assert_eq!(old, 0x0000_4544_0000_4140);
+        assert_eq!(new, hv);
+        // iprio2: 8..15 (9..12 have no byte).
+        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x32, 0, 0) else { panic!() };
+        assert_eq!(old, 0x4f4e_4d00_0000_0048);
+        // iprio4: 16..23.
+        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x34, 0, 0) else { panic!() };
+        assert_eq!(old, 0x5756_5554_5352_5150);
+        // Odd registers do not exist on RV64.
+        assert_eq!(rmw_iprio(hv, 0x31, 0, 0), IprioAccess::Illegal);
+        assert_eq!(rmw_iprio(hv, 0x3f, 0, u64::MAX), IprioAccess::Illegal);
+        // A masked write changes the bytes of the mask only, and not the
+        // read-only ones.
+        let IprioAccess::Done { new, .. } = rmw_iprio(hv, 0x30, u64::MAX, 0xff00_ff00) else { panic!() };
+        assert_eq!(new.get(1), 0xff);
+        assert_eq!(new.get(3), 0);
+        assert_eq!(new.get(0), 0x40);
+        assert_eq!(new.get(4), 0x44);
+        // Registers past the interrupts with bytes read 0, writes vanish.
+        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x3e, u64::MAX, u64::MAX) else { panic!() };
+        assert_eq!((old, new), (0, hv));
+    }
+
+    #[test]
+    fn iselect() {
+        assert_eq!(classify_isel(0x30, false), Ireg::Iprio(0x30));
+        assert_eq!(classify_isel(0x3f, true), Ireg::Iprio(0x3f));
+        assert_eq!(classify_isel(0x70, true), Ireg::Imsic(0x70));
+        assert_eq!(classify_isel(0xff, true), Ireg::Imsic(0xff));
+        assert_eq!(classify_isel(0x70, false), Ireg::User);
+        assert_eq!(classify_isel(0x100, true), Ireg::User);
+        // Only bits 8:0 count.
+        assert_eq!(classify_isel(0x230, false), Ireg::Iprio(0x30));
+        assert_eq!(classify_isel(0x2f, true), Ireg::User);
+    }
+
+    #[test]
+    fn hgei_lines() {
+        // 64 HGEIE bits stick: lines 1..63, capped by the guest files.
+        assert_eq!(usable_hgei(usize::MAX, Some(5)), 5);
+        assert_eq!(usable_hgei(0b11_1111, Some(7)), 5);
+        assert_eq!(usable_hgei(0, Some(7)), 0);
+        assert_eq!(usable_hgei(0b1, Some(7)), 0);
+        assert_eq!(usable_hgei(usize::MAX, None), 0);
+        assert_eq!(hgei_free_bitmap(0), 0);
+        assert_eq!(hgei_free_bitmap(1), 0b10);
+        assert_eq!(hgei_free_bitmap(5), 0b11_1110);
+        assert_eq!(hgei_free_bitmap(63), usize::MAX & !1);
+    }
+}
