@@ -48,7 +48,7 @@ cd "$objtree"
     --allowlist-function 'riscv_pmu_get_(hpm|event)_info' --allowlist-type 'riscv_pmu|riscv_pmu_snapshot_data|riscv_pmu_event_info' \
     --allowlist-type 'perf_event|perf_event_attr|perf_type_id|perf_hw_id|perf_hw_cache_.*|sbi_pmu_.*|sbi_ext_pmu_fid' \
     --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_ISA_EXT_ID' \
-    --blocklist-type irqreturn_t --allowlist-function riscv_v_vstate_ctrl_user_allowed \
+    --blocklist-type irqreturn_t --allowlist-function riscv_v_vstate_ctrl_user_allowed --allowlist-var riscv_v_vsize \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE
 mv "$out.tmp" "$out"

@@ -369,6 +369,41 @@ static void walk_malformed(struct kvm_vcpu *vcpu)
 	}
 }
 
+
+/*
+ * FP (F and D) and vector registers: every size at the edges of each
+ * class's index space. GET, SET of a marker, GET (shown: the marker or
+ * the errno), and the first value put back.
+ */
+static void walk_fp_vector(struct kvm_vcpu *vcpu)
+{
+	static const u64 sizes[] = { KVM_REG_SIZE_U8, KVM_REG_SIZE_U32, KVM_REG_SIZE_U64,
+				     KVM_REG_SIZE_U128, KVM_REG_SIZE_U256 };
+	static const u64 fidx[] = { 0, 1, 31, 32, 33, 0x100, 0xffff };
+	static const u64 vidx[] = { 0, 3, 4, 5, 6, 7, 37, 38, 0x1000, 0xffff };
+	static const u64 types[] = { KVM_REG_RISCV_FP_F, KVM_REG_RISCV_FP_D, KVM_REG_RISCV_VECTOR };
+	unsigned int t, i, j, n;
+	const u64 *idx;
+	u64 id, orig;
+	int e;
+
+	for (t = 0; t < ARRAY_SIZE(types); t++) {
+		idx = types[t] == KVM_REG_RISCV_VECTOR ? vidx : fidx;
+		n = types[t] == KVM_REG_RISCV_VECTOR ? ARRAY_SIZE(vidx) : ARRAY_SIZE(fidx);
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+				id = KVM_REG_RISCV | sizes[j] | types[t] | idx[i];
+				orig = 0;
+				e = get(vcpu, "fpv", id, false, &orig);
+				set(vcpu, "fpv", id, 0x5a, "set");
+				get(vcpu, "fpv", id, true, NULL);
+				if (!e)
+					set(vcpu, "fpv", id, orig, "restore");
+			}
+		}
+	}
+}
+
 static void walk(struct kvm_vcpu *vcpu)
 {
 	char what[32];
@@ -390,6 +425,7 @@ static void walk(struct kvm_vcpu *vcpu)
 	walk_multi(vcpu, "sbi-multi", KVM_REG_RISCV_SBI_EXT, KVM_REG_RISCV_SBI_MULTI_EN,
 		   KVM_REG_RISCV_SBI_MULTI_DIS, KVM_REG_RISCV_SBI_MULTI_REG_LAST);
 	walk_malformed(vcpu);
+	walk_fp_vector(vcpu);
 	/* Did the walk leave the vCPU as it found it? */
 	dump_reg_list(vcpu);
 	check_ziccrse(vcpu, "end");
