@@ -456,8 +456,18 @@ pub(crate) extern "C" fn kvm_riscv_aia_pm_exit() {
     ncsr_write_now(csr::HGEIE, saved);
     reset_vs_interrupt_csrs();
     ncsr_set_now(csr::HIE, HIE_SGEIE);
+    lcofi_filter(true);
+}
+
+/// Filters the counter-overflow interrupt through HVIEN, only with
+/// Sscofpmf on the host.
+fn lcofi_filter(on: bool) {
     if host_has_ext(b::RISCV_ISA_EXT_SSCOFPMF) {
-        ncsr_set_now(csr::HVIEN, HVIEN_LCOFI);
+        if on {
+            ncsr_set_now(csr::HVIEN, HVIEN_LCOFI);
+        } else {
+            ncsr_clear_now(csr::HVIEN, HVIEN_LCOFI);
+        }
     }
 }
 
@@ -467,9 +477,7 @@ pub(crate) extern "C" fn kvm_riscv_aia_pm_enter() {
     if !available() {
         return;
     }
-    if host_has_ext(b::RISCV_ISA_EXT_SSCOFPMF) {
-        ncsr_clear_now(csr::HVIEN, HVIEN_LCOFI);
-    }
+    lcofi_filter(false);
     ncsr_write_now(csr::HVICTL, l::hvictl_value(false));
     let hgeie = ncsr_read_now(csr::HGEIE);
     with_hgei(CpuId::current(), |h| h.saved_hgeie = hgeie);
@@ -517,10 +525,7 @@ pub(crate) extern "C" fn kvm_riscv_aia_enable() {
     // SAFETY: the interrupt requested by `hgei_init`.
     unsafe { b::kvm_riscv_rs_enable_percpu_irq(HGEI_PARENT_IRQ.load(Relaxed)) };
     ncsr_set_now(csr::HIE, HIE_SGEIE);
-    // Filter the counter-overflow interrupt only with Sscofpmf.
-    if host_has_ext(b::RISCV_ISA_EXT_SSCOFPMF) {
-        ncsr_set_now(csr::HVIEN, HVIEN_LCOFI);
-    }
+    lcofi_filter(true);
 }
 
 /// Turns the AIA off for guests on this CPU, releasing the guest files of
@@ -532,9 +537,7 @@ pub(crate) extern "C" fn kvm_riscv_aia_disable() {
     }
     // Called on the CPU being disabled, preemption off.
     let cpu = CpuId::current();
-    if host_has_ext(b::RISCV_ISA_EXT_SSCOFPMF) {
-        ncsr_clear_now(csr::HVIEN, HVIEN_LCOFI);
-    }
+    lcofi_filter(false);
     ncsr_clear_now(csr::HIE, HIE_SGEIE);
     // SAFETY: the interrupt requested by `hgei_init`.
     unsafe { b::disable_percpu_irq(HGEI_PARENT_IRQ.load(Relaxed)) };

@@ -123,16 +123,10 @@ fn satp_mode() -> c_ulong {
 
 /// The cache block size of a Zicbo* extension: 0 when the host lacks it.
 fn cbo_block_size(ext: Ext) -> c_ulong {
-    if !host_supports(ext) {
-        return 0;
-    }
-    // SAFETY: plain reads of variables set once at boot.
-    unsafe {
-        match ext {
-            Ext::ZICBOM => b::riscv_cbom_block_size as c_ulong,
-            Ext::ZICBOZ => b::riscv_cboz_block_size as c_ulong,
-            _ => b::riscv_cbop_block_size as c_ulong,
-        }
+    if host_supports(ext) {
+        cbo_block_size_unchecked(ext)
+    } else {
+        0
     }
 }
 
