@@ -243,8 +243,8 @@ pub(crate) fn decode_store(insn: usize) -> Option<Store> {
 /// The register value of a completed MMIO load of `len` bytes `data`
 /// (little-endian), extended by `shift` as [`Load::shift`] gave it.
 pub(crate) fn load_value(data: [u8; 8], len: usize, shift: u32) -> usize {
-    let mut bytes = [0u8; 8];
-    bytes[..len].copy_from_slice(&data[..len]);
-    let v = u64::from_le_bytes(bytes);
+    let v = u64::from_le_bytes(data);
+    // The low `len` bytes (len is 1, 2, 4 or 8).
+    let v = if len >= 8 { v } else { v & ((1u64 << (8 * len)) - 1) };
     (((v << shift) as i64) >> shift) as usize
 }

@@ -410,7 +410,13 @@ pub(crate) unsafe fn mmio_load(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, gpa
         b::kvm_io_bus_read(vcpu, b::kvm_bus_KVM_MMIO_BUS, gpa, ld.len as c_int, data.as_mut_ptr().cast())
     };
     if rc == 0 {
-        mmio(run).data[..ld.len].copy_from_slice(&data[..ld.len]);
+        let d = &mut mmio(run).data;
+        match ld.len {
+            1 => d[..1].copy_from_slice(&data[..1]),
+            2 => d[..2].copy_from_slice(&data[..2]),
+            4 => d[..4].copy_from_slice(&data[..4]),
+            _ => *d = data,
+        }
         // SAFETY: the vCPU thread.
         unsafe { (*vcpu).stat.mmio_exit_kernel += 1 };
         mmio_complete(arch, run);
@@ -443,7 +449,14 @@ pub(crate) unsafe fn mmio_store(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, gp
     let (arch, run) = unsafe { (&mut (*vcpu).arch, &mut *run) };
     let value = *gpr(&mut arch.guest_context, st.rs) as u64;
     mmio_start(arch, run, 0, insn_len, st.len, 0, gpa, true);
-    mmio(run).data[..st.len].copy_from_slice(&value.to_le_bytes()[..st.len]);
+    // Only the access's bytes, as upstream: the rest of `data` stays.
+    let (d, v) = (&mut mmio(run).data, value.to_le_bytes());
+    match st.len {
+        1 => d[..1].copy_from_slice(&v[..1]),
+        2 => d[..2].copy_from_slice(&v[..2]),
+        4 => d[..4].copy_from_slice(&v[..4]),
+        _ => *d = v,
+    }
 
     let data = mmio(run).data.as_ptr();
     // SAFETY: the vCPU thread, SRCU held; `data` holds `len` bytes.
