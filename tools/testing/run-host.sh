@@ -32,11 +32,14 @@ main() {
 
     # 2. The nested guest: same kernel Image, busybox init.
     G="$B/guest-stage"
-    if [ ! -f "$B/guest.cpio" ] || [ "$T/guest/init" -nt "$B/guest.cpio" ]; then
+    # Rebuilt when the init differs from the one it was built from (the
+    # cache is shared by every worktree of the repository).
+    if [ ! -f "$B/guest.cpio" ] || ! cmp -s "$T/guest/init" "$B/guest-init.built"; then
         rm -rf "$G" && mkdir -p "$G/bin" "$G/proc"
         cp "$CACHE/rootfs/usr/bin/busybox" "$G/bin/busybox"
         install -m 755 "$T/guest/init" "$G/init"
         gen_cpio -o "$B/guest.cpio" "$G" "$T/host/initramfs.spec"
+        cp "$T/guest/init" "$B/guest-init.built"
     fi
 
     # 3. The overlay: /init, /rig (scripts, selftests, guest), modules.
