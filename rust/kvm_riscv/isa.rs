@@ -76,25 +76,30 @@ pub(crate) extern "C" fn kvm_riscv_base2isa_ext(base: c_ulong) -> c_ulong {
         .unwrap_or(crate::isa_table::ALL.len()) as c_ulong
 }
 
-/// `__kvm_riscv_isa_check_host()`: 0 when the host supports KVM extension
-/// `ext`, with its host extension in `*base` if `base` is not null;
-/// -ENOENT when KVM has no such extension or the host lacks it.
+/// The host extension (`RISCV_ISA_EXT_*`) behind KVM extension id `id`,
+/// when KVM has that id and the host supports it.
+pub(crate) fn host_base(id: usize) -> Option<u32> {
+    let all = &crate::isa_table::ALL;
+    if id >= all.len() {
+        return None;
+    }
+    let ext = all[array_index_nospec(id, all.len())];
+    host_supports(ext).then(|| base_ext(ext))
+}
+
+/// `__kvm_riscv_isa_check_host()` for the C callers: [`host_base`], as 0
+/// with `*base` set (if not null), or -ENOENT.
 ///
 /// # Safety
 /// `base` is null or valid for a write.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
-    let all = &crate::isa_table::ALL;
-    if ext as usize >= all.len() {
+    let Some(b) = host_base(ext as usize) else {
         return ENOENT.to_errno();
-    }
-    let ext = all[array_index_nospec(ext as usize, all.len())];
-    if !host_supports(ext) {
-        return ENOENT.to_errno();
-    }
+    };
     // SAFETY: per the function's contract.
-    if let Some(base) = unsafe { base.as_mut() } {
-        *base = base_ext(ext) as c_ulong;
+    if let Some(out) = unsafe { base.as_mut() } {
+        *out = b as c_ulong;
     }
     0
 }

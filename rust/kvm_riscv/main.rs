@@ -82,8 +82,7 @@ pub(crate) extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
         return e.to_errno();
     }
     csr_init();
-    // SAFETY: as above.
-    unsafe { b::kvm_riscv_aia_enable() };
+    crate::aia::kvm_riscv_aia_enable();
     this_cpu_virt_enabled().store(true, Relaxed);
     0
 }
@@ -91,8 +90,8 @@ pub(crate) extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
 /// Called by the generic KVM core on each CPU where virtualization stops.
 #[no_mangle]
 pub(crate) extern "C" fn kvm_arch_disable_virtualization_cpu() {
-    // SAFETY: called on the CPU being disabled, with preemption disabled.
-    unsafe { b::kvm_riscv_aia_disable() };
+    // On the CPU being disabled, with preemption disabled.
+    crate::aia::kvm_riscv_aia_disable();
     csr_cleanup();
     nacl::disable();
     this_cpu_virt_enabled().store(false, Relaxed);
@@ -108,15 +107,13 @@ fn cpu_pm_event(cmd: c_ulong) -> c_int {
             // resume never re-enables what was explicitly disabled.
             if this_cpu_virt_enabled().load(Relaxed) {
                 csr_init();
-                // SAFETY: this CPU, resuming, preemption disabled.
-                unsafe { b::kvm_riscv_aia_pm_exit() };
+                crate::aia::kvm_riscv_aia_pm_exit();
             }
             NOTIFY_OK
         }
         b::cpu_pm_event_CPU_PM_ENTER => {
             if this_cpu_virt_enabled().load(Relaxed) {
-                // SAFETY: this CPU, suspending, preemption disabled.
-                unsafe { b::kvm_riscv_aia_pm_enter() };
+                crate::aia::kvm_riscv_aia_pm_enter();
                 csr_cleanup();
             }
             NOTIFY_OK
@@ -179,10 +176,10 @@ fn nacl_features() -> Option<NaclFeatures> {
 
 /// Undoes init from AIA down to the perf callbacks (upstream's teardown).
 fn teardown() {
+    crate::aia::kvm_riscv_aia_exit();
     // SAFETY: each undoes its init step, which ran before; all tolerate the
     // "not available" case.
     unsafe {
-        b::kvm_riscv_aia_exit();
         nacl::exit();
         vector_exit();
         #[cfg(CONFIG_GUEST_PERF_EVENTS)]
@@ -279,8 +276,8 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
     // SAFETY: detection only reads hardware state.
     unsafe { b::kvm_riscv_gstage_vmid_detect() };
 
-    // SAFETY: undone by `kvm_riscv_aia_exit()` in `teardown()`.
-    match to_result(unsafe { b::kvm_riscv_aia_init() }) {
+    // Undone by `kvm_riscv_aia_exit()` in `teardown()`.
+    match to_result(crate::aia::kvm_riscv_aia_init()) {
         Ok(()) => {}
         Err(e) if e == ENODEV => {}
         Err(e) => {

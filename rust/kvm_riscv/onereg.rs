@@ -74,14 +74,9 @@ fn guest_has(arch: &b::kvm_vcpu_arch, ext: c_ulong) -> bool {
 }
 
 /// The host extension behind KVM ISA extension `kvm_ext`, if the host has
-/// it (`__kvm_riscv_isa_check_host()`).
+/// it; -ENOENT else.
 fn host_base_ext(kvm_ext: u64) -> Result<c_ulong> {
-    let mut base: c_ulong = 0;
-    // SAFETY: `base` is valid for the write.
-    match unsafe { isa::__kvm_riscv_isa_check_host(kvm_ext as c_ulong, &mut base) } {
-        0 => Ok(base),
-        _ => Err(ENOENT),
-    }
+    isa::host_base(kvm_ext as usize).map(|b| b as c_ulong).ok_or(ENOENT)
 }
 
 /// The vCPU's architecture state.
@@ -327,7 +322,7 @@ unsafe fn get_csr(vcpu: *mut b::kvm_vcpu, reg: RegId) -> Result<c_ulong> {
         Some(CsrSub::Aia) => {
             let mut val: c_ulong = 0;
             // SAFETY: per the function's contract; `val` is valid.
-            match unsafe { b::kvm_riscv_vcpu_aia_get_csr(vcpu, reg.index() as c_ulong, &mut val) } {
+            match unsafe { crate::aia::kvm_riscv_vcpu_aia_get_csr(vcpu, reg.index() as c_ulong, &mut val) } {
                 0 => Ok(val),
                 e => Err(Error::from_errno(e)),
             }
@@ -369,7 +364,7 @@ unsafe fn set_csr(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
         }
         Some(CsrSub::Aia) => {
             // SAFETY: per the function's contract.
-            let rc = unsafe { b::kvm_riscv_vcpu_aia_set_csr(vcpu, reg.index() as c_ulong, val) };
+            let rc = unsafe { crate::aia::kvm_riscv_vcpu_aia_set_csr(vcpu, reg.index() as c_ulong, val) };
             if rc != 0 {
                 return Err(Error::from_errno(rc));
             }

@@ -359,7 +359,7 @@ impl Vcpu {
         let ret = self.with_irqs(|pending, _| *pending & ie != 0);
         // SAFETY: the vCPU is live.
         // CAST: XLEN is 64.
-        ret || unsafe { b::kvm_riscv_vcpu_aia_has_interrupts(self.0, mask as u64) }
+        ret || unsafe { crate::aia::kvm_riscv_vcpu_aia_has_interrupts(self.0, mask as u64) }
     }
 }
 
@@ -484,7 +484,7 @@ impl Vcpu {
             // SAFETY: as above.
             unsafe {
                 b::kvm_riscv_mmu_update_hgatp(self.0);
-                b::kvm_riscv_vcpu_aia_load(self.0, cpu);
+                crate::aia::kvm_riscv_vcpu_aia_load(self.0, cpu);
             }
         }
         // SAFETY: as above; the first borrow is no longer used.
@@ -510,7 +510,7 @@ impl Vcpu {
         let own = unsafe { self.own() };
         // SAFETY: the vCPU thread, preemption off; the contexts are its own.
         unsafe {
-            b::kvm_riscv_vcpu_aia_put(self.0);
+            crate::aia::kvm_riscv_vcpu_aia_put(self.0);
             b::kvm_riscv_vcpu_guest_fp_save(own.guest, self.isa());
             b::kvm_riscv_vcpu_host_fp_restore(own.host);
             b::kvm_riscv_vcpu_timer_save(self.0);
@@ -877,7 +877,7 @@ impl Vcpu {
         let own = unsafe { self.own() };
         ncsr_write(csr::HVIP, own.csr.hvip);
         // SAFETY: as above.
-        unsafe { b::kvm_riscv_vcpu_aia_update_hvip(v) };
+        unsafe { crate::aia::kvm_riscv_vcpu_aia_update_hvip(v) };
 
         // SAFETY: reads the VM's VMID version.
         let vmid_changed = unsafe { b::kvm_riscv_gstage_vmid_ver_changed(&mut (*self.kvm()).arch.vmid) };
