@@ -49,6 +49,7 @@ cd "$objtree"
     --allowlist-type 'perf_event|perf_event_attr|perf_type_id|perf_hw_id|perf_hw_cache_.*|sbi_pmu_.*|sbi_ext_pmu_fid' \
     --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_ISA_EXT_ID' \
     --blocklist-type irqreturn_t --allowlist-function riscv_v_vstate_ctrl_user_allowed --allowlist-var riscv_v_vsize \
+    --allowlist-function riscv_cs_get_mult_shift \
     $block \
     -o "$out.tmp" -- $cflags -DMODULE
 mv "$out.tmp" "$out"

@@ -62,6 +62,8 @@ mod sbi;
 mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
+#[path = "kvm_riscv/timer_logic.rs"]
+mod timer_logic;
 #[path = "kvm_riscv/trap.rs"]
 mod trap;
 #[path = "kvm_riscv/vcpu.rs"]
@@ -74,6 +76,8 @@ mod vcpu_exit;
 mod vcpu_insn;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
+#[path = "kvm_riscv/vcpu_timer.rs"]
+mod vcpu_timer;
 
 use kernel::prelude::*;
 use main::KvmRiscv;

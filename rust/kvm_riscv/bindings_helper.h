@@ -17,4 +17,5 @@
 #include <asm/kvm_nacl.h>
 #include <asm/kvm_vcpu_vector.h>
 #include <asm/kvm_vmid.h>
+#include <clocksource/timer-riscv.h>
 #include "helpers.h"

@@ -130,6 +130,9 @@ csrs! {
     SSP = CSR_SSP;
     SCAUSE = CSR_SCAUSE;
     STVAL = CSR_STVAL;
+    TIME = CSR_TIME;
+    VSTIMECMP = CSR_VSTIMECMP;
+    HTIMEDELTA = CSR_HTIMEDELTA;
 }
 
 /// HCOUNTEREN.TM: VS and VU may read the `time` CSR directly.
@@ -150,4 +153,5 @@ const _: () = {
     assert!(VSTVAL.num() == 0x243 && VSATP.num() == 0x280);
     assert!(SCOUNTEREN.num() == 0x106 && SENVCFG.num() == 0x10a && SSTATEEN0.num() == 0x10c);
     assert!(SSP.num() == 0x011 && SCAUSE.num() == 0x142 && STVAL.num() == 0x143);
+    assert!(TIME.num() == 0xc01 && VSTIMECMP.num() == 0x24d && HTIMEDELTA.num() == 0x605);
 };

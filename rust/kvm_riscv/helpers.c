@@ -145,6 +145,11 @@ u32 *kvm_riscv_rs_current_v_flags(void)
 #endif
 }
 
+bool kvm_riscv_rs_vcpu_is_blocking(struct kvm_vcpu *vcpu)
+{
+	return kvm_vcpu_is_blocking(vcpu);
+}
+
 void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *))
 {
 	rcuwait_wait_event(kvm_arch_vcpu_get_wait(vcpu), done(vcpu), TASK_INTERRUPTIBLE);

@@ -6,9 +6,9 @@
 //! every invalid id, size or value. User memory is reached through the
 //! kernel crate's `UserSlice`.
 //!
-//! The timer and SBI classes are still served by their upstream C files
-//! (`vcpu_timer.c`, `vcpu_sbi*.c`), through their C functions: the timer's
-//! registers drive its hrtimer code, which is C. RV64 only.
+//! The timer's registers are served by `vcpu_timer.rs`. The SBI classes
+//! are still served by upstream C (`vcpu_sbi*.c`), through their C
+//! functions. RV64 only.
 
 use crate::bindings as b;
 use crate::isa::{self, host_supports};
@@ -665,8 +665,9 @@ pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_
     // SAFETY: per the function's contract.
     let arch = unsafe { arch(vcpu) };
     let val = match reg.class {
+        // SAFETY: per the function's contract.
+        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::get_reg(vcpu, reg, one.addr) }),
         // SAFETY (the C calls): per the function's contract.
-        Some(Class::Timer) => return unsafe { b::kvm_riscv_vcpu_get_reg_timer(vcpu, ptr) },
         Some(c @ (Class::FpF | Class::FpD)) => return errno(get_fp(arch, c, reg, one.addr)),
         Some(Class::Vector) => return errno(get_vector(arch, reg, one.addr)),
         Some(Class::SbiExt) => return unsafe { b::kvm_riscv_vcpu_get_reg_sbi_ext(vcpu, ptr) },
@@ -689,8 +690,9 @@ pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_
     let reg = RegId::new(one.id);
     let ptr: *const b::kvm_one_reg = one;
     let class = match reg.class {
+        // SAFETY: per the function's contract.
+        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::set_reg(vcpu, reg, one.addr) }),
         // SAFETY (the C calls): per the function's contract.
-        Some(Class::Timer) => return unsafe { b::kvm_riscv_vcpu_set_reg_timer(vcpu, ptr) },
         // SAFETY (both): per the function's contract.
         Some(c @ (Class::FpF | Class::FpD)) => return errno(set_fp(unsafe { arch(vcpu) }, c, reg, one.addr)),
         Some(Class::Vector) => return errno(set_vector(unsafe { arch(vcpu) }, reg, one.addr)),

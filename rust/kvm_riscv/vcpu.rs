@@ -191,7 +191,7 @@ impl Vcpu {
         unsafe { self.requests().read_volatile() != 0 }
     }
 
-    fn kick(self) {
+    pub(crate) fn kick(self) {
         // SAFETY: the vCPU is live.
         unsafe { b::__kvm_vcpu_kick(self.0, false) }
     }
@@ -346,8 +346,8 @@ impl Vcpu {
             }
             // (The AIA high interrupts of upstream's sync exist only on RV32.)
         });
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_vcpu_timer_sync(self.0) };
+        // SAFETY: the vCPU thread, the vCPU loaded.
+        unsafe { crate::vcpu_timer::sync(self.0) };
     }
 
     /// Is an interrupt of `mask` pending and enabled?
@@ -428,7 +428,7 @@ impl Vcpu {
         unsafe {
             b::kvm_riscv_vcpu_fp_reset(self.0);
             b::kvm_riscv_vcpu_vector_reset(self.0);
-            b::kvm_riscv_vcpu_timer_reset(self.0);
+            crate::vcpu_timer::reset(self.0);
             b::kvm_riscv_vcpu_aia_reset(self.0);
         }
         self.with_irqs(|pending, mask| {
@@ -491,7 +491,7 @@ impl Vcpu {
         let own = unsafe { self.own() };
         // SAFETY: the vCPU thread, preemption off; the contexts are its own.
         unsafe {
-            b::kvm_riscv_vcpu_timer_restore(self.0);
+            crate::vcpu_timer::restore(self.0);
             b::kvm_riscv_vcpu_host_fp_save(own.host);
             b::kvm_riscv_vcpu_guest_fp_restore(own.guest, self.isa());
             b::get_cpu_vector_context();
@@ -513,7 +513,7 @@ impl Vcpu {
             crate::aia::kvm_riscv_vcpu_aia_put(self.0);
             b::kvm_riscv_vcpu_guest_fp_save(own.guest, self.isa());
             b::kvm_riscv_vcpu_host_fp_restore(own.host);
-            b::kvm_riscv_vcpu_timer_save(self.0);
+            crate::vcpu_timer::save(self.0);
             b::get_cpu_vector_context();
             b::kvm_riscv_vcpu_guest_vector_save(own.guest, self.isa());
             b::kvm_riscv_vcpu_host_vector_restore(own.host);
@@ -964,7 +964,8 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> 
         if rc != 0 {
             return rc;
         }
-        b::kvm_riscv_vcpu_timer_init(vcpu);
+        // Fails only when set up twice, which create does not do.
+        let _ = crate::vcpu_timer::init(vcpu);
         #[cfg(CONFIG_RISCV_PMU_SBI)]
         crate::pmu::init(vcpu);
         b::kvm_riscv_vcpu_aia_init(vcpu);
@@ -996,7 +997,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
     unsafe {
         b::kvm_riscv_vcpu_sbi_deinit(vcpu);
         b::kvm_riscv_vcpu_aia_deinit(vcpu);
-        b::kvm_riscv_vcpu_timer_deinit(vcpu);
+        crate::vcpu_timer::deinit(vcpu);
         #[cfg(CONFIG_RISCV_PMU_SBI)]
         crate::pmu::deinit(vcpu);
         b::kvm_mmu_free_memory_cache(addr_of_mut!((*vcpu).arch.mmu_page_cache));
@@ -1009,7 +1010,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvm_cpu_has_pending_timer(vcpu: *mut b::kvm_vcpu) -> c_int {
     // SAFETY: a live vCPU.
-    c_int::from(unsafe { b::kvm_riscv_vcpu_timer_pending(vcpu) })
+    c_int::from(unsafe { crate::vcpu_timer::pending(vcpu) })
 }
 
 /// # Safety

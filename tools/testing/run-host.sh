@@ -5,6 +5,8 @@
 #       quick (a fast subset), shell (interactive), or any /rig/mode-NAME.
 # Prints one line per result; results go to $CACHE/results/MOD-MODE.txt,
 # the console log to $CACHE/results/MOD-MODE.log.
+# Environment: RIG_CPU (QEMU -cpu of the host, default max), RIG_SMP,
+# RIG_MEM, RIG_APPEND, RIG_QEMU_EXTRA, RIG_REPEAT.
 source "$(dirname "$0")/lib.sh"
 # The body is a function, so bash reads all of it before running it: an
 # edit of this file during a run cannot change the run.
@@ -65,7 +67,7 @@ main() {
     case "$MODE" in test) TO=2400 ;; shell) TO=100000 ;; *) TO=600 ;; esac
     MEM=${RIG_MEM:-4G}; SMP=${RIG_SMP:-2}
     APPEND="console=ttyS0 rig.mode=$MODE rig.mod=$MOD ${TESTS:+rig.tests=$TESTS} ${RIG_REPEAT:+rig.repeat=$RIG_REPEAT} ${RIG_APPEND:-}"
-    QEMU=(qemu-system-riscv64 -M virt,aia=aplic-imsic,aia-guests=5 -cpu max -smp "$SMP" -m "$MEM"
+    QEMU=(qemu-system-riscv64 -M virt,aia=aplic-imsic,aia-guests=5 -cpu "${RIG_CPU:-max}" -smp "$SMP" -m "$MEM"
           -nographic -no-reboot -kernel "$KBUILD/arch/riscv/boot/Image" -initrd "$B/initrd.cpio"
           -append "$APPEND" ${RIG_QEMU_EXTRA:-})
     log "booting emulated host: mode=$MODE module=$MOD"

@@ -20,7 +20,10 @@
  *     a disable-all (MULTI_DIS of ~0) / re-enable (MULTI_EN of the first
  *     value) round on indices 0..LAST+1;
  *   - malformed ids: wrong size, wrong type, wrong subtype, out-of-range
- *     index, a bogus type, another architecture's bits.
+ *     index, a bogus type, another architecture's bits;
+ *   - FP and vector registers at the edges of their index spaces;
+ *   - the timer registers (sizes, indices, and their semantics) and the SBI
+ *     state registers (STA, FWFT, and subtypes without an extension).
  * Ziccrse gets its own lines ("ziccrse PHASE start|end ..."), at the start and
  * the end of each phase's walk; the program exits 1 unless Ziccrse reads as 1
  * and SET 0 fails, every time.
@@ -404,6 +407,99 @@ static void walk_fp_vector(struct kvm_vcpu *vcpu)
 	}
 }
 
+/*
+ * Timer registers: every size at the edges of the index space, then the
+ * semantics: the frequency only takes its own value, the compare value
+ * sticks, the state register arms and disarms (with upstream's errno when
+ * there is nothing to disarm), and time reads back what was set (within
+ * 10^9 cycles: the clock runs).
+ */
+static void walk_timer(struct kvm_vcpu *vcpu)
+{
+	static const u64 sizes[] = { KVM_REG_SIZE_U8, KVM_REG_SIZE_U32, KVM_REG_SIZE_U64,
+				     KVM_REG_SIZE_U128 };
+	static const u64 idx[] = { 0, 1, 2, 3, 4, 5, 0x10000, 0xffff };
+	const u64 freq = RISCV_TIMER_REG(frequency), time = RISCV_TIMER_REG(time);
+	const u64 cmp = RISCV_TIMER_REG(compare), state = RISCV_TIMER_REG(state);
+	u64 id, f = 0, c = 0, t = 0;
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+			id = KVM_REG_RISCV | sizes[j] | KVM_REG_RISCV_TIMER | idx[i];
+			/* time runs; the others are stable */
+			get(vcpu, "timer", id, idx[i] != 1, NULL);
+			if (sizes[j] != KVM_REG_SIZE_U64 || idx[i] > 3)
+				set(vcpu, "timer", id, 0, "set");
+		}
+	}
+	get(vcpu, "timer.freq", freq, true, &f);
+	set(vcpu, "timer.freq", freq, f, "set");
+	set(vcpu, "timer.freq", freq, f + 1, "set");
+	set(vcpu, "timer.freq", freq, 0, "set");
+	get(vcpu, "timer.compare", cmp, true, &c);
+	get(vcpu, "timer.state", state, true, NULL);
+	set(vcpu, "timer.state", state, KVM_RISCV_TIMER_STATE_OFF, "set");
+	set(vcpu, "timer.state", state, 2, "set");
+	set(vcpu, "timer.compare", cmp, 0x123456789ULL, "set");
+	get(vcpu, "timer.compare", cmp, true, NULL);
+	set(vcpu, "timer.state", state, KVM_RISCV_TIMER_STATE_ON, "set");
+	get(vcpu, "timer.state", state, true, NULL);
+	set(vcpu, "timer.state", state, KVM_RISCV_TIMER_STATE_OFF, "set");
+	get(vcpu, "timer.state", state, true, NULL);
+	set(vcpu, "timer.state", state, KVM_RISCV_TIMER_STATE_OFF, "set");
+	set(vcpu, "timer.compare", cmp, c, "restore");
+	get(vcpu, "timer.compare", cmp, true, NULL);
+	set(vcpu, "timer.time", time, 0x1000000000ULL, "set");
+	if (!get(vcpu, "timer.time", time, false, &t))
+		line("timer.time readback %s", t >= 0x1000000000ULL &&
+		     t - 0x1000000000ULL < 1000000000ULL ? "close" : "FAR");
+}
+
+/*
+ * SBI state registers (STA, FWFT, and subtypes no extension has): every
+ * size over each subtype's index space. GET (values shown: they are the
+ * reset state), SET of the value read (or of 0 after an error), GET.
+ * Before the first run, also with STA disabled: its registers go away.
+ */
+static void walk_sbi_state(struct kvm_vcpu *vcpu)
+{
+	static const u64 sizes[] = { KVM_REG_SIZE_U8, KVM_REG_SIZE_U16, KVM_REG_SIZE_U32,
+				     KVM_REG_SIZE_U64, KVM_REG_SIZE_U128 };
+	static const u64 subs[] = { KVM_REG_RISCV_SBI_STA, KVM_REG_RISCV_SBI_FWFT,
+				    2ULL << KVM_REG_RISCV_SUBTYPE_SHIFT,
+				    0xffULL << KVM_REG_RISCV_SUBTYPE_SHIFT };
+	static const u64 idx[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x100, 0xffff };
+	const u64 sta = SBI_ID(KVM_REG_RISCV_SBI_SINGLE, KVM_RISCV_SBI_EXT_STA);
+	u64 id, v;
+	unsigned int s, i, j;
+	int e;
+
+	for (s = 0; s < ARRAY_SIZE(subs); s++) {
+		for (i = 0; i < ARRAY_SIZE(idx); i++) {
+			for (j = 0; j < ARRAY_SIZE(sizes); j++) {
+				id = KVM_REG_RISCV | sizes[j] | KVM_REG_RISCV_SBI_STATE | subs[s] | idx[i];
+				v = 0;
+				e = get(vcpu, "sbi-state", id, true, &v);
+				set(vcpu, "sbi-state", id, e ? 0 : v, "set");
+				if (!e)
+					get(vcpu, "sbi-state", id, true, NULL);
+			}
+		}
+	}
+	if (strcmp(phase, "pre"))
+		return;
+	v = 0;
+	if (get(vcpu, "sbi-state.sta-ext", sta, true, &v) || !v)
+		return;
+	set(vcpu, "sbi-state.sta-ext", sta, 0, "set");
+	get(vcpu, "sbi-state.sta-off", KVM_REG_RISCV | ULONG_SZ | KVM_REG_RISCV_SBI_STATE |
+	    KVM_REG_RISCV_SBI_STA, true, NULL);
+	set(vcpu, "sbi-state.sta-off", KVM_REG_RISCV | ULONG_SZ | KVM_REG_RISCV_SBI_STATE |
+	    KVM_REG_RISCV_SBI_STA, 0, "set");
+	set(vcpu, "sbi-state.sta-ext", sta, 1, "restore");
+}
+
 static void walk(struct kvm_vcpu *vcpu)
 {
 	char what[32];
@@ -426,6 +522,8 @@ static void walk(struct kvm_vcpu *vcpu)
 		   KVM_REG_RISCV_SBI_MULTI_DIS, KVM_REG_RISCV_SBI_MULTI_REG_LAST);
 	walk_malformed(vcpu);
 	walk_fp_vector(vcpu);
+	walk_timer(vcpu);
+	walk_sbi_state(vcpu);
 	/* Did the walk leave the vCPU as it found it? */
 	dump_reg_list(vcpu);
 	check_ziccrse(vcpu, "end");

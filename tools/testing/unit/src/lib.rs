@@ -859,3 +859,38 @@ mod aia_logic_tests {
         assert_eq!(hgei_free_bitmap(63), usize::MAX & !1);
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/timer_logic.rs"]
+mod timer_logic;
+
+#[cfg(test)]
+mod timer_logic_tests {
+    use super::timer_logic::*;
+
+    #[test]
+    fn register_numbers() {
+        assert_eq!(TimerReg::from_number(0), Some(TimerReg::Frequency));
+        assert_eq!(TimerReg::from_number(1), Some(TimerReg::Time));
+        assert_eq!(TimerReg::from_number(2), Some(TimerReg::Compare));
+        assert_eq!(TimerReg::from_number(3), Some(TimerReg::State));
+        assert_eq!(TimerReg::from_number(4), None);
+        // A subtype or a bit of 51:32 stays in the number.
+        assert_eq!(TimerReg::from_number(1 << 16), None);
+        assert_eq!(TimerReg::from_number((1 << 32) | 1), None);
+    }
+
+    #[test]
+    fn cycles_to_ns_rounds_down_and_stops_at_zero() {
+        // 10 MHz timebase: mult/2^shift = 100 ns per cycle.
+        let (mult, shift) = (100 << 8, 8);
+        assert_eq!(cycles_to_ns(1000, 1010, mult, shift), 1000);
+        assert_eq!(cycles_to_ns(1010, 1010, mult, shift), 0);
+        assert_eq!(cycles_to_ns(2000, 1010, mult, shift), 0);
+        // A "never" compare value (-1) gives a huge delay, not a panic.
+        assert_eq!(cycles_to_ns(0, u64::MAX, 1, 0), u64::MAX);
+        // The product wraps like upstream's u64 arithmetic.
+        assert_eq!(cycles_to_ns(0, u64::MAX, 4, 2), u64::MAX.wrapping_mul(4) >> 2);
+        // A shift past the width gives 0 rather than a panic.
+        assert_eq!(cycles_to_ns(0, 5, 1, 64), 0);
+    }
+}
