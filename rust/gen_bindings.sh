@@ -47,7 +47,7 @@ cd "$objtree"
     --allowlist-function 'perf_event_(create_kernel_counter|enable|disable|release_kernel|read_value|period|pause)' \
     --allowlist-function 'riscv_pmu_get_(hpm|event)_info' --allowlist-type 'riscv_pmu|riscv_pmu_snapshot_data|riscv_pmu_event_info' \
     --allowlist-type 'perf_event|perf_event_attr|perf_type_id|perf_hw_id|perf_hw_cache_.*|sbi_pmu_.*|sbi_ext_pmu_fid' \
-    --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_ISA_EXT_ID' \
+    --allowlist-var '(RISCV_PMU|RISCV_KVM|PERF_EF)_.*' --allowlist-type 'KVM_RISCV_(ISA|SBI)_EXT_ID' --allowlist-var 'vcpu_sbi_ext_.*' \
     --blocklist-type irqreturn_t --allowlist-function riscv_v_vstate_ctrl_user_allowed --allowlist-var riscv_v_vsize \
     --allowlist-function riscv_cs_get_mult_shift \
     $block \

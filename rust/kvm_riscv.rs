@@ -58,6 +58,8 @@ mod reg_id;
 mod report;
 #[path = "kvm_riscv/sbi.rs"]
 mod sbi;
+#[path = "kvm_riscv/sbi_logic.rs"]
+mod sbi_logic;
 #[path = "kvm_riscv/sbi_err.rs"]
 mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
@@ -74,6 +76,8 @@ mod vcpu_config;
 mod vcpu_exit;
 #[path = "kvm_riscv/vcpu_insn.rs"]
 mod vcpu_insn;
+#[path = "kvm_riscv/vcpu_sbi.rs"]
+mod vcpu_sbi;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]

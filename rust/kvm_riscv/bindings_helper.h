@@ -15,6 +15,7 @@
 #include <asm/kvm_isa.h>
 #include <asm/kvm_mmu.h>
 #include <asm/kvm_nacl.h>
+#include <asm/kvm_vcpu_sbi.h>
 #include <asm/kvm_vcpu_vector.h>
 #include <asm/kvm_vmid.h>
 #include <clocksource/timer-riscv.h>

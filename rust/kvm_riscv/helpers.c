@@ -145,6 +145,16 @@ u32 *kvm_riscv_rs_current_v_flags(void)
 #endif
 }
 
+int kvm_riscv_rs_online_vcpus(struct kvm *kvm)
+{
+	return atomic_read(&kvm->online_vcpus);
+}
+
+struct kvm_vcpu *kvm_riscv_rs_get_vcpu(struct kvm *kvm, int i)
+{
+	return kvm_get_vcpu(kvm, i);
+}
+
 bool kvm_riscv_rs_vcpu_is_blocking(struct kvm_vcpu *vcpu)
 {
 	return kvm_vcpu_is_blocking(vcpu);

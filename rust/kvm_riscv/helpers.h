@@ -134,6 +134,8 @@ void kvm_riscv_rs_guest_timing_enter_irqoff(void);
 void kvm_riscv_rs_guest_timing_exit_irqoff(void);
 void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context);
 u32 *kvm_riscv_rs_current_v_flags(void);
+int kvm_riscv_rs_online_vcpus(struct kvm *kvm);
+struct kvm_vcpu *kvm_riscv_rs_get_vcpu(struct kvm *kvm, int i);
 bool kvm_riscv_rs_vcpu_is_blocking(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *));
 

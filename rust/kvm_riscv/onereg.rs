@@ -6,9 +6,8 @@
 //! every invalid id, size or value. User memory is reached through the
 //! kernel crate's `UserSlice`.
 //!
-//! The timer's registers are served by `vcpu_timer.rs`. The SBI classes
-//! are still served by upstream C (`vcpu_sbi*.c`), through their C
-//! functions. RV64 only.
+//! The timer's registers are served by `vcpu_timer.rs`, the SBI classes by
+//! `vcpu_sbi.rs`. RV64 only.
 
 use crate::bindings as b;
 use crate::isa::{self, host_supports};
@@ -422,13 +421,6 @@ unsafe fn set_isa_single(vcpu: *mut b::kvm_vcpu, id: u64, val: c_ulong) -> Resul
     Ok(())
 }
 
-/// The extensions of multi register `n`: (bit, KVM id) pairs.
-fn multi_ids(n: u64) -> impl Iterator<Item = (usize, u64)> {
-    (0..usize::BITS as usize)
-        .map(move |i| (i, n * usize::BITS as u64 + i as u64))
-        .take_while(|&(_, id)| (id as usize) < ISA_EXT_MAX)
-}
-
 fn get_isa_ext(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
     let n = reg.index();
     match reg.ext_sub() {
@@ -438,7 +430,7 @@ fn get_isa_ext(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
                 return Err(ENOENT);
             }
             let mut val: c_ulong = 0;
-            for (bit, id) in multi_ids(n) {
+            for (bit, id) in r::multi_ids(n, ISA_EXT_MAX) {
                 if get_isa_single(arch, id).unwrap_or(0) != 0 {
                     val |= 1 << bit;
                 }
@@ -464,7 +456,7 @@ unsafe fn set_isa_ext(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Resul
         return Err(ENOENT);
     }
     // Each extension on its own; refusals are not reported.
-    for (bit, id) in multi_ids(n) {
+    for (bit, id) in r::multi_ids(n, ISA_EXT_MAX) {
         if val & (1 << bit) != 0 {
             // SAFETY: per the function's contract.
             let _ = unsafe { set_isa_single(vcpu, id, enable) };
@@ -661,17 +653,15 @@ fn ulong_sized(reg: RegId) -> Result {
 /// `vcpu` is live; the caller holds its mutex; `one` is a kernel copy.
 pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
-    let ptr: *const b::kvm_one_reg = one;
     // SAFETY: per the function's contract.
     let arch = unsafe { arch(vcpu) };
     let val = match reg.class {
-        // SAFETY: per the function's contract.
-        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::get_reg(vcpu, reg, one.addr) }),
-        // SAFETY (the C calls): per the function's contract.
         Some(c @ (Class::FpF | Class::FpD)) => return errno(get_fp(arch, c, reg, one.addr)),
         Some(Class::Vector) => return errno(get_vector(arch, reg, one.addr)),
-        Some(Class::SbiExt) => return unsafe { b::kvm_riscv_vcpu_get_reg_sbi_ext(vcpu, ptr) },
-        Some(Class::SbiState) => return unsafe { b::kvm_riscv_vcpu_get_reg_sbi(vcpu, ptr) },
+        // SAFETY (the three classes below): per the function's contract.
+        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::get_reg(vcpu, reg, one.addr) }),
+        Some(Class::SbiExt) => return errno(unsafe { crate::vcpu_sbi::get_reg_ext(vcpu, reg, one.addr) }),
+        Some(Class::SbiState) => return errno(unsafe { crate::vcpu_sbi::get_reg_state(vcpu, reg, one.addr) }),
         None => return ENOENT.to_errno(),
         Some(Class::Config) => ulong_sized(reg).and_then(|()| get_config(arch, reg)),
         Some(Class::Core) => ulong_sized(reg).and_then(|()| get_core(arch, reg)),
@@ -688,16 +678,13 @@ pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_
 /// As for [`get_reg`].
 pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
-    let ptr: *const b::kvm_one_reg = one;
     let class = match reg.class {
-        // SAFETY: per the function's contract.
+        // SAFETY (the five classes below): per the function's contract.
         Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::set_reg(vcpu, reg, one.addr) }),
-        // SAFETY (the C calls): per the function's contract.
-        // SAFETY (both): per the function's contract.
         Some(c @ (Class::FpF | Class::FpD)) => return errno(set_fp(unsafe { arch(vcpu) }, c, reg, one.addr)),
         Some(Class::Vector) => return errno(set_vector(unsafe { arch(vcpu) }, reg, one.addr)),
-        Some(Class::SbiExt) => return unsafe { b::kvm_riscv_vcpu_set_reg_sbi_ext(vcpu, ptr) },
-        Some(Class::SbiState) => return unsafe { b::kvm_riscv_vcpu_set_reg_sbi(vcpu, ptr) },
+        Some(Class::SbiExt) => return errno(unsafe { crate::vcpu_sbi::set_reg_ext(vcpu, reg, one.addr) }),
+        Some(Class::SbiState) => return errno(unsafe { crate::vcpu_sbi::set_reg_state(vcpu, reg, one.addr) }),
         None => return ENOENT.to_errno(),
         Some(c) => c,
     };
@@ -720,13 +707,13 @@ pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_
 // --- KVM_GET_REG_LIST --------------------------------------------------------
 
 /// Where the register list goes: counted only, or also written out.
-struct RegList {
+pub(crate) struct RegList {
     out: Option<u64>,
     n: usize,
 }
 
 impl RegList {
-    fn push(&mut self, id: u64) -> Result {
+    pub(crate) fn push(&mut self, id: u64) -> Result {
         if let Some(addr) = self.out {
             UserSlice::new(UserPtr::from_addr(addr as usize), 8).writer().write(&id)?;
             self.out = Some(addr + 8);
@@ -742,18 +729,14 @@ impl RegList {
         Ok(())
     }
 
-    /// Registers listed by C code (`u64 __user *` in, count or -errno out).
-    fn push_c(&mut self, f: impl FnOnce(*mut u64) -> c_int) -> Result {
-        let out = self.out.map_or(core::ptr::null_mut(), |a| a as usize as *mut u64);
-        let n = f(out);
-        if n < 0 {
-            return Err(Error::from_errno(n));
-        }
-        if let Some(a) = self.out.as_mut() {
-            *a += 8 * n as u64;
-        }
-        self.n += n as usize;
-        Ok(())
+    /// Only counting: nothing is written.
+    pub(crate) fn counting(&self) -> bool {
+        self.out.is_none()
+    }
+
+    /// Counts `n` registers without listing them (when only counting).
+    pub(crate) fn count(&mut self, n: usize) {
+        self.n += n;
     }
 }
 
@@ -800,11 +783,8 @@ unsafe fn list(vcpu: *mut b::kvm_vcpu, l: &mut RegList) -> Result {
             l.push(r::encode(Class::IsaExt, 0, id, ul))?;
         }
     }
-    // SAFETY (both): the SBI code lists its registers; `out` is the
-    // userspace array or null.
-    l.push_c(|out| unsafe { b::kvm_riscv_vcpu_reg_indices_sbi_ext(vcpu, out) })?;
-    l.push_c(|out| unsafe { b::kvm_riscv_vcpu_reg_indices_sbi(vcpu, out) })?;
-    Ok(())
+    // SAFETY: per the function's contract.
+    unsafe { crate::vcpu_sbi::list_regs(vcpu, l) }
 }
 
 /// The number of registers `KVM_GET_REG_LIST` lists.

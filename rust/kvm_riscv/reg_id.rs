@@ -214,6 +214,14 @@ pub(crate) const fn hvip_to_sip(hvip: usize) -> usize {
 /// Bits 0..=25 of the `isa` config register: the single-letter extensions.
 pub(crate) const BASE_ISA_MASK: usize = (1 << 26) - 1;
 
+/// The extension ids of multi-extension register `n`, each with its bit:
+/// those below `max`.
+pub(crate) fn multi_ids(n: u64, max: usize) -> impl Iterator<Item = (usize, u64)> {
+    (0..usize::BITS as usize)
+        .map(move |i| (i, n.wrapping_mul(usize::BITS as u64).wrapping_add(i as u64)))
+        .take_while(move |&(_, id)| id < max as u64)
+}
+
 /// The index of the last multi-extension register for `max` extensions.
 pub(crate) const fn multi_reg_last(max: usize) -> u64 {
     ((max - 1) / usize::BITS as usize) as u64

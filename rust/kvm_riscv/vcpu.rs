@@ -161,7 +161,7 @@ impl Vcpu {
     }
 
     /// `kvm_make_request()`: publish what goes with the request, then set it.
-    fn make_request(self, req: u32) {
+    pub(crate) fn make_request(self, req: u32) {
         smp_mb(Write);
         // CAST: the request number is below 64.
         let nr = (req & REQUEST_MASK) as c_ulong;
@@ -222,7 +222,7 @@ impl Vcpu {
     }
 
     /// Runs `f` under `mp_state_lock`.
-    fn with_mp_state_lock<R>(self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn with_mp_state_lock<R>(self, f: impl FnOnce() -> R) -> R {
         // SAFETY: the lock is initialised at vCPU creation.
         unsafe { b::spin_lock(addr_of_mut!((*self.arch()).mp_state_lock)) };
         let r = f();
@@ -235,7 +235,7 @@ impl Vcpu {
         arch_get!(self, mp_state.mp_state)
     }
 
-    fn set_mp_state(self, s: u32) {
+    pub(crate) fn set_mp_state(self, s: u32) {
         arch_set!(self, mp_state.mp_state, s)
     }
 
@@ -404,7 +404,7 @@ impl Vcpu {
         own.guest.vector.datap = vector_datap;
         if sbi_reset {
             // SAFETY: the vCPU thread.
-            unsafe { b::kvm_riscv_vcpu_sbi_load_reset_state(self.0) };
+            unsafe { crate::vcpu_sbi::load_reset_state(self.0) };
         }
         // SAFETY: as above; the first borrow is no longer used.
         let own = unsafe { self.own() };
@@ -444,7 +444,7 @@ impl Vcpu {
             (*a).hfence_head = 0;
             (*a).hfence_tail = 0;
             core::ptr::write_bytes(addr_of_mut!((*a).hfence_queue), 0, 1);
-            b::kvm_riscv_vcpu_sbi_reset(self.0);
+            crate::vcpu_sbi::reset(self.0);
         }
         if loaded {
             // CAST: CPU ids are small.
@@ -787,7 +787,7 @@ impl Vcpu {
         // SAFETY (all): completion handlers of the vCPU thread.
         match reason {
             b::KVM_EXIT_MMIO => unsafe { crate::vcpu_insn::kvm_riscv_vcpu_mmio_return(self.0, run) },
-            b::KVM_EXIT_RISCV_SBI => unsafe { b::kvm_riscv_vcpu_sbi_return(self.0, run) },
+            b::KVM_EXIT_RISCV_SBI => unsafe { crate::vcpu_sbi::sbi_return(self.0, run) },
             b::KVM_EXIT_RISCV_CSR => unsafe { crate::vcpu_insn::kvm_riscv_vcpu_csr_return(self.0, run) },
             _ => 0,
         }
@@ -970,7 +970,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> 
         crate::pmu::init(vcpu);
         b::kvm_riscv_vcpu_aia_init(vcpu);
         // The SBI extensions last: they look at the rest.
-        b::kvm_riscv_vcpu_sbi_init(vcpu);
+        crate::vcpu_sbi::init(vcpu);
     }
     v.reset(false);
     0
@@ -995,7 +995,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_postcreate(vcpu: *mut b::kvm_vcpu)
 pub(crate) unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: tears down what create set up, on the dying vCPU.
     unsafe {
-        b::kvm_riscv_vcpu_sbi_deinit(vcpu);
+        crate::vcpu_sbi::deinit(vcpu);
         b::kvm_riscv_vcpu_aia_deinit(vcpu);
         crate::vcpu_timer::deinit(vcpu);
         #[cfg(CONFIG_RISCV_PMU_SBI)]

@@ -100,7 +100,7 @@ pub(crate) unsafe fn ran_once(vcpu: *mut b::kvm_vcpu) {
         cfg.hedeleg = l::hedeleg_for_debug(cfg.hedeleg as u64, true) as _;
     }
     // SAFETY: the SBI code's check of the enabled extensions, vCPU thread.
-    unsafe { b::kvm_riscv_vcpu_sbi_validate(vcpu) };
+    unsafe { crate::vcpu_sbi::validate(vcpu) };
 }
 
 /// `kvm_riscv_vcpu_config_load()`: writes the configuration to the CSRs,

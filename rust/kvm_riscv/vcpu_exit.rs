@@ -265,7 +265,7 @@ pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: 
         },
         Exit::SbiCall if from_guest => {
             // SAFETY: the SBI dispatch of the vCPU thread.
-            unsafe { b::kvm_riscv_vcpu_sbi_ecall(vcpu, run) }
+            unsafe { crate::vcpu_sbi::ecall(vcpu, run) }
         }
         Exit::Breakpoint => {
             // SAFETY: the run page of this thread.

@@ -667,6 +667,24 @@ mod reg_id;
 mod reg_id_tests {
     use super::reg_id::*;
 
+    #[test]
+    fn multi_register_ids() {
+        // Register 0 of 14 SBI extensions: bits 0..13.
+        let ids: Vec<_> = multi_ids(0, 14).collect();
+        assert_eq!(ids.len(), 14);
+        assert_eq!(ids[0], (0, 0));
+        assert_eq!(ids[13], (13, 13));
+        // Register 1 of 80 ISA extensions: ids 64..79 on bits 0..15.
+        let ids: Vec<_> = multi_ids(1, 80).collect();
+        assert_eq!(ids.first(), Some(&(0, 64)));
+        assert_eq!(ids.last(), Some(&(15, 79)));
+        // Past the last register: nothing.
+        assert_eq!(multi_ids(2, 80).count(), 0);
+        assert_eq!(multi_reg_last(14), 0);
+        assert_eq!(multi_reg_last(80), 1);
+        assert_eq!(multi_reg_last(64), 0);
+    }
+
     const U64: u64 = 0x0030_0000_0000_0000;
     const U32: u64 = 0x0020_0000_0000_0000;
     const RV: u64 = 0x8000_0000_0000_0000;
@@ -892,5 +910,42 @@ mod timer_logic_tests {
         assert_eq!(cycles_to_ns(0, u64::MAX, 4, 2), u64::MAX.wrapping_mul(4) >> 2);
         // A shift past the width gives 0 rather than a panic.
         assert_eq!(cycles_to_ns(0, 5, 1, 64), 0);
+    }
+}
+
+#[path = "../../../../rust/kvm_riscv/sbi_logic.rs"]
+mod sbi_logic;
+
+#[cfg(test)]
+mod sbi_logic_tests {
+    use super::sbi_logic::*;
+
+    #[test]
+    fn status_round_trip() {
+        for s in [ExtStatus::Uninitialized, ExtStatus::Unavailable, ExtStatus::Enabled, ExtStatus::Disabled] {
+            assert_eq!(ExtStatus::from_raw(s.raw()), s);
+        }
+        assert_eq!(ExtStatus::from_raw(77), ExtStatus::Uninitialized);
+    }
+
+    #[test]
+    fn completions() {
+        let done = |ret, trapped, uexit, v01| complete(Outcome { ret, trapped, uexit }, v01);
+        // A plain call: error and value to the guest, next instruction.
+        let c = done(0, false, false, false);
+        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, true, true, true, 1));
+        // A legacy call keeps a1.
+        let c = done(0, false, false, true);
+        assert_eq!((c.set_error, c.advance, c.set_value, c.ret), (true, true, false, 1));
+        // Forwarded to userspace: the guest waits at the ecall.
+        let c = done(0, false, true, false);
+        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, false, false, false, 0));
+        // A trap for the guest wins over a userspace exit; a1 still gets
+        // the value, as upstream.
+        let c = done(0, true, true, false);
+        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (true, false, false, true, 1));
+        // A Linux error ends KVM_RUN and touches nothing.
+        let c = done(-14, true, true, false);
+        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, false, false, false, -14));
     }
 }
