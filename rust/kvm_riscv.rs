@@ -24,6 +24,8 @@ mod config_logic;
 mod csr;
 #[path = "kvm_riscv/csr_encoding.rs"]
 mod csr_encoding;
+#[path = "kvm_riscv/fp.rs"]
+mod fp;
 #[path = "kvm_riscv/insn_decode.rs"]
 mod insn_decode;
 #[path = "kvm_riscv/irq.rs"]
@@ -74,6 +76,8 @@ mod vcpu_exit;
 mod vcpu_insn;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
+#[path = "kvm_riscv/vector.rs"]
+mod vector;
 
 use kernel::prelude::*;
 use main::KvmRiscv;
