@@ -72,6 +72,8 @@ mod trap;
 mod vcpu;
 #[path = "kvm_riscv/vcpu_config.rs"]
 mod vcpu_config;
+#[path = "kvm_riscv/vcpu_fp.rs"]
+mod vcpu_fp;
 #[path = "kvm_riscv/vcpu_exit.rs"]
 mod vcpu_exit;
 #[path = "kvm_riscv/vcpu_insn.rs"]
@@ -82,6 +84,8 @@ mod vcpu_sbi;
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]
 mod vcpu_timer;
+#[path = "kvm_riscv/vcpu_vector.rs"]
+mod vcpu_vector;
 
 use kernel::prelude::*;
 use main::KvmRiscv;

@@ -129,6 +129,13 @@ void kvm_riscv_rs_guest_timing_exit_irqoff(void)
 	guest_timing_exit_irqoff();
 }
 
+void kvm_riscv_rs_vector_save(struct kvm_cpu_context *context)
+{
+#ifdef CONFIG_RISCV_ISA_V
+	__kvm_riscv_vector_save(context);
+#endif
+}
+
 void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context)
 {
 #ifdef CONFIG_RISCV_ISA_V

@@ -48,6 +48,14 @@ enum kvm_riscv_rs_const {
 	KVM_RISCV_RS_SR_SPIE = SR_SPIE,
 	KVM_RISCV_RS_SR_VS = SR_VS,
 	KVM_RISCV_RS_SR_VS_CLEAN = SR_VS_CLEAN,
+	KVM_RISCV_RS_SR_VS_OFF = SR_VS_OFF,
+	KVM_RISCV_RS_SR_VS_INITIAL = SR_VS_INITIAL,
+	KVM_RISCV_RS_SR_VS_DIRTY = SR_VS_DIRTY,
+	KVM_RISCV_RS_SR_FS = SR_FS,
+	KVM_RISCV_RS_SR_FS_OFF = SR_FS_OFF,
+	KVM_RISCV_RS_SR_FS_INITIAL = SR_FS_INITIAL,
+	KVM_RISCV_RS_SR_FS_CLEAN = SR_FS_CLEAN,
+	KVM_RISCV_RS_SR_FS_DIRTY = SR_FS_DIRTY,
 	KVM_RISCV_RS_HSTATUS_VTW = HSTATUS_VTW,
 	KVM_RISCV_RS_HSTATUS_SPVP = HSTATUS_SPVP,
 	KVM_RISCV_RS_HSTATUS_SPV = HSTATUS_SPV,
@@ -132,6 +140,7 @@ void kvm_riscv_rs_guest_state_enter_irqoff(void);
 void kvm_riscv_rs_guest_state_exit_irqoff(void);
 void kvm_riscv_rs_guest_timing_enter_irqoff(void);
 void kvm_riscv_rs_guest_timing_exit_irqoff(void);
+void kvm_riscv_rs_vector_save(struct kvm_cpu_context *context);
 void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context);
 u32 *kvm_riscv_rs_current_v_flags(void);
 int kvm_riscv_rs_online_vcpus(struct kvm *kvm);

@@ -66,6 +66,17 @@ pub(crate) fn host_supports(ext: Ext) -> bool {
     host_has_ext(host_requirement(ext))
 }
 
+/// `riscv_isa_extension_available(isa, ext)` on a vCPU's ISA bitmap: is
+/// host extension `ext` (`RISCV_ISA_EXT_*`) set in `isa`? Ids past the
+/// bitmap are not.
+#[inline]
+pub(crate) fn bitmap_has(isa: &[c_ulong], ext: u32) -> bool {
+    let bits = c_ulong::BITS as usize;
+    // CAST: extension ids are small.
+    let ext = ext as usize;
+    isa.get(ext / bits).is_some_and(|w| (w >> (ext % bits)) & 1 != 0)
+}
+
 /// `kvm_riscv_base2isa_ext()`: the KVM id of host extension `base_ext`, or
 /// `KVM_RISCV_ISA_EXT_MAX`.
 #[no_mangle]

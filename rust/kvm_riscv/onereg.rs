@@ -189,8 +189,8 @@ unsafe fn set_config_isa(vcpu: *mut b::kvm_vcpu, mut val: c_ulong) -> Result {
     // SAFETY: the host's base ISA.
     val &= unsafe { b::riscv_isa_extension_base(core::ptr::null()) };
     arch.isa[0] = (arch.isa[0] & !mask) | (val & mask);
-    // SAFETY: the FP state follows the ISA; the vCPU mutex is held.
-    unsafe { b::kvm_riscv_vcpu_fp_reset(vcpu) };
+    // The FP state follows the ISA.
+    crate::vcpu_fp::reset(&mut arch.guest_context, &arch.isa);
     Ok(())
 }
 
@@ -416,8 +416,8 @@ unsafe fn set_isa_single(vcpu: *mut b::kvm_vcpu, id: u64, val: c_ulong) -> Resul
     } else {
         return Err(EINVAL);
     }
-    // SAFETY: the FP state follows the ISA; the vCPU mutex is held.
-    unsafe { b::kvm_riscv_vcpu_fp_reset(vcpu) };
+    // The FP state follows the ISA.
+    crate::vcpu_fp::reset(&mut arch.guest_context, &arch.isa);
     Ok(())
 }
 

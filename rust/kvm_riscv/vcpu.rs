@@ -149,9 +149,14 @@ impl Vcpu {
         unsafe { (*self.0).kvm }
     }
 
-    fn isa(self) -> *mut c_ulong {
-        // SAFETY: in bounds of the live vCPU.
-        unsafe { addr_of_mut!((*self.arch()).isa).cast() }
+    /// The vCPU's ISA bitmap.
+    ///
+    /// # Safety
+    /// The caller is the vCPU's own thread, as for [`Vcpu::own`]: only that
+    /// thread changes the bitmap (ONE_REG).
+    unsafe fn isa<'a>(self) -> &'a [c_ulong] {
+        // SAFETY: in bounds of the live vCPU; stable for the caller.
+        unsafe { &*core::ptr::addr_of!((*self.arch()).isa) }
     }
 
     /// The request bitmap (`vcpu->requests`).
@@ -424,10 +429,12 @@ impl Vcpu {
         }
         arch_set!(self, last_exit_cpu, -1);
         self.context_reset(sbi_reset);
+        // SAFETY: the vCPU thread (as in `context_reset`).
+        let (own, isa) = unsafe { (self.own(), self.isa()) };
+        crate::vcpu_fp::reset(own.guest, isa);
+        crate::vcpu_vector::reset(own.guest, isa);
         // SAFETY: each resets its part of the vCPU, on the vCPU thread.
         unsafe {
-            b::kvm_riscv_vcpu_fp_reset(self.0);
-            b::kvm_riscv_vcpu_vector_reset(self.0);
             crate::vcpu_timer::reset(self.0);
             b::kvm_riscv_vcpu_aia_reset(self.0);
         }
@@ -488,17 +495,15 @@ impl Vcpu {
             }
         }
         // SAFETY: as above; the first borrow is no longer used.
-        let own = unsafe { self.own() };
-        // SAFETY: the vCPU thread, preemption off; the contexts are its own.
-        unsafe {
-            crate::vcpu_timer::restore(self.0);
-            b::kvm_riscv_vcpu_host_fp_save(own.host);
-            b::kvm_riscv_vcpu_guest_fp_restore(own.guest, self.isa());
-            b::get_cpu_vector_context();
-            b::kvm_riscv_vcpu_host_vector_save(own.host);
-            b::kvm_riscv_vcpu_guest_vector_restore(own.guest, self.isa());
-            b::put_cpu_vector_context();
-        }
+        let (own, isa) = unsafe { (self.own(), self.isa()) };
+        // SAFETY: the vCPU thread, preemption off.
+        unsafe { crate::vcpu_timer::restore(self.0) };
+        crate::vcpu_fp::host_save(own.host);
+        crate::vcpu_fp::guest_restore(own.guest, isa);
+        crate::vcpu_vector::with_cpu_context(|| {
+            crate::vcpu_vector::host_save(own.host);
+            crate::vcpu_vector::guest_restore(own.guest, isa);
+        });
         self.make_request(b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_STEAL_UPDATE);
         self.set_cpu(cpu);
     }
@@ -507,18 +512,17 @@ impl Vcpu {
     fn put(self) {
         self.set_cpu(-1);
         // SAFETY: put runs on the vCPU thread (or its preempt notifier).
-        let own = unsafe { self.own() };
-        // SAFETY: the vCPU thread, preemption off; the contexts are its own.
-        unsafe {
-            crate::aia::kvm_riscv_vcpu_aia_put(self.0);
-            b::kvm_riscv_vcpu_guest_fp_save(own.guest, self.isa());
-            b::kvm_riscv_vcpu_host_fp_restore(own.host);
-            crate::vcpu_timer::save(self.0);
-            b::get_cpu_vector_context();
-            b::kvm_riscv_vcpu_guest_vector_save(own.guest, self.isa());
-            b::kvm_riscv_vcpu_host_vector_restore(own.host);
-            b::put_cpu_vector_context();
-        }
+        let (own, isa) = unsafe { (self.own(), self.isa()) };
+        // SAFETY: the vCPU thread, preemption off.
+        unsafe { crate::aia::kvm_riscv_vcpu_aia_put(self.0) };
+        crate::vcpu_fp::guest_save(own.guest, isa);
+        crate::vcpu_fp::host_restore(own.host);
+        // SAFETY: as above.
+        unsafe { crate::vcpu_timer::save(self.0) };
+        crate::vcpu_vector::with_cpu_context(|| {
+            crate::vcpu_vector::guest_save(own.guest, isa);
+            crate::vcpu_vector::host_restore(own.host);
+        });
         save_vs_csrs(own.csr);
     }
 }
@@ -960,9 +964,8 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> 
         b::kvm_riscv_rs_spin_lock_init(addr_of_mut!((*a).hfence_lock));
         b::kvm_riscv_rs_raw_spin_lock_init(addr_of_mut!((*a).irqs_pending_lock));
         b::kvm_riscv_rs_spin_lock_init(addr_of_mut!((*a).reset_state.lock));
-        let rc = b::kvm_riscv_vcpu_alloc_vector_context(vcpu);
-        if rc != 0 {
-            return rc;
+        if let Err(e) = crate::vcpu_vector::alloc_context(&mut *a) {
+            return e.to_errno();
         }
         // Fails only when set up twice, which create does not do.
         let _ = crate::vcpu_timer::init(vcpu);
@@ -1001,7 +1004,7 @@ pub(crate) unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
         #[cfg(CONFIG_RISCV_PMU_SBI)]
         crate::pmu::deinit(vcpu);
         b::kvm_mmu_free_memory_cache(addr_of_mut!((*vcpu).arch.mmu_page_cache));
-        b::kvm_riscv_vcpu_free_vector_context(vcpu);
+        crate::vcpu_vector::free_context(&mut (*vcpu).arch);
     }
 }
 

@@ -9,6 +9,8 @@
  *  - ONE_REG reports the guest's values;
  * and, in the guest, that its values are still in force on the next entry.
  * Without the swap, host userspace takes SIGILL or ONE_REG disagrees.
+ * The guest's f8 (and v8, with V) must also survive each exit to host
+ * userspace, which clobbers both: KVM saves and restores them at put/load.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -25,18 +27,44 @@
 #define GUEST_SCOUNTEREN	0x5UL	/* CY | IR, no TM */
 #define GUEST_SENVCFG		0x1UL	/* FIOM only: no CBZE/CBCFE/CBIE */
 #define ROUNDS			3
+#define GUEST_F8		0x4005bf0a8b145769UL
+#define GUEST_V8		0x0123456789abcdefUL
+#define V_ASM(s)		".option push\n.option arch, +v\n" s "\n.option pop"
+
+static bool has_v;
+
+static unsigned long f8_v8(unsigned long *v8)
+{
+	unsigned long f;
+
+	asm volatile("fmv.x.d %0, f8" : "=r"(f));
+	if (has_v)
+		asm volatile(V_ASM("vsetivli x0, 1, e64, m1, ta, ma\nvmv.x.s %0, v8") : "=r"(*v8));
+	return f;
+}
+
+/* No clobbers: the values must outlive the call; nothing else here uses FP or V. */
+static void set_f8_v8(unsigned long f, unsigned long v)
+{
+	asm volatile("fmv.d.x f8, %0" : : "r"(f));
+	if (has_v)
+		asm volatile(V_ASM("vsetivli x0, 1, e64, m1, ta, ma\nvmv.s.x v8, %0") : : "r"(v));
+}
 
 static void guest_code(void)
 {
-	unsigned long sc, env;
+	unsigned long sc, env, f, v = 0;
 	int i;
 
 	csr_write(CSR_SCOUNTEREN, GUEST_SCOUNTEREN);
 	csr_write(CSR_SENVCFG, GUEST_SENVCFG);
+	csr_set(CSR_SSTATUS, SR_FS | (has_v ? SR_VS : 0));
+	set_f8_v8(GUEST_F8, GUEST_V8);
 	for (i = 0; i < ROUNDS; i++) {
 		sc = csr_read(CSR_SCOUNTEREN);
 		env = csr_read(CSR_SENVCFG);
-		GUEST_SYNC_ARGS(i, sc, env, 0, 0);
+		f = f8_v8(&v);
+		GUEST_SYNC_ARGS(i, sc, env, f, v);
 	}
 	GUEST_DONE();
 }
@@ -102,7 +130,10 @@ int main(void)
 	TEST_ASSERT(before[P_RDTIME], "host rdtime does not work even before KVM");
 
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	has_v = __vcpu_has_isa_ext(vcpu, KVM_RISCV_ISA_EXT_V);
+	sync_global_to_guest(vm, has_v);
 	for (;;) {
+		set_f8_v8(~GUEST_F8, ~GUEST_V8);
 		vcpu_run(vcpu);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_RISCV_SBI);
 
@@ -127,13 +158,15 @@ int main(void)
 		/* The guest's values, as it sees them ... */
 		TEST_ASSERT_EQ(uc.args[2], GUEST_SCOUNTEREN);
 		TEST_ASSERT_EQ(uc.args[3] & GUEST_SENVCFG, GUEST_SENVCFG);
+		TEST_ASSERT_EQ(uc.args[4], GUEST_F8);
+		TEST_ASSERT_EQ(uc.args[5], (has_v ? GUEST_V8 : 0));
 		/* ... and as ONE_REG reports them. */
 		sc = vcpu_get_reg(vcpu, RISCV_GENERAL_CSR_REG(scounteren));
 		env = vcpu_get_reg(vcpu, RISCV_GENERAL_CSR_REG(senvcfg));
 		TEST_ASSERT_EQ(sc, uc.args[2]);
 		TEST_ASSERT_EQ(env, uc.args[3]);
-		printf("# round %d: guest scounteren 0x%lx senvcfg 0x%lx, host probes unchanged\n",
-		       round, sc, env);
+		printf("# round %d: guest scounteren 0x%lx senvcfg 0x%lx, host probes unchanged, "
+		       "f8/v8 kept (V %s)\n", round, sc, env, has_v ? "on" : "off");
 		round++;
 	}
 done:
