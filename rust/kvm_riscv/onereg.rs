@@ -425,20 +425,31 @@ fn get_isa_ext(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
     let n = reg.index();
     match reg.ext_sub() {
         Some(ExtSub::Single) => get_isa_single(arch, n),
-        Some(sub) => {
-            if n > r::multi_reg_last(ISA_EXT_MAX) {
-                return Err(ENOENT);
-            }
-            let mut val: c_ulong = 0;
-            for (bit, id) in r::multi_ids(n, ISA_EXT_MAX) {
-                if get_isa_single(arch, id).unwrap_or(0) != 0 {
-                    val |= 1 << bit;
-                }
-            }
-            Ok(if sub == ExtSub::MultiDis { !val } else { val })
-        }
+        Some(sub) => get_multi(sub, n, ISA_EXT_MAX, |id| get_isa_single(arch, id).unwrap_or(0) != 0),
         None => Err(ENOENT),
     }
+}
+
+/// The value of multi-extension register `n` of `max` extensions, as
+/// `sub` (MULTI_EN, or MULTI_DIS: inverted) shows it: a bit for each
+/// extension `on` says is enabled. -ENOENT past the last register.
+pub(crate) fn get_multi(sub: ExtSub, n: u64, max: usize, on: impl Fn(u64) -> bool) -> Result<c_ulong> {
+    if n > r::multi_reg_last(max) {
+        return Err(ENOENT);
+    }
+    let val = r::multi_ids(n, max).filter(|&(_, id)| on(id)).fold(0, |v: c_ulong, (bit, _)| v | 1 << bit);
+    Ok(if sub == ExtSub::MultiDis { !val } else { val })
+}
+
+/// Writes multi-extension register `n` of `max` extensions: `set` gets
+/// each extension whose bit is set in `val`, on its own (refusals are not
+/// reported). -ENOENT past the last register.
+pub(crate) fn set_multi(n: u64, max: usize, val: c_ulong, mut set: impl FnMut(u64)) -> Result {
+    if n > r::multi_reg_last(max) {
+        return Err(ENOENT);
+    }
+    r::multi_ids(n, max).filter(|&(bit, _)| val & (1 << bit) != 0).for_each(|(_, id)| set(id));
+    Ok(())
 }
 
 /// # Safety
@@ -452,17 +463,10 @@ unsafe fn set_isa_ext(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Resul
         Some(ExtSub::MultiDis) => 0,
         None => return Err(ENOENT),
     };
-    if n > r::multi_reg_last(ISA_EXT_MAX) {
-        return Err(ENOENT);
-    }
-    // Each extension on its own; refusals are not reported.
-    for (bit, id) in r::multi_ids(n, ISA_EXT_MAX) {
-        if val & (1 << bit) != 0 {
-            // SAFETY: per the function's contract.
-            let _ = unsafe { set_isa_single(vcpu, id, enable) };
-        }
-    }
-    Ok(())
+    set_multi(n, ISA_EXT_MAX, val, |id| {
+        // SAFETY: per the function's contract.
+        let _ = unsafe { set_isa_single(vcpu, id, enable) };
+    })
 }
 
 // --- FP and vector -----------------------------------------------------------

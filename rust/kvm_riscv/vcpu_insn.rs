@@ -14,6 +14,15 @@ use kernel::ffi::{c_int, c_uint, c_ulong};
 
 const SR_SPP: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
 
+
+/// Steps the guest over the `len`-byte instruction at its pc. The pc
+/// wraps past the top of the address space, as the hardware's does (a
+/// guest may run there).
+pub(crate) fn next_insn(ctx: &mut b::kvm_cpu_context, len: usize) {
+    // CAST: an instruction length, 2 or 4.
+    ctx.sepc = ctx.sepc.wrapping_add(len as c_ulong);
+}
+
 /// What emulating one instruction asks of the caller (`enum
 /// kvm_insn_return`), or a negative errno. The in-kernel CSR handlers of
 /// the AIA and the PMU speak the same values through the C ABI.
@@ -259,7 +268,7 @@ fn csr_complete(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run) {
     if rd != 0 {
         *gpr(&mut arch.guest_context, rd) = riscv_csr(run).ret_value;
     }
-    arch.guest_context.sepc += d::insn_len(insn) as c_ulong;
+    next_insn(&mut arch.guest_context, d::insn_len(insn));
 }
 
 /// `kvm_riscv_vcpu_csr_return()`: completes a CSR access after userspace
@@ -307,7 +316,7 @@ unsafe fn system_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulon
         Outcome::VirtualTrap => unsafe { redirect_insn(vcpu, b::EXC_VIRTUAL_INST_FAULT, insn) },
         Outcome::NextSepc => {
             // SAFETY: the vCPU thread.
-            unsafe { (*vcpu).arch.guest_context.sepc += d::insn_len(insn as usize) as c_ulong };
+            unsafe { next_insn(&mut (*vcpu).arch.guest_context, d::insn_len(insn as usize)) };
             1
         }
         Outcome::ExitToUser => 0,
@@ -491,7 +500,7 @@ fn mmio_complete(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run) -> c_int {
         let rd = d::rd(dec.insn as usize);
         *gpr(&mut arch.guest_context, rd) = value as c_ulong;
     }
-    arch.guest_context.sepc += arch.mmio_decode.insn_len as c_ulong;
+    next_insn(&mut arch.guest_context, arch.mmio_decode.insn_len as usize);
     0
 }
 

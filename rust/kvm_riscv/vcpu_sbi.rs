@@ -12,10 +12,11 @@
 //! vCPU mutex, or the run loop) touches it.
 
 use crate::bindings as b;
-use crate::onereg::RegList;
+use crate::onereg::{get_multi, set_multi, RegList};
 use crate::reg_id::{self as r, ExtSub, RegId};
 use crate::sbi_logic::{complete, ExtStatus, Outcome};
 use crate::vcpu::Vcpu;
+use crate::vcpu_insn::next_insn;
 use core::mem::size_of;
 use core::ptr::addr_of_mut;
 use kernel::error::code::*;
@@ -286,7 +287,7 @@ pub(crate) unsafe fn ecall(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_in
         // SAFETY: as above. CAST: the SBI error is a negative XLEN value.
         unsafe {
             (*cp).a0 = b::SBI_ERR_NOT_SUPPORTED as c_ulong;
-            (*cp).sepc += 4;
+            next_insn(&mut *cp, 4);
             (*cp).a1 = 0;
         }
         return 1;
@@ -311,7 +312,7 @@ pub(crate) unsafe fn ecall(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_in
             (*cp).a0 = err_val;
         }
         if c.advance {
-            (*cp).sepc += 4;
+            next_insn(&mut *cp, 4);
         }
         if c.set_value {
             (*cp).a1 = out_val;
@@ -337,7 +338,7 @@ pub(crate) unsafe fn sbi_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) ->
         let cp = &mut (*vcpu).arch.guest_context;
         cp.a0 = sbi.ret[0];
         cp.a1 = sbi.ret[1];
-        cp.sepc += 4;
+        next_insn(cp, 4);
     }
     0
 }
@@ -406,18 +407,7 @@ pub(crate) unsafe fn get_reg_ext(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) 
     let n = reg.index();
     let val = match reg.ext_sub() {
         Some(ExtSub::Single) => get_single(sbi, n)?,
-        Some(sub) => {
-            if n > r::multi_reg_last(EXT_MAX) {
-                return Err(ENOENT);
-            }
-            let mut val: c_ulong = 0;
-            for (bit, id) in r::multi_ids(n, EXT_MAX) {
-                if get_single(sbi, id).unwrap_or(0) != 0 {
-                    val |= 1 << bit;
-                }
-            }
-            if sub == ExtSub::MultiDis { !val } else { val }
-        }
+        Some(sub) => get_multi(sub, n, EXT_MAX, |id| get_single(sbi, id).unwrap_or(0) != 0)?,
         None => return Err(ENOENT),
     };
     user(addr, ULONG).writer().write(&val)
@@ -445,16 +435,9 @@ pub(crate) unsafe fn set_reg_ext(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) 
         Some(ExtSub::MultiDis) => 0,
         None => return Err(ENOENT),
     };
-    if n > r::multi_reg_last(EXT_MAX) {
-        return Err(ENOENT);
-    }
-    // Each extension on its own; refusals are not reported.
-    for (bit, id) in r::multi_ids(n, EXT_MAX) {
-        if val & (1 << bit) != 0 {
-            let _ = set_single(sbi, id, enable);
-        }
-    }
-    Ok(())
+    set_multi(n, EXT_MAX, val, |id| {
+        let _ = set_single(sbi, id, enable);
+    })
 }
 
 // --- ONE_REG: SBI state -------------------------------------------------------

@@ -14,7 +14,7 @@ main() {
     MODE=${1:?mode}; MOD=${2:-ours}; shift 2 || shift $#
     TESTS=$(echo "$*" | tr ' ' ,)
     [ "$MODE" = quick ] && [ -z "$TESTS" ] && \
-        TESTS=get-reg-list,riscv/sbi_pmu_test,riscv/ebreak_test,guest_print_test,arch_timer,kvm_create_max_vcpus,tests/csr_swap_test,tests/pmu_fw_test
+        TESTS=get-reg-list,riscv/sbi_pmu_test,riscv/ebreak_test,guest_print_test,arch_timer,kvm_create_max_vcpus,tests/csr_swap_test,tests/pmu_fw_test,tests/pc_wrap_test
     REL=$(cat "$KBUILD/include/config/kernel.release")
     B="$CACHE/build"
     RES="$CACHE/results"; mkdir -p "$RES"
