@@ -175,8 +175,12 @@ fn ctr_read(k: &mut b::kvm_pmu, cidx: c_ulong) -> Result<u64, ()> {
             return Err(());
         }
         let Some(code) = fw_code(pmc) else {
-            // Configuration only ever takes valid firmware events.
-            kernel::warn_on!(true);
+            // A firmware counter the guest reconfigured with a raw event
+            // (SKIP_MATCH): a WARN, once, as upstream's WARN_ONCE.
+            static ONCE: OnceLite = OnceLite::new();
+            ONCE.call_once(|| {
+                kernel::warn_on!(true);
+            });
             return Err(());
         };
         pmc.counter_val = k.fw_event[code].value;

@@ -264,6 +264,10 @@ const IRQ_LOCAL_MASK: usize = b::kvm_riscv_rs_const_KVM_RISCV_RS_IRQ_LOCAL_MASK 
 /// (below `IRQ_LOCAL_MAX`) only VS software, timer, external and the PMU
 /// overflow are the guest's.
 fn irq_settable(irq: u32) -> bool {
+    // The pending bitmaps are one word.
+    if irq >= c_ulong::BITS {
+        return false;
+    }
     irq >= IRQ_LOCAL_MAX || matches!(irq, IRQ_VS_SOFT | IRQ_VS_TIMER | IRQ_VS_EXT | IRQ_PMU_OVF)
 }
 
