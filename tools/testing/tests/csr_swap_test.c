@@ -10,7 +10,8 @@
  * and, in the guest, that its values are still in force on the next entry.
  * Without the swap, host userspace takes SIGILL or ONE_REG disagrees.
  * The guest's f8 (and v8, with V) must also survive each exit to host
- * userspace, which clobbers both: KVM saves and restores them at put/load.
+ * userspace, which clobbers both: KVM saves and restores them at put/load;
+ * and host userspace's own f8 must survive KVM_RUN.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -112,7 +113,7 @@ int main(void)
 	struct kvm_vm *vm;
 	struct ucall uc;
 	int before[NR_PROBES], after[NR_PROBES];
-	unsigned long sc, env;
+	unsigned long sc, env, hf, hv = 0;
 	int fd, p, round = 0;
 
 	signal(SIGILL, on_sigill);
@@ -135,6 +136,12 @@ int main(void)
 	for (;;) {
 		set_f8_v8(~GUEST_F8, ~GUEST_V8);
 		vcpu_run(vcpu);
+		/*
+		 * ... and host userspace gets its own f8 back (not v8: the
+		 * vector registers do not survive a system call, by the ABI).
+		 */
+		hf = f8_v8(&hv);
+		TEST_ASSERT_EQ(hf, ~GUEST_F8);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_RISCV_SBI);
 
 		for (p = 0; p < NR_PROBES; p++) {
