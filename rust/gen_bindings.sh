@@ -33,7 +33,7 @@ cd "$objtree"
     --no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
     --blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
     --opaque-type spinlock --blocklist-function '__list_.*_report' \
-    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_nacl_fid|sbi_ext_nacl_feature|sbi_pmu_fw_generic_events_t' \
+    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_sta_fid|sbi_sta_struct|sbi_ext_nacl_fid|sbi_ext_nacl_feature|sbi_pmu_fw_generic_events_t' \
     --allowlist-function 'kvm_.*' --allowlist-function '__kvm_.*' \
     --allowlist-function '__riscv_isa_extension_available' --allowlist-function 'riscv_cached_.*' \
     --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \

@@ -80,6 +80,8 @@ mod vcpu_exit;
 mod vcpu_insn;
 #[path = "kvm_riscv/vcpu_sbi.rs"]
 mod vcpu_sbi;
+#[path = "kvm_riscv/vcpu_sbi_sta.rs"]
+mod vcpu_sbi_sta;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]

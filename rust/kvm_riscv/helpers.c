@@ -162,6 +162,16 @@ struct kvm_vcpu *kvm_riscv_rs_get_vcpu(struct kvm *kvm, int i)
 	return kvm_get_vcpu(kvm, i);
 }
 
+u64 kvm_riscv_rs_current_run_delay(void)
+{
+	return READ_ONCE(current->sched_info.run_delay);
+}
+
+bool kvm_riscv_rs_sched_info_on(void)
+{
+	return sched_info_on();
+}
+
 bool kvm_riscv_rs_vcpu_is_blocking(struct kvm_vcpu *vcpu)
 {
 	return kvm_vcpu_is_blocking(vcpu);

@@ -145,6 +145,8 @@ void kvm_riscv_rs_vector_restore(struct kvm_cpu_context *context);
 u32 *kvm_riscv_rs_current_v_flags(void);
 int kvm_riscv_rs_online_vcpus(struct kvm *kvm);
 struct kvm_vcpu *kvm_riscv_rs_get_vcpu(struct kvm *kvm, int i);
+u64 kvm_riscv_rs_current_run_delay(void);
+bool kvm_riscv_rs_sched_info_on(void);
 bool kvm_riscv_rs_vcpu_is_blocking(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_wait_until(struct kvm_vcpu *vcpu, bool (*done)(struct kvm_vcpu *));
 

@@ -770,19 +770,22 @@ impl Vcpu {
         }
         // Each handler below runs on the vCPU thread, which `self` is.
         type Handler = unsafe extern "C" fn(*mut b::kvm_vcpu);
-        let handlers: [(u32, Handler); 6] = [
+        let handlers: [(u32, Handler); 5] = [
             (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_UPDATE_HGATP, b::kvm_riscv_mmu_update_hgatp),
             (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_FENCE_I, b::kvm_riscv_fence_i_process),
             (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_TLB_FLUSH, b::kvm_riscv_tlb_flush_process),
             (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_HFENCE_VVMA_ALL, b::kvm_riscv_hfence_vvma_all_process),
             (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_HFENCE, b::kvm_riscv_hfence_process),
-            (b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_STEAL_UPDATE, b::kvm_riscv_vcpu_record_steal_time),
         ];
         for (req, handle) in handlers {
             if self.check_request(req) {
                 // SAFETY: a request handler of the C side, on the vCPU thread.
                 unsafe { handle(self.0) };
             }
+        }
+        if self.check_request(b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_STEAL_UPDATE) {
+            // SAFETY: the vCPU thread, the vCPU loaded.
+            unsafe { crate::vcpu_sbi_sta::record_steal_time(self.0) };
         }
         // SAFETY: the vCPU thread.
         !unsafe { b::kvm_dirty_ring_check_request(self.0) }

@@ -86,7 +86,7 @@ static TABLE: [Entry; 15] = [
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_PMU, &ABSENT),
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_DBCN, ext!(vcpu_sbi_ext_dbcn)),
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_SUSP, ext!(vcpu_sbi_ext_susp)),
-    entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_STA, ext!(vcpu_sbi_ext_sta)),
+    entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_STA, &crate::vcpu_sbi_sta::VCPU_SBI_EXT_STA),
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_FWFT, ext!(vcpu_sbi_ext_fwft)),
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_MPXY, ext!(vcpu_sbi_ext_mpxy)),
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_EXPERIMENTAL, ext!(vcpu_sbi_ext_experimental)),
