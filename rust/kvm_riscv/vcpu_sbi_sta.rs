@@ -63,12 +63,24 @@ fn at(hva: c_ulong, off: usize, len: usize) -> UserSlice {
 ///
 /// # Safety
 /// `vcpu` is live and loaded, the caller its run loop.
+#[inline]
 pub(crate) unsafe fn record_steal_time(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
-    let (shmem, last_steal) = unsafe { (sta!(vcpu).shmem, sta!(vcpu).last_steal) };
-    if shmem == INVALID_GPA {
-        return;
+    if unsafe { sta!(vcpu).shmem } != INVALID_GPA {
+        // SAFETY: per the function's contract.
+        unsafe { record(vcpu) };
     }
+}
+
+/// The update itself, out of line: the vCPU load path, where the check
+/// above is inlined, stays small when the guest has no shared memory.
+///
+/// # Safety
+/// As for [`record_steal_time`].
+#[inline(never)]
+unsafe fn record(vcpu: *mut b::kvm_vcpu) {
+    // SAFETY: per the function's contract.
+    let (shmem, last_steal) = unsafe { (sta!(vcpu).shmem, sta!(vcpu).last_steal) };
     // The 64 bytes are 64-byte aligned: all in one page.
     let gfn = shmem >> b::PAGE_SHIFT;
     // SAFETY: the live vCPU's memslots.
