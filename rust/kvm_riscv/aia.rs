@@ -27,7 +27,7 @@ use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use core::ffi::c_void;
 use core::ptr::{addr_of_mut, null_mut};
 use kernel::cpu::CpuId;
-use kernel::error::code::*;
+use kernel::error::{code::*, Error, Result};
 use kernel::ffi::{c_int, c_uint, c_ulong};
 use kernel::sync::atomic::{Atomic, Relaxed};
 
@@ -237,50 +237,36 @@ unsafe fn aia_reg_num(vcpu: *mut b::kvm_vcpu, reg_num: c_ulong) -> Result<usize,
     Ok(array_index_nospec(reg_num as usize, AIA_REGS))
 }
 
-/// # Safety
-/// `vcpu` is live; the caller holds its mutex; `out` is valid.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_get_csr(vcpu: *mut b::kvm_vcpu, reg_num: c_ulong, out: *mut c_ulong) -> c_int {
-    // SAFETY: per the function's contract.
-    let n = match unsafe { aia_reg_num(vcpu, reg_num) } {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
-    // SAFETY: per the function's contract.
-    let v = if available() { *aia_reg(unsafe { guest_aia(vcpu) }, n) } else { 0 };
-    // SAFETY: per the function's contract.
-    unsafe { *out = v };
-    0
-}
-
+/// The AIA ONE_REG CSR `reg_num` (`kvm_riscv_vcpu_aia_get_csr()`).
+///
 /// # Safety
 /// `vcpu` is live; the caller holds its mutex.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_set_csr(vcpu: *mut b::kvm_vcpu, reg_num: c_ulong, val: c_ulong) -> c_int {
+pub(crate) unsafe fn get_csr(vcpu: *mut b::kvm_vcpu, reg_num: c_ulong) -> Result<c_ulong> {
     // SAFETY: per the function's contract.
-    let n = match unsafe { aia_reg_num(vcpu, reg_num) } {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
+    let n = unsafe { aia_reg_num(vcpu, reg_num) }.map_err(Error::from_errno)?;
+    // SAFETY: per the function's contract.
+    Ok(if available() { *aia_reg(unsafe { guest_aia(vcpu) }, n) } else { 0 })
+}
+
+/// Sets the AIA ONE_REG CSR `reg_num` (`kvm_riscv_vcpu_aia_set_csr()`).
+///
+/// # Safety
+/// As for [`get_csr`].
+pub(crate) unsafe fn set_csr(vcpu: *mut b::kvm_vcpu, reg_num: c_ulong, val: c_ulong) -> Result {
+    // SAFETY: per the function's contract.
+    let n = unsafe { aia_reg_num(vcpu, reg_num) }.map_err(Error::from_errno)?;
     if available() {
         // SAFETY: per the function's contract.
         *aia_reg(unsafe { guest_aia(vcpu) }, n) = val;
     }
-    0
+    Ok(())
 }
 
 /// The guest's STOPEI CSR: the in-kernel IMSIC emulates it, else userspace.
 ///
 /// # Safety
-/// `vcpu` is live and loaded, on its thread; `val` is valid.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_rmw_topei(
-    vcpu: *mut b::kvm_vcpu,
-    _csr_num: c_uint,
-    val: *mut c_ulong,
-    new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
+/// `vcpu` is live and loaded, on its thread.
+pub(crate) unsafe fn rmw_topei(vcpu: *mut b::kvm_vcpu, _csr: c_uint, val: &mut c_ulong, new_val: c_ulong, wr_mask: c_ulong) -> c_int {
     if !available() {
         return INSN_ILLEGAL;
     }
@@ -296,15 +282,8 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_rmw_topei(
 /// the IMSIC registers in the in-kernel IMSIC, anything else in userspace.
 ///
 /// # Safety
-/// As for [`kvm_riscv_vcpu_aia_rmw_topei`].
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_rmw_ireg(
-    vcpu: *mut b::kvm_vcpu,
-    _csr_num: c_uint,
-    val: *mut c_ulong,
-    new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
+/// As for [`rmw_topei`].
+pub(crate) unsafe fn rmw_ireg(vcpu: *mut b::kvm_vcpu, _csr: c_uint, val: &mut c_ulong, new_val: c_ulong, wr_mask: c_ulong) -> c_int {
     if !available() {
         return INSN_ILLEGAL;
     }
@@ -316,10 +295,7 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_aia_rmw_ireg(
             match l::rmw_iprio(hv, isel, new_val as u64, wr_mask as u64) {
                 IprioAccess::Illegal => INSN_ILLEGAL,
                 IprioAccess::Done { old, new } => {
-                    if !val.is_null() {
-                        // SAFETY: per the function's contract.
-                        unsafe { *val = old as c_ulong };
-                    }
+                    *val = old as c_ulong;
                     if wr_mask != 0 {
                         ncsr_write(csr::HVIPRIO1, new.0[0] as usize);
                         ncsr_write(csr::HVIPRIO2, new.0[1] as usize);

@@ -58,12 +58,18 @@ const _: () = {
 /// The vector registers follow the vector CSRs' whole state structure.
 const VECTOR_REG_BASE: u64 = (size_of::<b::__riscv_v_ext_state>() / ULONG) as u64;
 
+/// The `len` bytes of userspace at `kvm_one_reg.addr` (or a register list).
+pub(crate) fn user(addr: u64, len: usize) -> UserSlice {
+    // CAST: a user address.
+    UserSlice::new(UserPtr::from_addr(addr as usize), len)
+}
+
 fn put_user_ulong(addr: u64, v: c_ulong) -> Result {
-    UserSlice::new(UserPtr::from_addr(addr as usize), ULONG).writer().write(&v)
+    user(addr, ULONG).writer().write(&v)
 }
 
 fn get_user_ulong(addr: u64) -> Result<c_ulong> {
-    UserSlice::new(UserPtr::from_addr(addr as usize), ULONG).reader().read::<c_ulong>()
+    user(addr, ULONG).reader().read::<c_ulong>()
 }
 
 /// Does the vCPU have ISA extension `ext` (`RISCV_ISA_EXT_*`)?
@@ -318,14 +324,8 @@ unsafe fn get_csr(vcpu: *mut b::kvm_vcpu, reg: RegId) -> Result<c_ulong> {
             }
             Ok(*general_csr(&mut arch.guest_csr, n))
         }
-        Some(CsrSub::Aia) => {
-            let mut val: c_ulong = 0;
-            // SAFETY: per the function's contract; `val` is valid.
-            match unsafe { crate::aia::kvm_riscv_vcpu_aia_get_csr(vcpu, reg.index() as c_ulong, &mut val) } {
-                0 => Ok(val),
-                e => Err(Error::from_errno(e)),
-            }
-        }
+        // SAFETY: per the function's contract.
+        Some(CsrSub::Aia) => unsafe { crate::aia::get_csr(vcpu, reg.index() as c_ulong) },
         Some(CsrSub::Smstateen) => {
             if !guest_has(arch, b::RISCV_ISA_EXT_SMSTATEEN as c_ulong) {
                 return Err(ENOENT);
@@ -361,13 +361,8 @@ unsafe fn set_csr(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
                 *general_csr(&mut arch.guest_csr, n) = val;
             }
         }
-        Some(CsrSub::Aia) => {
-            // SAFETY: per the function's contract.
-            let rc = unsafe { crate::aia::kvm_riscv_vcpu_aia_set_csr(vcpu, reg.index() as c_ulong, val) };
-            if rc != 0 {
-                return Err(Error::from_errno(rc));
-            }
-        }
+        // SAFETY: per the function's contract.
+        Some(CsrSub::Aia) => unsafe { crate::aia::set_csr(vcpu, reg.index() as c_ulong, val) }?,
         Some(CsrSub::Smstateen) => {
             if !guest_has(arch, b::RISCV_ISA_EXT_SMSTATEEN as c_ulong) {
                 return Err(ENOENT);
@@ -520,7 +515,7 @@ fn fp_d(c: &mut b::kvm_cpu_context) -> &mut b::__riscv_d_ext_state {
 fn get_fp(arch: &mut b::kvm_vcpu_arch, class: Class, reg: RegId, addr: u64) -> Result {
     let slot = fp_slot(arch, class, reg)?;
     let c = &mut arch.guest_context;
-    let w = || UserSlice::new(UserPtr::from_addr(addr as usize), reg.size()).writer();
+    let w = || user(addr, reg.size()).writer();
     match slot {
         FpSlot::F(i) => w().write(&fp_f(c).f[i]),
         FpSlot::D(i) => w().write(&fp_d(c).f[i]),
@@ -534,7 +529,7 @@ fn get_fp(arch: &mut b::kvm_vcpu_arch, class: Class, reg: RegId, addr: u64) -> R
 fn set_fp(arch: &mut b::kvm_vcpu_arch, class: Class, reg: RegId, addr: u64) -> Result {
     let slot = fp_slot(arch, class, reg)?;
     let c = &mut arch.guest_context;
-    let mut r = UserSlice::new(UserPtr::from_addr(addr as usize), reg.size()).reader();
+    let mut r = user(addr, reg.size()).reader();
     match slot {
         FpSlot::F(i) => fp_f(c).f[i] = r.read()?,
         FpSlot::D(i) => fp_d(c).f[i] = r.read()?,
@@ -606,7 +601,7 @@ fn get_vector(arch: &mut b::kvm_vcpu_arch, reg: RegId, addr: u64) -> Result {
         return Err(ENOENT);
     }
     let v = &mut arch.guest_context.vector;
-    let mut w = UserSlice::new(UserPtr::from_addr(addr as usize), reg.size()).writer();
+    let mut w = user(addr, reg.size()).writer();
     match vec_slot(reg)? {
         VecSlot::Csr(i) => w.write(vec_csr(v, i)),
         VecSlot::Reg(n) => w.write_slice(vec_reg(v, n)),
@@ -618,7 +613,7 @@ fn set_vector(arch: &mut b::kvm_vcpu_arch, reg: RegId, addr: u64) -> Result {
         return Err(ENOENT);
     }
     let v = &mut arch.guest_context.vector;
-    let mut rd = UserSlice::new(UserPtr::from_addr(addr as usize), reg.size()).reader();
+    let mut rd = user(addr, reg.size()).reader();
     // vlenb is fixed by the host: writing it checks the value.
     if reg.number() == 4 {
         if reg.size() != ULONG {
@@ -719,7 +714,7 @@ pub(crate) struct RegList {
 impl RegList {
     pub(crate) fn push(&mut self, id: u64) -> Result {
         if let Some(addr) = self.out {
-            UserSlice::new(UserPtr::from_addr(addr as usize), 8).writer().write(&id)?;
+            user(addr, 8).writer().write(&id)?;
             self.out = Some(addr + 8);
         }
         self.n += 1;

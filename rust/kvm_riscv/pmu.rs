@@ -217,18 +217,12 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_pmu_incr_fw(vcpu: *mut b::kvm_vcp
 /// handler of `vcpu_insn` (`kvm_riscv_vcpu_pmu_read_hpm()`).
 ///
 /// # Safety
-/// `vcpu` is a live vCPU, on its thread; `val` is valid for writes.
-pub(crate) unsafe extern "C" fn read_hpm(
-    vcpu: *mut b::kvm_vcpu,
-    csr_num: c_uint,
-    val: *mut c_ulong,
-    _new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
+/// `vcpu` is a live vCPU, on its thread.
+pub(crate) unsafe fn read_hpm(vcpu: *mut b::kvm_vcpu, csr_num: c_uint, val: &mut c_ulong, _new_val: c_ulong, wr_mask: c_ulong) -> c_int {
     const NEXT: c_int = b::kvm_insn_return_KVM_INSN_CONTINUE_NEXT_SEPC as c_int;
     const ILLEGAL: c_int = b::kvm_insn_return_KVM_INSN_ILLEGAL_TRAP as c_int;
     // SAFETY: per the function's contract.
-    let (k, val) = unsafe { (pmu(vcpu), &mut *val) };
+    let k = unsafe { pmu(vcpu) };
     if !k.init_done {
         // Without a virtual PMU a guest may still read cycles and
         // instructions the legacy way: they read 0. Other counters are

@@ -236,6 +236,20 @@ impl Vcpu {
         r
     }
 
+    /// The start state SBI asked for, (pc, a1), read or written under its
+    /// spinlock (`arch.reset_state`).
+    pub(crate) fn with_reset_state<R>(self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
+        // SAFETY: in bounds of the live vCPU.
+        let rs = unsafe { addr_of_mut!((*self.arch()).reset_state) };
+        // SAFETY: the lock is initialised at vCPU creation.
+        unsafe { b::spin_lock(addr_of_mut!((*rs).lock)) };
+        // SAFETY: the lock serialises every access to the two fields.
+        let r = unsafe { f(&mut (*rs).pc, &mut (*rs).a1) };
+        // SAFETY: releases the lock taken above.
+        unsafe { b::spin_unlock(addr_of_mut!((*rs).lock)) };
+        r
+    }
+
     fn mp_state(self) -> u32 {
         arch_get!(self, mp_state.mp_state)
     }

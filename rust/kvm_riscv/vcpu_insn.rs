@@ -170,8 +170,9 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_wfi(vcpu: *mut b::kvm_vcpu) {
 /// A CSR that KVM emulates in the kernel, and who emulates it.
 #[derive(Clone, Copy)]
 enum CsrHandler {
-    /// Through the C ABI of the AIA and PMU code.
-    C(unsafe extern "C" fn(*mut b::kvm_vcpu, c_uint, *mut c_ulong, c_ulong, c_ulong) -> c_int),
+    /// The AIA or PMU code: (vCPU, CSR, old value out, new value, write
+    /// mask) to a `KVM_INSN_*` outcome.
+    Rmw(unsafe fn(*mut b::kvm_vcpu, c_uint, &mut c_ulong, c_ulong, c_ulong) -> c_int),
     /// Without the SBI PMU: CYCLE and INSTRET read as 0, TIME is illegal
     /// (`kvm_riscv_vcpu_pmu_read_legacy()`).
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
@@ -183,12 +184,12 @@ enum CsrHandler {
 /// PMU serves, and SEED.
 fn csr_handler(csr: u32) -> Option<CsrHandler> {
     #[cfg(CONFIG_RISCV_PMU_SBI)]
-    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::C(crate::pmu::read_hpm));
+    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::Rmw(crate::pmu::read_hpm));
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
     match csr {
-        b::CSR_SIREG => Some(CsrHandler::C(crate::aia::kvm_riscv_vcpu_aia_rmw_ireg)),
-        b::CSR_STOPEI => Some(CsrHandler::C(crate::aia::kvm_riscv_vcpu_aia_rmw_topei)),
+        b::CSR_SIREG => Some(CsrHandler::Rmw(crate::aia::rmw_ireg)),
+        b::CSR_STOPEI => Some(CsrHandler::Rmw(crate::aia::rmw_topei)),
         c if c >= HPM.0 && c - HPM.0 < HPM.1 => Some(HPM.2),
         b::CSR_SEED => Some(CsrHandler::Seed),
         _ => None,
@@ -222,7 +223,7 @@ unsafe fn csr_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulong, 
     let out = match handler {
         // SAFETY: the handler's contract is the vCPU thread's; `val` lives
         // across the call.
-        CsrHandler::C(f) => Outcome::from_c(unsafe {
+        CsrHandler::Rmw(f) => Outcome::from_c(unsafe {
             f(vcpu, ci.csr, &mut val, new_val as c_ulong, wr_mask as c_ulong)
         }),
         #[cfg(not(CONFIG_RISCV_PMU_SBI))]

@@ -12,7 +12,7 @@
 //! vCPU mutex, or the run loop) touches it.
 
 use crate::bindings as b;
-use crate::onereg::{get_multi, set_multi, RegList};
+use crate::onereg::{get_multi, set_multi, user, RegList};
 use crate::reg_id::{self as r, ExtSub, RegId};
 use crate::sbi_logic::{complete, ExtStatus, Outcome};
 use crate::vcpu::Vcpu;
@@ -22,7 +22,6 @@ use core::ptr::addr_of_mut;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
-use kernel::uaccess::{UserPtr, UserSlice};
 
 /// `KVM_RISCV_SBI_EXT_MAX`: the number of SBI extension ids.
 const EXT_MAX: usize = b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_MAX as usize;
@@ -349,19 +348,18 @@ pub(crate) unsafe fn sbi_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) ->
 /// # Safety
 /// `vcpu` is live; its own thread calls, with the context being reset.
 pub(crate) unsafe fn load_reset_state(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract; the reset state is read under
-    // its lock, initialised at vCPU creation.
+    // SAFETY: per the function's contract.
+    let (pc, a1) = unsafe { Vcpu::from_raw(vcpu) }.with_reset_state(|pc, a1| (*pc, *a1));
+    // SAFETY: per the function's contract, the thread owns the context.
     unsafe {
-        let a = addr_of_mut!((*vcpu).arch);
+        let a = &mut (*vcpu).arch;
         // CAST: vCPU ids are not negative.
-        (*a).guest_context.a0 = (*vcpu).vcpu_id as c_ulong;
-        b::spin_lock(addr_of_mut!((*a).reset_state.lock));
-        (*a).guest_context.sepc = (*a).reset_state.pc;
-        (*a).guest_context.a1 = (*a).reset_state.a1;
-        b::spin_unlock(addr_of_mut!((*a).reset_state.lock));
+        a.guest_context.a0 = (*vcpu).vcpu_id as c_ulong;
+        a.guest_context.sepc = pc;
+        a.guest_context.a1 = a1;
         // CAST: SR_IE is SR_SIE in S-mode, a low bit.
-        (*a).guest_context.sstatus &= !(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_IE as c_ulong);
-        (*a).guest_csr.vsatp = 0;
+        a.guest_context.sstatus &= !(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_IE as c_ulong);
+        a.guest_csr.vsatp = 0;
     }
 }
 
@@ -386,11 +384,6 @@ fn set_single(sbi: Sbi, idx: u64, val: c_ulong) -> Result {
     }
     sbi.set_status(slot, if val != 0 { ExtStatus::Enabled } else { ExtStatus::Disabled });
     Ok(())
-}
-
-fn user(addr: u64, len: usize) -> UserSlice {
-    // CAST: a user address.
-    UserSlice::new(UserPtr::from_addr(addr as usize), len)
 }
 
 /// `KVM_GET_ONE_REG` of an SBI extension register
@@ -627,17 +620,10 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_sbi_system_reset(
 /// `vcpu` is live.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_sbi_request_reset(vcpu: *mut b::kvm_vcpu, pc: c_ulong, a1: c_ulong) {
-    // SAFETY: per the function's contract; the lock is initialised at
-    // creation and guards the two fields.
-    unsafe {
-        let rs = addr_of_mut!((*vcpu).arch.reset_state);
-        b::spin_lock(addr_of_mut!((*rs).lock));
-        (*rs).pc = pc;
-        (*rs).a1 = a1;
-        b::spin_unlock(addr_of_mut!((*rs).lock));
-    }
-    // SAFETY: as above.
-    unsafe { Vcpu::from_raw(vcpu) }.make_request(b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_VCPU_RESET);
+    // SAFETY: per the function's contract.
+    let v = unsafe { Vcpu::from_raw(vcpu) };
+    v.with_reset_state(|p, a| (*p, *a) = (pc, a1));
+    v.make_request(b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_VCPU_RESET);
 }
 
 /// The extension that serves `extid` if it is on (`kvm_vcpu_sbi_find_ext()`,

@@ -20,6 +20,7 @@ use crate::bindings as b;
 use crate::csr;
 use crate::main::host_has_ext;
 use crate::nacl::{ncsr_read, ncsr_write};
+use crate::onereg::user;
 use crate::reg_id::RegId;
 use crate::timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
 use crate::vcpu::Vcpu;
@@ -28,7 +29,6 @@ use core::ptr::addr_of_mut;
 use kernel::error::code::*;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
-use kernel::uaccess::{UserPtr, UserSlice};
 
 // The uapi's timer states and register layout are the ones `timer_logic`
 // knows.
@@ -394,8 +394,7 @@ pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) -> R
         TimerReg::State if get!(t, next_set) => STATE_ON,
         TimerReg::State => STATE_OFF,
     };
-    // CAST: a user address.
-    UserSlice::new(UserPtr::from_addr(addr as usize), size_of::<u64>()).writer().write(&val)
+    user(addr, size_of::<u64>()).writer().write(&val)
 }
 
 /// `KVM_SET_ONE_REG` of a timer register (`kvm_riscv_vcpu_set_reg_timer()`).
@@ -407,8 +406,7 @@ pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) -> R
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     let which = timer_reg(reg)?;
-    // CAST: a user address.
-    let val: u64 = UserSlice::new(UserPtr::from_addr(addr as usize), size_of::<u64>()).reader().read()?;
+    let val: u64 = user(addr, size_of::<u64>()).reader().read()?;
     match which {
         TimerReg::Frequency if val != timebase() => Err(EINVAL),
         TimerReg::Frequency => Ok(()),
