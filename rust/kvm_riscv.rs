@@ -54,6 +54,8 @@ mod pmu_logic;
 mod print;
 #[path = "kvm_riscv/reg_id.rs"]
 mod reg_id;
+#[path = "kvm_riscv/regs.rs"]
+mod regs;
 #[path = "kvm_riscv/report.rs"]
 mod report;
 #[path = "kvm_riscv/sbi.rs"]

@@ -10,17 +10,31 @@
 //! Rust on RISC-V Linux is 64-bit only: only the RV64 layout is here (no
 //! HVIPRIO1H/HVIPRIO2H, and the odd IPRIO array registers do not exist).
 
-/// HVICTL.IID (bits 27:16) and its shift.
-pub(crate) const HVICTL_IID: usize = 0xfff << 16;
-pub(crate) const HVICTL_IID_SHIFT: u32 = 16;
+use crate::regs::{u64_to_xlen, Hvictl};
+
+/// HVICTL.IID (bits 27:16) and its shift, from [`Hvictl`].
+pub(crate) const HVICTL_IID: usize = u64_to_xlen(Hvictl::IID.mask());
+pub(crate) const HVICTL_IID_SHIFT: u32 = Hvictl::IID.shift();
 /// The supervisor external interrupt, 9: with IPRIO 0 in HVICTL it means
 /// "no interrupt".
 pub(crate) const IRQ_S_EXT: usize = 9;
+/// [`IRQ_S_EXT`] as HVICTL.IID holds it.
+const IID_S_EXT: u16 = 9;
+// CAST: u16 to usize, widening.
+const _: () = assert!(IID_S_EXT as usize == IRQ_S_EXT);
 
 /// HVICTL: IID 9, IPRIO 0, and IPRIOM... as 0; bit 0 (IPRIO bit 0) set when
 /// a VS external interrupt is pending, as upstream keeps it.
+pub(crate) const fn hvictl(ext_irq_pending: bool) -> Hvictl {
+    Hvictl::zeroed()
+        .with_iid(IID_S_EXT)
+        // CAST: a bool is 0 or 1.
+        .with_iprio(ext_irq_pending as u8)
+}
+
+/// [`hvictl`] as the value of the CSR.
 pub(crate) const fn hvictl_value(ext_irq_pending: bool) -> usize {
-    ((IRQ_S_EXT << HVICTL_IID_SHIFT) & HVICTL_IID) | ext_irq_pending as usize
+    u64_to_xlen(hvictl(ext_irq_pending).into_raw())
 }
 
 /// `ISELECT` numbers of the IPRIO array (iprio0..iprio15) and of the IMSIC
@@ -58,6 +72,7 @@ impl Hviprio {
     /// The priority of `irq`.
     pub(crate) fn get(&self, irq: usize) -> u8 {
         match iprio_bitpos(irq) {
+            // CAST: the byte at `pos`, cut out on purpose.
             Some(pos) => (self.0[pos / 64] >> (pos % 64)) as u8,
             None => 0,
         }
@@ -67,7 +82,7 @@ impl Hviprio {
     pub(crate) fn set(&mut self, irq: usize, prio: u8) {
         if let Some(pos) = iprio_bitpos(irq) {
             let w = &mut self.0[pos / 64];
-            *w = (*w & !(0xff << (pos % 64))) | (prio as u64) << (pos % 64);
+            *w = (*w & !(0xff << (pos % 64))) | u64::from(prio) << (pos % 64);
         }
     }
 }
@@ -89,11 +104,12 @@ pub(crate) fn rmw_iprio(hv: Hviprio, isel: usize, new_val: u64, wr_mask: u64) ->
         return IprioAccess::Illegal;
     }
     let first = (isel - ISELECT_IPRIO0) * 4;
-    let old = (0..8).fold(0u64, |v, i| v | (hv.get(first + i) as u64) << (8 * i));
+    let old = (0..8).fold(0u64, |v, i| v | u64::from(hv.get(first + i)) << (8 * i));
     let mut new = hv;
     if wr_mask != 0 {
         let val = (old & !wr_mask) | (new_val & wr_mask);
         for i in 0..8 {
+            // CAST: byte i of the register, cut out on purpose.
             new.set(first + i, (val >> (8 * i)) as u8);
         }
     }
@@ -123,6 +139,7 @@ pub(crate) fn classify_isel(vsiselect: usize, imsic: bool) -> Ireg {
 /// The HGEI lines a hart can use: all but line 0 of the `nr_hgei` HGEIE
 /// bits that stick, and no more than its IMSIC guest files.
 pub(crate) fn usable_hgei(hgeie_ones: usize, guest_files: Option<usize>) -> usize {
+    // CAST: at most 64.
     let bits = (usize::BITS - hgeie_ones.leading_zeros()) as usize;
     let lines = bits.saturating_sub(1);
     match guest_files {
@@ -136,6 +153,7 @@ pub(crate) fn hgei_free_bitmap(nr: usize) -> usize {
     if nr == 0 {
         0
     } else {
+        // CAST: 64.
         (usize::MAX >> (usize::BITS as usize - 1 - nr)) & !1
     }
 }

@@ -6,24 +6,30 @@
 //! its first run. Only `core` is used: host `cargo test` covers it; the bit
 //! values are checked against the kernel's headers in `vcpu_config.rs`.
 
+use crate::regs::{cbie, Henvcfg, Hstateen0, Hvip};
+
 /// HENVCFG bits (privileged specification, "Hypervisor Environment
-/// Configuration Register").
+/// Configuration Register"), from [`Henvcfg`].
 pub(crate) mod envcfg {
-    pub(crate) const CBIE: u64 = 0x3 << 4;
-    pub(crate) const CBCFE: u64 = 1 << 6;
-    pub(crate) const CBZE: u64 = 1 << 7;
-    pub(crate) const ADUE: u64 = 1 << 61;
-    pub(crate) const PBMTE: u64 = 1 << 62;
-    pub(crate) const STCE: u64 = 1 << 63;
+    use crate::regs::Henvcfg;
+
+    pub(crate) const CBIE: u64 = Henvcfg::CBIE.mask();
+    pub(crate) const CBCFE: u64 = Henvcfg::CBCFE.mask();
+    pub(crate) const CBZE: u64 = Henvcfg::CBZE.mask();
+    pub(crate) const ADUE: u64 = Henvcfg::ADUE.mask();
+    pub(crate) const PBMTE: u64 = Henvcfg::PBMTE.mask();
+    pub(crate) const STCE: u64 = Henvcfg::STCE.mask();
 }
 
-/// HSTATEEN0 bits (Smstateen).
+/// HSTATEEN0 bits (Smstateen), from [`Hstateen0`].
 pub(crate) mod stateen0 {
-    pub(crate) const AIA_IMSIC: u64 = 1 << 58;
-    pub(crate) const AIA: u64 = 1 << 59;
-    pub(crate) const AIA_ISEL: u64 = 1 << 60;
-    pub(crate) const HSENVCFG: u64 = 1 << 62;
-    pub(crate) const SSTATEEN0: u64 = 1 << 63;
+    use crate::regs::Hstateen0;
+
+    pub(crate) const AIA_IMSIC: u64 = Hstateen0::IMSIC.mask();
+    pub(crate) const AIA: u64 = Hstateen0::AIA.mask();
+    pub(crate) const AIA_ISEL: u64 = Hstateen0::CSRIND.mask();
+    pub(crate) const HSENVCFG: u64 = Hstateen0::ENVCFG.mask();
+    pub(crate) const SSTATEEN0: u64 = Hstateen0::SE0.mask();
 }
 
 /// Exception codes delegated by default.
@@ -47,8 +53,10 @@ pub(crate) const HEDELEG_DEFAULT: u64 = 1 << exc::INST_MISALIGNED
     | 1 << exc::LOAD_PAGE_FAULT
     | 1 << exc::STORE_PAGE_FAULT;
 
-/// The VS-level software, timer and external interrupts.
-pub(crate) const HIDELEG_DEFAULT: u64 = 1 << 2 | 1 << 6 | 1 << 10;
+/// The VS-level software, timer and external interrupts (HIDELEG has one
+/// bit per interrupt, as HVIP).
+pub(crate) const HIDELEG_DEFAULT: u64 =
+    Hvip::VSSIP.mask() | Hvip::VSTIP.mask() | Hvip::VSEIP.mask();
 
 /// The breakpoint bit of HEDELEG: cleared while userspace debugs the guest,
 /// so that guest breakpoints exit to it.
@@ -76,41 +84,43 @@ pub(crate) struct GuestExts {
     pub(crate) smstateen: bool,
 }
 
-/// The HENVCFG bits the guest's extensions turn on at its first run.
-pub(crate) const fn henvcfg_bits(g: GuestExts) -> u64 {
-    let mut v = 0;
-    if g.svpbmt {
-        v |= envcfg::PBMTE;
-    }
-    if g.sstc {
-        v |= envcfg::STCE;
-    }
-    if g.zicbom {
-        v |= envcfg::CBIE | envcfg::CBCFE;
-    }
-    if g.zicboz {
-        v |= envcfg::CBZE;
-    }
-    // Hardware A/D updates only when the guest cannot expect the Svade
-    // page faults instead.
-    if g.svadu && !g.svade {
-        v |= envcfg::ADUE;
-    }
-    v
+/// The HENVCFG the guest's extensions turn on at its first run.
+pub(crate) const fn henvcfg(g: GuestExts) -> Henvcfg {
+    Henvcfg::zeroed()
+        .with_pbmte(g.svpbmt)
+        .with_stce(g.sstc)
+        .with_cbie(if g.zicbom {
+            cbie::INVALIDATE
+        } else {
+            cbie::ILLEGAL
+        })
+        .with_cbcfe(g.zicbom)
+        .with_cbze(g.zicboz)
+        // Hardware A/D updates only when the guest cannot expect the Svade
+        // page faults instead.
+        .with_adue(g.svadu && !g.svade)
 }
 
-/// The HSTATEEN0 bits the guest gets at its first run, on a host with
-/// Smstateen (`host_smstateen`); none without it.
-pub(crate) const fn hstateen0_bits(g: GuestExts, host_smstateen: bool) -> u64 {
+/// [`henvcfg`] as the value of the CSR.
+pub(crate) const fn henvcfg_bits(g: GuestExts) -> u64 {
+    henvcfg(g).into_raw()
+}
+
+/// The HSTATEEN0 the guest gets at its first run, on a host with Smstateen
+/// (`host_smstateen`); nothing without it.
+pub(crate) const fn hstateen0(g: GuestExts, host_smstateen: bool) -> Hstateen0 {
     if !host_smstateen {
-        return 0;
+        return Hstateen0::zeroed();
     }
-    let mut v = stateen0::HSENVCFG;
-    if g.ssaia {
-        v |= stateen0::AIA_IMSIC | stateen0::AIA | stateen0::AIA_ISEL;
-    }
-    if g.smstateen {
-        v |= stateen0::SSTATEEN0;
-    }
-    v
+    Hstateen0::zeroed()
+        .with_envcfg(true)
+        .with_imsic(g.ssaia)
+        .with_aia(g.ssaia)
+        .with_csrind(g.ssaia)
+        .with_se0(g.smstateen)
+}
+
+/// [`hstateen0`] as the value of the CSR.
+pub(crate) const fn hstateen0_bits(g: GuestExts, host_smstateen: bool) -> u64 {
+    hstateen0(g, host_smstateen).into_raw()
 }

@@ -23,12 +23,14 @@ pub(crate) enum CsrOp {
 
 /// funct3 of `op`, as `.insn` takes it.
 pub(crate) const fn funct3(op: CsrOp) -> u32 {
+    // CAST: the discriminant of a `repr(u32)` enum.
     op as u32
 }
 
 /// The immediate `.insn i` takes for CSR `csr`: the 12-bit number read as a
 /// signed value (numbers from 0x800 up are negative).
 pub(crate) const fn csr_imm(csr: u16) -> i32 {
+    // CAST: u16 to i32, widening.
     ((csr as i32 & 0xfff) << 20) >> 20
 }
 
@@ -36,6 +38,7 @@ pub(crate) const fn csr_imm(csr: u16) -> i32 {
 /// tests compare it with the assembler's words.
 #[allow(dead_code)]
 pub(crate) const fn encode(op: CsrOp, csr: u16, rd: u32, rs1: u32) -> u32 {
+    // CAST: the immediate's bits as they are, cut to 12.
     ((csr_imm(csr) as u32 & 0xfff) << 20)
         | ((rs1 & 0x1f) << 15)
         | (funct3(op) << 12)

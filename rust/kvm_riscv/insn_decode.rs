@@ -120,7 +120,15 @@ pub(crate) fn decode_system(insn: usize) -> SystemInsn {
         _ => None,
     };
     if let Some(op) = op {
-        return SystemInsn::Csr(CsrInsn { op, csr: (insn >> 20) as u32, rd: rd(insn), rs1: rs1(insn) });
+        return SystemInsn::Csr(CsrInsn {
+            op,
+            // CAST: instruction words (STVAL, HTINST, guest memory) have 32
+            // bits, so insn >> 20 is at most 12 bits wide; u32 would only
+            // cut bits 52 and up.
+            csr: (insn >> 20) as u32,
+            rd: rd(insn),
+            rs1: rs1(insn),
+        });
     }
     match insn & 0xffff_ffff {
         INSN_WFI => SystemInsn::Wfi,
@@ -144,7 +152,11 @@ pub(crate) enum VirtualInsn {
 /// instruction is never one KVM emulates.
 pub(crate) fn classify_virtual(insn: usize, fetched: bool) -> VirtualInsn {
     if insn_len(insn) == 2 {
-        return if insn == 0 && !fetched { VirtualInsn::Fetch } else { VirtualInsn::Illegal };
+        return if insn == 0 && !fetched {
+            VirtualInsn::Fetch
+        } else {
+            VirtualInsn::Illegal
+        };
     }
     if insn & 0x7f == OPCODE_SYSTEM {
         VirtualInsn::System(decode_system(insn))
@@ -179,6 +191,7 @@ impl Load {
     /// The shift that sign-extends a `len`-byte value (0: no extension).
     pub(crate) fn shift(&self) -> u32 {
         if self.signed {
+            // CAST: len is 1, 2, 4 or 8: at most 56.
             (8 * (8 - self.len)) as u32
         } else {
             0
@@ -188,7 +201,13 @@ impl Load {
 
 /// Decodes a load; `None` for anything upstream does not emulate.
 pub(crate) fn decode_load(insn: usize) -> Option<Load> {
-    let full = |len, signed| Some(Load { len, signed, rd: rd(insn) });
+    let full = |len, signed| {
+        Some(Load {
+            len,
+            signed,
+            rd: rd(insn),
+        })
+    };
     match insn & MASK_FUNCT3 {
         0x2003 => return full(4, true),  // lw
         0x0003 => return full(1, true),  // lb
@@ -199,9 +218,25 @@ pub(crate) fn decode_load(insn: usize) -> Option<Load> {
         0x5003 => return full(2, false), // lhu
         _ => {}
     }
-    let short = |len| Some(Load { len, signed: true, rd: rs2_short(insn) });
+    let short = |len| {
+        Some(Load {
+            len,
+            signed: true,
+            rd: rs2_short(insn),
+        })
+    };
     // c.ldsp and c.lwsp with rd = x0 are reserved encodings.
-    let sp = |len| if rd(insn) != 0 { Some(Load { len, signed: true, rd: rd(insn) }) } else { None };
+    let sp = |len| {
+        if rd(insn) != 0 {
+            Some(Load {
+                len,
+                signed: true,
+                rd: rd(insn),
+            })
+        } else {
+            None
+        }
+    };
     match insn & MASK_C_OP {
         0x6000 => short(8), // c.ld
         0x6002 => sp(8),    // c.ldsp
@@ -230,12 +265,27 @@ pub(crate) fn decode_store(insn: usize) -> Option<Store> {
     }
     // Upstream also requires bits 11:7 of c.sdsp/c.swsp (an offset field)
     // to be non-zero, as for c.ldsp/c.lwsp; so do we.
-    let sp = |len| if rd(insn) != 0 { Some(Store { len, rs: rs2_css(insn) }) } else { None };
+    let sp = |len| {
+        if rd(insn) != 0 {
+            Some(Store {
+                len,
+                rs: rs2_css(insn),
+            })
+        } else {
+            None
+        }
+    };
     match insn & MASK_C_OP {
-        0xe000 => Some(Store { len: 8, rs: rs2_short(insn) }), // c.sd
-        0xe002 => sp(8),                                       // c.sdsp
-        0xc000 => Some(Store { len: 4, rs: rs2_short(insn) }), // c.sw
-        0xc002 => sp(4),                                       // c.swsp
+        0xe000 => Some(Store {
+            len: 8,
+            rs: rs2_short(insn),
+        }), // c.sd
+        0xe002 => sp(8), // c.sdsp
+        0xc000 => Some(Store {
+            len: 4,
+            rs: rs2_short(insn),
+        }), // c.sw
+        0xc002 => sp(4), // c.swsp
         _ => None,
     }
 }
@@ -245,6 +295,12 @@ pub(crate) fn decode_store(insn: usize) -> Option<Store> {
 pub(crate) fn load_value(data: [u8; 8], len: usize, shift: u32) -> usize {
     let v = u64::from_le_bytes(data);
     // The low `len` bytes (len is 1, 2, 4 or 8).
-    let v = if len >= 8 { v } else { v & ((1u64 << (8 * len)) - 1) };
+    let v = if len >= 8 {
+        v
+    } else {
+        v & ((1u64 << (8 * len)) - 1)
+    };
+    // CAST: the bits as signed, for an arithmetic shift that extends the
+    // sign, then back as they are (usize is 64 bits).
     (((v << shift) as i64) >> shift) as usize
 }

@@ -9,6 +9,8 @@
 //!
 //! Rust on RISC-V Linux is 64-bit only, so XLEN is 64 here.
 
+use crate::regs::{u64_to_xlen, HfenceConfig};
+
 /// Bytes per XLEN word.
 pub(crate) const XLEN_BYTES: usize = 8;
 
@@ -55,6 +57,7 @@ pub(crate) const SHMEM_SIZE: usize = CSR_OFFSET + CSR_SIZE;
 /// quarter, bits 7:0 the slot in it (bits 9:8, the privilege level, are
 /// always "hypervisor" for the CSRs that live here).
 pub(crate) const fn csr_index(csr: u16) -> usize {
+    // CAST: u16 to usize, widening.
     let c = csr as usize;
     ((c & 0xc00) >> 2) | (c & 0xff)
 }
@@ -97,26 +100,35 @@ pub(crate) enum HfenceType {
     VvmaAsidAll = 7,
 }
 
-/// Config word bit positions (XLEN 64): pending [63], reserved [62:60],
-/// type [59:56], reserved [55], order [54:48], VMID [29:16], ASID [15:0].
-pub(crate) const HFENCE_CONFIG_PEND: usize = 1 << (64 - 1);
-const HFENCE_TYPE_SHIFT: u32 = 64 - 1 - 3 - 4;
-const HFENCE_TYPE_MASK: usize = (1 << 4) - 1;
-const HFENCE_ORDER_SHIFT: u32 = HFENCE_TYPE_SHIFT - 1 - 7;
-const HFENCE_ORDER_MASK: usize = (1 << 7) - 1;
+/// Config word bit positions (XLEN 64), as [`HfenceConfig`] types them:
+/// pending [63], reserved [62:60], type [59:56], reserved [55], order
+/// [54:48], VMID [29:16], ASID [15:0].
+pub(crate) const HFENCE_CONFIG_PEND: usize = u64_to_xlen(HfenceConfig::PEND.mask());
 /// Orders are encoded relative to 4 KiB pages.
 pub(crate) const HFENCE_ORDER_BASE: usize = 12;
-const HFENCE_ASID_BITS: u32 = 16;
-const HFENCE_VMID_BITS: u32 = 14;
-const HFENCE_VMID_SHIFT: u32 = HFENCE_ASID_BITS;
-const HFENCE_ASID_MASK: usize = (1 << HFENCE_ASID_BITS) - 1;
-const HFENCE_VMID_MASK: usize = (1 << HFENCE_VMID_BITS) - 1;
 
-/// The config word of a pending HFENCE request.
+/// The config word of a pending HFENCE request. The order is stored as
+/// `order - 12`, cut to 7 bits (an order of 0, for the fences without an
+/// address, becomes 0x74); VMID and ASID are cut to their widths.
+pub(crate) const fn hfence_config_word(
+    ty: HfenceType,
+    order: usize,
+    vmid: usize,
+    asid: usize,
+) -> HfenceConfig {
+    HfenceConfig::zeroed()
+        .with_pending(true)
+        // CAST: the discriminant of a `repr(u8)` enum.
+        .with_kind(ty as u8)
+        // CAST: the field keeps the low 7 bits, all within the u8.
+        .with_order(order.wrapping_sub(HFENCE_ORDER_BASE) as u8)
+        // CAST: the field keeps the low 14 bits, all within the u16.
+        .with_vmid(vmid as u16)
+        // CAST: the field is the 16 bits of the u16.
+        .with_asid(asid as u16)
+}
+
+/// [`hfence_config_word`] as the XLEN word written to the shared memory.
 pub(crate) const fn hfence_config(ty: HfenceType, order: usize, vmid: usize, asid: usize) -> usize {
-    HFENCE_CONFIG_PEND
-        | ((ty as usize & HFENCE_TYPE_MASK) << HFENCE_TYPE_SHIFT)
-        | ((order.wrapping_sub(HFENCE_ORDER_BASE) & HFENCE_ORDER_MASK) << HFENCE_ORDER_SHIFT)
-        | ((vmid & HFENCE_VMID_MASK) << HFENCE_VMID_SHIFT)
-        | (asid & HFENCE_ASID_MASK)
+    u64_to_xlen(hfence_config_word(ty, order, vmid, asid).into_raw())
 }

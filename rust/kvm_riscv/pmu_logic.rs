@@ -6,6 +6,8 @@
 //! `core` is used: host `cargo test` covers it; `pmu.rs` checks the
 //! constants against the kernel's headers at build time.
 
+use crate::regs::{u64_to_xlen, xlen_to_u64, CacheEvent, CtrInfo, EventIdx};
+
 /// Counters a vCPU may have: 32 hardware (the CSR counter space) and 32
 /// firmware ones, one bitmap word.
 pub(crate) const MAX_HW_CTRS: usize = 32;
@@ -31,19 +33,19 @@ pub(crate) enum EventType {
 }
 
 pub(crate) fn event_type(eidx: usize) -> EventType {
-    match (eidx & 0xf_0000) >> 16 {
+    match EventIdx::from_raw(xlen_to_u64(eidx)).kind() {
         0x0 => EventType::Hw,
         0x1 => EventType::Cache,
         0x2 => EventType::Raw,
         0x3 => EventType::RawV2,
         0xf => EventType::Fw,
-        t => EventType::Other(t as u32),
+        t => EventType::Other(u32::from(t)),
     }
 }
 
 /// The code field of an event index (bits 15:0).
 pub(crate) fn event_code(eidx: usize) -> u32 {
-    (eidx & 0xffff) as u32
+    u32::from(EventIdx::from_raw(xlen_to_u64(eidx)).code())
 }
 
 /// perf's `enum perf_type_id` values used here.
@@ -78,19 +80,18 @@ pub(crate) fn perf_event_type(eidx: usize) -> u32 {
 /// is below [`HW_GENERAL_MAX`]: SBI numbers them from 1, perf from 0. SBI's
 /// "no event" (0) maps to perf's first, as upstream's table leaves it.
 fn hw_config(code: u32) -> u64 {
-    code.saturating_sub(1) as u64
+    u64::from(code.saturating_sub(1))
 }
 
 /// A cache event: SBI packs the cache id, operation and result as
 /// `id << 3 | op << 1 | result`, perf as `id | op << 8 | result << 16`.
 fn cache_config(code: u32) -> u64 {
-    let id = (code & 0xfff8) >> 3;
-    let op = (code & 0x6) >> 1;
-    let result = code & 0x1;
+    let c = CacheEvent::from_raw(u64::from(code));
+    let (id, op, result) = (u32::from(c.id()), u32::from(c.op()), u32::from(c.result()));
     if id >= CACHE_MAX || op >= CACHE_OP_MAX || result >= CACHE_RESULT_MAX {
         return u64::MAX;
     }
-    id as u64 | (op as u64) << 8 | (result as u64) << 16
+    u64::from(id) | u64::from(op) << 8 | u64::from(result) << 16
 }
 
 /// The perf `config` of a guest event; `u64::MAX` when there is none.
@@ -101,7 +102,9 @@ pub(crate) fn perf_event_config(eidx: usize, evt_data: u64) -> u64 {
         EventType::Cache => cache_config(code),
         EventType::Raw => evt_data & RAW_EVENT_MASK,
         EventType::RawV2 => evt_data & RAW_EVENT_V2_MASK,
-        EventType::Fw if (code as usize) < FW_MAX => 1 << 63 | code as u64,
+        EventType::Fw if usize::try_from(code).is_ok_and(|c| c < FW_MAX) => {
+            1 << 63 | u64::from(code)
+        }
         _ => u64::MAX,
     }
 }
@@ -109,7 +112,11 @@ pub(crate) fn perf_event_config(eidx: usize, evt_data: u64) -> u64 {
 /// The perf sample period that makes a counter of `width + 1` bits at
 /// `counter_val` overflow: all of it from 0.
 pub(crate) fn sample_period(counter_val: u64, width: u32) -> u64 {
-    let mask = if width >= 63 { u64::MAX } else { (1u64 << (width + 1)) - 1 };
+    let mask = if width >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (width + 1)) - 1
+    };
     if counter_val == 0 {
         mask
     } else {
@@ -135,8 +142,10 @@ impl Counters {
         if mask == 0 || base >= self.total() {
             return false;
         }
-        let top = usize::BITS as usize - 1 - mask.leading_zeros() as usize;
-        base.checked_add(top).is_some_and(|last| last < self.total())
+        // CAST: a bit number, below 64.
+        let top = (usize::BITS - 1 - mask.leading_zeros()) as usize;
+        base.checked_add(top)
+            .is_some_and(|last| last < self.total())
     }
 
     /// The counter for event `eidx` among `(base, mask)`: the fixed one of
@@ -164,30 +173,53 @@ impl Counters {
 
 /// The set bits of `mask`, lowest first.
 pub(crate) fn bits(mask: usize) -> impl Iterator<Item = usize> {
+    // CAST: 64.
     (0..usize::BITS as usize).filter(move |i| mask & (1 << i) != 0)
 }
 
-/// `union sbi_pmu_ctr_info` (RV64): CSR number in bits 11:0, width - 1 in
-/// 17:12, type (1: firmware) in bit 63.
+/// The counter info word (`union sbi_pmu_ctr_info`, RV64, [`CtrInfo`]):
+/// CSR number in bits 11:0, width - 1 in 17:12, type (1: firmware) in bit
+/// 63. Bits of `csr` and `width` past their fields are dropped.
+pub(crate) const fn ctr_info_word(csr: u32, width: u32, firmware: bool) -> CtrInfo {
+    CtrInfo::zeroed()
+        // CAST: the field keeps the low 12 bits, all within the u16.
+        .with_csr(csr as u16)
+        // CAST: the field keeps the low 6 bits, all within the u8.
+        .with_width(width as u8)
+        .with_firmware(firmware)
+}
+
+/// [`ctr_info_word`] as the XLEN value the guest reads.
 pub(crate) fn ctr_info(csr: u32, width: u32, firmware: bool) -> usize {
-    (csr as usize & 0xfff) | (width as usize & 0x3f) << 12 | (firmware as usize) << 63
+    u64_to_xlen(ctr_info_word(csr, width, firmware).into_raw())
 }
 
 /// The fields of a counter info word: `(csr, width, firmware)`.
 pub(crate) fn ctr_info_fields(info: usize) -> (u32, u32, bool) {
-    ((info & 0xfff) as u32, ((info >> 12) & 0x3f) as u32, info >> 63 != 0)
+    let c = CtrInfo::from_raw(xlen_to_u64(info));
+    (u32::from(c.csr()), u32::from(c.width()), c.firmware())
 }
 
 /// The counter info of each counter of a vCPU with `ctrs` counters and
 /// hardware counters `hpm_width + 1` bits wide: CYCLE + i for hardware
 /// counter i (63 bits wide for 0 and 2), firmware ones after. Slot 1, TIME,
 /// has none.
-pub(crate) fn initial_ctr_info(ctrs: Counters, i: usize, hpm_width: u32, csr_cycle: u32) -> Option<usize> {
+pub(crate) fn initial_ctr_info(
+    ctrs: Counters,
+    i: usize,
+    hpm_width: u32,
+    csr_cycle: u32,
+) -> Option<usize> {
     if i == 1 || i >= ctrs.total() {
         return None;
     }
     Some(if i < ctrs.hw {
-        ctr_info(csr_cycle + i as u32, if i < 3 { 63 } else { hpm_width }, false)
+        ctr_info(
+            // CAST: i is below ctrs.hw, at most MAX_HW_CTRS (32).
+            csr_cycle + i as u32,
+            if i < 3 { 63 } else { hpm_width },
+            false,
+        )
     } else {
         ctr_info(0, 63, true)
     })

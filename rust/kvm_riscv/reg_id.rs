@@ -11,16 +11,19 @@
 //! any of them set names no register (-ENOENT). [`RegId::index`] keeps
 //! that rule.
 
-pub(crate) const KVM_REG_ARCH_MASK: u64 = 0xff00_0000_0000_0000;
-pub(crate) const KVM_REG_RISCV: u64 = 0x8000_0000_0000_0000;
-pub(crate) const KVM_REG_SIZE_MASK: u64 = 0x00f0_0000_0000_0000;
-pub(crate) const KVM_REG_SIZE_SHIFT: u32 = 52;
-pub(crate) const KVM_REG_SIZE_U32: u64 = 2 << KVM_REG_SIZE_SHIFT;
-pub(crate) const KVM_REG_SIZE_U64: u64 = 3 << KVM_REG_SIZE_SHIFT;
-pub(crate) const TYPE_MASK: u64 = 0xff00_0000;
-pub(crate) const TYPE_SHIFT: u32 = 24;
-pub(crate) const SUBTYPE_MASK: u64 = 0x00ff_0000;
-pub(crate) const SUBTYPE_SHIFT: u32 = 16;
+use crate::regs::{u64_to_xlen, xlen_to_u64, Hvip, OneRegId};
+
+/// The fields of an id, from [`OneRegId`].
+pub(crate) const KVM_REG_ARCH_MASK: u64 = OneRegId::ARCH.mask();
+pub(crate) const KVM_REG_RISCV: u64 = OneRegId::zeroed().with_arch(0x80).into_raw();
+pub(crate) const KVM_REG_SIZE_MASK: u64 = OneRegId::SIZE.mask();
+pub(crate) const KVM_REG_SIZE_SHIFT: u32 = OneRegId::SIZE.shift();
+pub(crate) const KVM_REG_SIZE_U32: u64 = OneRegId::zeroed().with_size_log2(2).into_raw();
+pub(crate) const KVM_REG_SIZE_U64: u64 = OneRegId::zeroed().with_size_log2(3).into_raw();
+pub(crate) const TYPE_MASK: u64 = OneRegId::TYPE.mask();
+pub(crate) const TYPE_SHIFT: u32 = OneRegId::TYPE.shift();
+pub(crate) const SUBTYPE_MASK: u64 = OneRegId::SUBTYPE.mask();
+pub(crate) const SUBTYPE_SHIFT: u32 = OneRegId::SUBTYPE.shift();
 
 /// The register classes (`KVM_REG_RISCV_*` types).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +56,7 @@ impl Class {
         }) << TYPE_SHIFT
     }
 
-    const fn from_type(t: u64) -> Option<Class> {
+    const fn from_type(t: u8) -> Option<Class> {
         Some(match t {
             1 => Class::Config,
             2 => Class::Core,
@@ -97,12 +100,15 @@ pub(crate) struct RegId {
 
 impl RegId {
     pub(crate) const fn new(id: u64) -> Self {
-        RegId { id, class: Class::from_type((id & TYPE_MASK) >> TYPE_SHIFT) }
+        RegId {
+            id,
+            class: Class::from_type(OneRegId::from_raw(id).reg_type()),
+        }
     }
 
     /// The size in bytes the id asks for (`KVM_REG_SIZE()`).
     pub(crate) const fn size(&self) -> usize {
-        1 << ((self.id & KVM_REG_SIZE_MASK) >> KVM_REG_SIZE_SHIFT)
+        1 << OneRegId::from_raw(self.id).size_log2()
     }
 
     /// The register number of a class without subtypes: everything but
@@ -113,7 +119,7 @@ impl RegId {
 
     /// The subtype field (bits 23:16).
     pub(crate) const fn subtype(&self) -> u64 {
-        (self.id & SUBTYPE_MASK) >> SUBTYPE_SHIFT
+        OneRegId::SUBTYPE.extract(self.id)
     }
 
     /// The register number within a subtype.
@@ -149,6 +155,7 @@ pub(crate) const fn encode(class: Class, subtype: u64, index: u64, size_field: u
 
 /// `KVM_REG_SIZE_*` of a `bytes`-byte register (a power of two).
 pub(crate) const fn size_field(bytes: usize) -> u64 {
+    // CAST: u32 to u64, widening.
     (bytes.trailing_zeros() as u64) << KVM_REG_SIZE_SHIFT
 }
 
@@ -194,9 +201,11 @@ pub(crate) const FP_COUNT: u64 = 33;
 pub(crate) const VECTOR_CSR_COUNT: u64 = 5;
 
 /// The interrupt bits of VSIP that HVIP holds one place up (SSIP, STIP,
-/// SEIP), and those it holds as they are (LCOFIP).
-const VSIP_BIAS_MASK: usize = 1 << 1 | 1 << 5 | 1 << 9;
-const VSIP_NO_BIAS_MASK: usize = 1 << 13;
+/// SEIP as HVIP's VSSIP, VSTIP, VSEIP), and those it holds as they are
+/// (LCOFIP).
+const VSIP_BIAS_MASK: usize =
+    u64_to_xlen(Hvip::VSSIP.mask() | Hvip::VSTIP.mask() | Hvip::VSEIP.mask()) >> 1;
+const VSIP_NO_BIAS_MASK: usize = u64_to_xlen(Hvip::LCOFIP.mask());
 /// The local interrupts, 0..=13.
 const IRQ_LOCAL_MASK: usize = (1 << 14) - 1;
 
@@ -217,12 +226,22 @@ pub(crate) const BASE_ISA_MASK: usize = (1 << 26) - 1;
 /// The extension ids of multi-extension register `n`, each with its bit:
 /// those below `max`.
 pub(crate) fn multi_ids(n: u64, max: usize) -> impl Iterator<Item = (usize, u64)> {
-    (0..usize::BITS as usize)
-        .map(move |i| (i, n.wrapping_mul(usize::BITS as u64).wrapping_add(i as u64)))
-        .take_while(move |&(_, id)| id < max as u64)
+    (0..XLEN)
+        .map(move |i| {
+            (
+                i,
+                n.wrapping_mul(xlen_to_u64(XLEN))
+                    .wrapping_add(xlen_to_u64(i)),
+            )
+        })
+        .take_while(move |&(_, id)| id < xlen_to_u64(max))
 }
 
 /// The index of the last multi-extension register for `max` extensions.
 pub(crate) const fn multi_reg_last(max: usize) -> u64 {
-    ((max - 1) / usize::BITS as usize) as u64
+    xlen_to_u64((max - 1) / XLEN)
 }
+
+/// Extensions per multi-extension register: one per bit of an XLEN word.
+// CAST: u32 to usize, widening.
+const XLEN: usize = usize::BITS as usize;

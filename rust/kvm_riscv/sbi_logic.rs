@@ -27,6 +27,7 @@ impl ExtStatus {
     }
 
     pub(crate) const fn raw(self) -> u32 {
+        // CAST: the discriminant, 0 to 3.
         self as u32
     }
 }
@@ -70,5 +71,11 @@ pub(crate) const fn complete(o: Outcome, v01: bool) -> Completion {
     } else {
         (false, true, true, 1)
     };
-    Completion { redirect, set_error, advance, set_value: !v01 && ret == 1, ret }
+    Completion {
+        redirect,
+        set_error,
+        advance,
+        set_value: !v01 && ret == 1,
+        ret,
+    }
 }

@@ -4,6 +4,8 @@
 //! (privileged specification, "Machine Cause Register", with the hypervisor
 //! extension's causes). Only `core` is used: host `cargo test` covers it.
 
+use crate::regs::xlen_to_u64;
+
 /// The interrupt bit of SCAUSE (XLEN 64).
 pub(crate) const CAUSE_IRQ_FLAG: usize = 1 << 63;
 
@@ -94,5 +96,5 @@ impl Exit {
 /// The guest physical address of a G-stage fault: HTVAL holds it shifted
 /// right by 2, STVAL's low bits complete it.
 pub(crate) const fn fault_gpa(htval: usize, stval: usize) -> u64 {
-    ((htval as u64) << 2) | (stval as u64 & 0x3)
+    (xlen_to_u64(htval) << 2) | (xlen_to_u64(stval) & 0x3)
 }

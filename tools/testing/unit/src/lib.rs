@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../../rust/kvm_riscv/regs.rs"]
+mod regs;
+
 #[path = "../../../../rust/kvm_riscv/report.rs"]
 mod report;
 
@@ -36,11 +39,26 @@ mod report_tests {
     fn nacl_feature_list() {
         let none = NaclFeatures::default();
         assert_eq!(format!("{none}"), "no features");
-        let all = NaclFeatures { sync_csr: true, sync_hfence: true, sync_sret: true, autoswap_csr: true };
-        assert_eq!(format!("{all}"), "sync_csr, sync_hfence, sync_sret, autoswap_csr");
-        let some = NaclFeatures { sync_hfence: true, autoswap_csr: true, ..none };
+        let all = NaclFeatures {
+            sync_csr: true,
+            sync_hfence: true,
+            sync_sret: true,
+            autoswap_csr: true,
+        };
+        assert_eq!(
+            format!("{all}"),
+            "sync_csr, sync_hfence, sync_sret, autoswap_csr"
+        );
+        let some = NaclFeatures {
+            sync_hfence: true,
+            autoswap_csr: true,
+            ..none
+        };
         assert_eq!(format!("{some}"), "sync_hfence, autoswap_csr");
-        let one = NaclFeatures { sync_sret: true, ..none };
+        let one = NaclFeatures {
+            sync_sret: true,
+            ..none
+        };
         assert_eq!(format!("{one}"), "sync_sret");
     }
 
@@ -157,6 +175,7 @@ mod csr_encoding_tests {
         assert_eq!(csr_imm(0xe12), 0xe12 - 0x1000);
         assert_eq!(csr_imm(0xfff), -1);
         for c in 0..0x1000u16 {
+            // CAST: the immediate's bits as they are, and a u16 widened.
             assert_eq!((csr_imm(c) as u32) & 0xfff, c as u32);
         }
     }
@@ -177,18 +196,24 @@ mod trap_tests {
     #[test]
     fn counted_traps_go_back_to_the_guest() {
         assert_eq!(Exit::decode(2), Exit::Redirect(Some(FwEvent::IllegalInsn)));
-        assert_eq!(Exit::decode(4), Exit::Redirect(Some(FwEvent::MisalignedLoad)));
-        assert_eq!(Exit::decode(6), Exit::Redirect(Some(FwEvent::MisalignedStore)));
+        assert_eq!(
+            Exit::decode(4),
+            Exit::Redirect(Some(FwEvent::MisalignedLoad))
+        );
+        assert_eq!(
+            Exit::decode(6),
+            Exit::Redirect(Some(FwEvent::MisalignedStore))
+        );
         assert_eq!(Exit::decode(5), Exit::Redirect(Some(FwEvent::AccessLoad)));
         assert_eq!(Exit::decode(7), Exit::Redirect(Some(FwEvent::AccessStore)));
         // An instruction access fault is redirected and counted nowhere.
         assert_eq!(Exit::decode(1), Exit::Redirect(None));
         // The SBI firmware event ids.
-        assert_eq!(FwEvent::MisalignedLoad as usize, 0);
-        assert_eq!(FwEvent::MisalignedStore as usize, 1);
-        assert_eq!(FwEvent::AccessLoad as usize, 2);
-        assert_eq!(FwEvent::AccessStore as usize, 3);
-        assert_eq!(FwEvent::IllegalInsn as usize, 4);
+        assert_eq!(FwEvent::MisalignedLoad as usize, 0); // CAST: a discriminant.
+        assert_eq!(FwEvent::MisalignedStore as usize, 1); // CAST: a discriminant.
+        assert_eq!(FwEvent::AccessLoad as usize, 2); // CAST: a discriminant.
+        assert_eq!(FwEvent::AccessStore as usize, 3); // CAST: a discriminant.
+        assert_eq!(FwEvent::IllegalInsn as usize, 4); // CAST: a discriminant.
     }
 
     #[test]
@@ -227,9 +252,11 @@ mod insn_decode_tests {
     use super::insn_decode::*;
 
     fn w(b: [u8; 4]) -> usize {
+        // CAST: u32 to usize, widening.
         u32::from_le_bytes(b) as usize
     }
     fn h(b: [u8; 2]) -> usize {
+        // CAST: u16 to usize, widening.
         u16::from_le_bytes(b) as usize
     }
     fn csr(insn: usize) -> CsrInsn {
@@ -251,40 +278,100 @@ mod insn_decode_tests {
     fn csr_forms() {
         // csrrw a0, sscratch, a1
         let c = csr(w([0x73, 0x95, 0x05, 0x14]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rw, csr: 0x140, rd: 10, rs1: 11 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rw,
+                csr: 0x140,
+                rd: 10,
+                rs1: 11
+            }
+        );
         assert!(c.reads_rs1());
         assert_eq!(c.operands(0x1234), (0x1234, usize::MAX));
         // csrr t0, seed (csrrs t0, seed, x0)
         let c = csr(w([0xf3, 0x22, 0x50, 0x01]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rs, csr: 0x015, rd: 5, rs1: 0 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rs,
+                csr: 0x015,
+                rd: 5,
+                rs1: 0
+            }
+        );
         assert_eq!(c.operands(0), (usize::MAX, 0));
         // csrc cycle, s1 (csrrc x0, cycle, s1)
         let c = csr(w([0x73, 0xb0, 0x04, 0xc0]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rc, csr: 0xc00, rd: 0, rs1: 9 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rc,
+                csr: 0xc00,
+                rd: 0,
+                rs1: 9
+            }
+        );
         assert_eq!(c.operands(0xf0), (0, 0xf0));
         // csrrwi a5, siselect, 31
         let c = csr(w([0xf3, 0xd7, 0x0f, 0x15]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rwi, csr: 0x150, rd: 15, rs1: 31 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rwi,
+                csr: 0x150,
+                rd: 15,
+                rs1: 31
+            }
+        );
         assert!(!c.reads_rs1());
         assert_eq!(c.operands(0xdead), (31, usize::MAX));
         // csrrsi a2, hpmcounter3, 1
         let c = csr(w([0x73, 0xe6, 0x30, 0xc0]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rsi, csr: 0xc03, rd: 12, rs1: 1 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rsi,
+                csr: 0xc03,
+                rd: 12,
+                rs1: 1
+            }
+        );
         assert_eq!(c.operands(0xdead), (usize::MAX, 1));
         // csrrci ra, stopei, 0
         let c = csr(w([0xf3, 0x70, 0xc0, 0x15]));
-        assert_eq!(c, CsrInsn { op: CsrOp::Rci, csr: 0x15c, rd: 1, rs1: 0 });
+        assert_eq!(
+            c,
+            CsrInsn {
+                op: CsrOp::Rci,
+                csr: 0x15c,
+                rd: 1,
+                rs1: 0
+            }
+        );
         assert_eq!(c.operands(0xdead), (0, 0));
     }
 
     #[test]
     fn other_system_forms() {
         assert_eq!(decode_system(w([0x73, 0x00, 0x50, 0x10])), SystemInsn::Wfi);
-        assert_eq!(decode_system(w([0x73, 0x00, 0xd0, 0x00])), SystemInsn::WrsNto);
+        assert_eq!(
+            decode_system(w([0x73, 0x00, 0xd0, 0x00])),
+            SystemInsn::WrsNto
+        );
         // wrs.sto, ecall, sfence.vma, funct3 = 4 (hypervisor loads)
-        assert_eq!(decode_system(w([0x73, 0x00, 0xd0, 0x01])), SystemInsn::Other);
-        assert_eq!(decode_system(w([0x73, 0x00, 0x00, 0x00])), SystemInsn::Other);
-        assert_eq!(decode_system(w([0x73, 0x00, 0x00, 0x12])), SystemInsn::Other);
+        assert_eq!(
+            decode_system(w([0x73, 0x00, 0xd0, 0x01])),
+            SystemInsn::Other
+        );
+        assert_eq!(
+            decode_system(w([0x73, 0x00, 0x00, 0x00])),
+            SystemInsn::Other
+        );
+        assert_eq!(
+            decode_system(w([0x73, 0x00, 0x00, 0x12])),
+            SystemInsn::Other
+        );
         assert_eq!(decode_system(0x6c05_4573), SystemInsn::Other);
         // WFI is matched on all 32 bits only.
         assert_eq!(decode_system(0x1_1050_0073), SystemInsn::Wfi);
@@ -295,10 +382,19 @@ mod insn_decode_tests {
     fn virtual_insn_classes() {
         assert_eq!(classify_virtual(0, false), VirtualInsn::Fetch);
         assert_eq!(classify_virtual(0, true), VirtualInsn::Illegal);
-        assert_eq!(classify_virtual(h([0x05, 0x05]), false), VirtualInsn::Illegal);
-        assert_eq!(classify_virtual(h([0x05, 0x05]), true), VirtualInsn::Illegal);
+        assert_eq!(
+            classify_virtual(h([0x05, 0x05]), false),
+            VirtualInsn::Illegal
+        );
+        assert_eq!(
+            classify_virtual(h([0x05, 0x05]), true),
+            VirtualInsn::Illegal
+        );
         // amoadd.w: not SYSTEM
-        assert_eq!(classify_virtual(w([0x2f, 0x25, 0xb6, 0x00]), false), VirtualInsn::Illegal);
+        assert_eq!(
+            classify_virtual(w([0x2f, 0x25, 0xb6, 0x00]), false),
+            VirtualInsn::Illegal
+        );
         assert_eq!(
             classify_virtual(w([0x73, 0x00, 0x50, 0x10]), true),
             VirtualInsn::System(SystemInsn::Wfi)
@@ -335,7 +431,7 @@ mod insn_decode_tests {
         assert_eq!(decode_load(h([0xc0, 0x41])), l(4, true, 8)); // c.lw s0
         assert_eq!(decode_load(h([0xc2, 0x63])), l(8, true, 7)); // c.ldsp t2
         assert_eq!(decode_load(h([0xb2, 0x44])), l(4, true, 9)); // c.lwsp s1
-        // c.ldsp / c.lwsp with rd = x0: reserved.
+                                                                 // c.ldsp / c.lwsp with rd = x0: reserved.
         assert_eq!(decode_load(0x6002 | (2 << 2)), None);
         assert_eq!(decode_load(0x4002), None);
         // Not emulated: FP loads, Zcb, non-loads.
@@ -345,7 +441,7 @@ mod insn_decode_tests {
         assert_eq!(decode_load(h([0x05, 0x05])), None); // c.addi
         assert_eq!(decode_load(w([0x2f, 0x25, 0xb6, 0x00])), None); // amoadd.w
         assert_eq!(decode_load(0x7003), None); // funct3 7: reserved
-        // Through HTINST: a transformed c.lw is the 32-bit lw.
+                                               // Through HTINST: a transformed c.lw is the 32-bit lw.
         assert_eq!(decode_load(from_htinst(0x2401).unwrap().0), l(4, true, 8));
     }
 
@@ -360,15 +456,18 @@ mod insn_decode_tests {
         assert_eq!(decode_store(h([0xc0, 0xc1])), s(4, 8)); // c.sw s0
         assert_eq!(decode_store(h([0x1e, 0xe8])), s(8, 7)); // c.sdsp t2, 16(sp)
         assert_eq!(decode_store(h([0x26, 0xc6])), s(4, 9)); // c.swsp s1, 12(sp)
-        // Upstream's quirk: c.sdsp with offset bits 11:7 all zero is refused.
+                                                            // Upstream's quirk: c.sdsp with offset bits 11:7 all zero is refused.
         assert_eq!(decode_store(h([0x1e, 0xe0])), None); // c.sdsp t2, 0(sp)
         assert_eq!(decode_store(h([0x08, 0xa1])), None); // c.fsd
         assert_eq!(decode_store(h([0xa8, 0x8d])), None); // c.sh (Zcb)
         assert_eq!(decode_store(h([0x88, 0x89])), None); // c.sb (Zcb)
         assert_eq!(decode_store(w([0x03, 0x85, 0x05, 0x00])), None); // lb
         assert_eq!(decode_store(0x4023), None); // funct3 4: reserved
-        // Through HTINST: a transformed c.sw is the 32-bit sw.
-        assert_eq!(decode_store(from_htinst(0x0000_2021 | (9 << 20)).unwrap().0), s(4, 9));
+                                                // Through HTINST: a transformed c.sw is the 32-bit sw.
+        assert_eq!(
+            decode_store(from_htinst(0x0000_2021 | (9 << 20)).unwrap().0),
+            s(4, 9)
+        );
     }
 
     #[test]
@@ -433,6 +532,7 @@ mod pmu_logic_tests {
     fn perf_configs() {
         // SBI_PMU_HW_CPU_CYCLES (1) .. REF_CPU_CYCLES (10) are perf's 0..9.
         for code in 1..=10usize {
+            // CAST: a small code, widened.
             assert_eq!(perf_event_config(HW | code, 0), code as u64 - 1);
         }
         assert_eq!(perf_event_config(HW, 0), 0);
@@ -440,8 +540,14 @@ mod pmu_logic_tests {
         // L1D (0) read (0) miss (1); LL (2) write (1) access (0); BPU (5)
         // prefetch (2) miss (1).
         assert_eq!(perf_event_config(CACHE | 0b000_00_1, 0), 0x1_00_00);
-        assert_eq!(perf_event_config(CACHE | (2 << 3) | (1 << 1), 0), 0x00_01_02);
-        assert_eq!(perf_event_config(CACHE | (5 << 3) | (2 << 1) | 1, 0), 0x01_02_05);
+        assert_eq!(
+            perf_event_config(CACHE | (2 << 3) | (1 << 1), 0),
+            0x00_01_02
+        );
+        assert_eq!(
+            perf_event_config(CACHE | (5 << 3) | (2 << 1) | 1, 0),
+            0x01_02_05
+        );
         // Out of perf's ranges: cache id 7, op 3.
         assert_eq!(perf_event_config(CACHE | (7 << 3), 0), u64::MAX);
         assert_eq!(perf_event_config(CACHE | (3 << 1), 0), u64::MAX);
@@ -500,16 +606,37 @@ mod pmu_logic_tests {
     fn counter_info_words() {
         assert_eq!(ctr_info(0xc00, 63, false), 0xc00 | 63 << 12);
         assert_eq!(ctr_info(0, 63, true), 63 << 12 | 1 << 63);
-        assert_eq!(ctr_info_fields(ctr_info(0xc1f, 47, false)), (0xc1f, 47, false));
+        assert_eq!(
+            ctr_info_fields(ctr_info(0xc1f, 47, false)),
+            (0xc1f, 47, false)
+        );
         assert_eq!(ctr_info_fields(ctr_info(0, 63, true)), (0, 63, true));
         let c = Counters { hw: 17, fw: 22 };
-        assert_eq!(initial_ctr_info(c, 0, 47, 0xc00), Some(ctr_info(0xc00, 63, false)));
+        assert_eq!(
+            initial_ctr_info(c, 0, 47, 0xc00),
+            Some(ctr_info(0xc00, 63, false))
+        );
         assert_eq!(initial_ctr_info(c, 1, 47, 0xc00), None);
-        assert_eq!(initial_ctr_info(c, 2, 47, 0xc00), Some(ctr_info(0xc02, 63, false)));
-        assert_eq!(initial_ctr_info(c, 3, 47, 0xc00), Some(ctr_info(0xc03, 47, false)));
-        assert_eq!(initial_ctr_info(c, 16, 47, 0xc00), Some(ctr_info(0xc10, 47, false)));
-        assert_eq!(initial_ctr_info(c, 17, 47, 0xc00), Some(ctr_info(0, 63, true)));
-        assert_eq!(initial_ctr_info(c, 38, 47, 0xc00), Some(ctr_info(0, 63, true)));
+        assert_eq!(
+            initial_ctr_info(c, 2, 47, 0xc00),
+            Some(ctr_info(0xc02, 63, false))
+        );
+        assert_eq!(
+            initial_ctr_info(c, 3, 47, 0xc00),
+            Some(ctr_info(0xc03, 47, false))
+        );
+        assert_eq!(
+            initial_ctr_info(c, 16, 47, 0xc00),
+            Some(ctr_info(0xc10, 47, false))
+        );
+        assert_eq!(
+            initial_ctr_info(c, 17, 47, 0xc00),
+            Some(ctr_info(0, 63, true))
+        );
+        assert_eq!(
+            initial_ctr_info(c, 38, 47, 0xc00),
+            Some(ctr_info(0, 63, true))
+        );
         assert_eq!(initial_ctr_info(c, 39, 47, 0xc00), None);
     }
 
@@ -551,18 +678,19 @@ mod isa_table_tests {
     fn ids_are_the_uapi_ones() {
         assert_eq!(ALL.len(), 80);
         for (i, e) in ALL.iter().enumerate() {
+            // CAST: a discriminant: the uapi id, below 80.
             assert_eq!(*e as usize, i);
             assert_eq!(Ext::from_id(i), Some(*e));
         }
         assert_eq!(Ext::from_id(80), None);
         assert_eq!(Ext::from_id(usize::MAX), None);
         // A sample of uapi ids.
-        assert_eq!(Ext::A as u32, 0);
-        assert_eq!(Ext::H as u32, 4);
-        assert_eq!(Ext::SSAIA as u32, 14);
-        assert_eq!(Ext::SSCOFPMF as u32, 54);
-        assert_eq!(Ext::ZICCRSE as u32, 68);
-        assert_eq!(Ext::ZICFISS as u32, 79);
+        assert_eq!(Ext::A as u32, 0); // CAST: a uapi id.
+        assert_eq!(Ext::H as u32, 4); // CAST: a uapi id.
+        assert_eq!(Ext::SSAIA as u32, 14); // CAST: a uapi id.
+        assert_eq!(Ext::SSCOFPMF as u32, 54); // CAST: a uapi id.
+        assert_eq!(Ext::ZICCRSE as u32, 68); // CAST: a uapi id.
+        assert_eq!(Ext::ZICFISS as u32, 79); // CAST: a uapi id.
     }
 
     #[test]
@@ -573,7 +701,11 @@ mod isa_table_tests {
 
     #[test]
     fn enable_policies() {
-        let special: Vec<_> = ALL.iter().filter(|e| e.enable() != Enable::Yes).map(|e| (*e, e.enable())).collect();
+        let special: Vec<_> = ALL
+            .iter()
+            .filter(|e| e.enable() != Enable::Yes)
+            .map(|e| (*e, e.enable()))
+            .collect();
         assert_eq!(
             special,
             [
@@ -587,13 +719,28 @@ mod isa_table_tests {
 
     #[test]
     fn disable_policies() {
-        let yes: Vec<_> = ALL.iter().filter(|e| e.disable() == Disable::Yes).copied().collect();
+        let yes: Vec<_> = ALL
+            .iter()
+            .filter(|e| e.disable() == Disable::Yes)
+            .copied()
+            .collect();
         // What may be disabled: the ones with an enable bit somewhere.
         assert_eq!(
             yes,
             [
-                Ext::D, Ext::F, Ext::H, Ext::SVPBMT, Ext::ZICBOM, Ext::ZICBOZ, Ext::V,
-                Ext::SMSTATEEN, Ext::SMNPM, Ext::SVADU, Ext::ZCLSD, Ext::ZILSD, Ext::ZICFILP,
+                Ext::D,
+                Ext::F,
+                Ext::H,
+                Ext::SVPBMT,
+                Ext::ZICBOM,
+                Ext::ZICBOZ,
+                Ext::V,
+                Ext::SMSTATEEN,
+                Ext::SMNPM,
+                Ext::SVADU,
+                Ext::ZCLSD,
+                Ext::ZILSD,
+                Ext::ZICFILP,
                 Ext::ZICFISS,
             ]
         );
@@ -601,7 +748,16 @@ mod isa_table_tests {
         assert_eq!(Ext::SVADE.disable(), Disable::IfHostSvadu);
         let no = ALL.iter().filter(|e| e.disable() == Disable::No).count();
         assert_eq!(no + yes.len() + 2, ALL.len());
-        for e in [Ext::A, Ext::C, Ext::I, Ext::M, Ext::SSTC, Ext::ZICNTR, Ext::ZIHPM, Ext::ZKR] {
+        for e in [
+            Ext::A,
+            Ext::C,
+            Ext::I,
+            Ext::M,
+            Ext::SSTC,
+            Ext::ZICNTR,
+            Ext::ZIHPM,
+            Ext::ZKR,
+        ] {
             assert_eq!(e.disable(), Disable::No, "{e:?}");
         }
     }
@@ -621,8 +777,14 @@ mod config_logic_tests {
         assert_eq!(HEDELEG_DEFAULT, 0b1011_0001_0000_1101);
         // VSSIP, VSTIP, VSEIP
         assert_eq!(HIDELEG_DEFAULT, 0x444);
-        assert_eq!(hedeleg_for_debug(HEDELEG_DEFAULT, true), HEDELEG_DEFAULT & !8);
-        assert_eq!(hedeleg_for_debug(HEDELEG_DEFAULT & !8, false), HEDELEG_DEFAULT);
+        assert_eq!(
+            hedeleg_for_debug(HEDELEG_DEFAULT, true),
+            HEDELEG_DEFAULT & !8
+        );
+        assert_eq!(
+            hedeleg_for_debug(HEDELEG_DEFAULT & !8, false),
+            HEDELEG_DEFAULT
+        );
         assert_eq!(hedeleg_for_debug(0, false), 8);
     }
 
@@ -643,18 +805,58 @@ mod config_logic_tests {
         assert_eq!(henvcfg_bits(all), 1 << 63 | 1 << 62 | 1 << 61 | 0xf0);
         // With Svade the guest takes A/D faults: no hardware updating.
         assert_eq!(henvcfg_bits(GuestExts { svade: true, ..all }) & 1 << 61, 0);
-        assert_eq!(henvcfg_bits(GuestExts { zicbom: true, ..none }), 0x70);
-        assert_eq!(henvcfg_bits(GuestExts { zicboz: true, ..none }), 0x80);
+        assert_eq!(
+            henvcfg_bits(GuestExts {
+                zicbom: true,
+                ..none
+            }),
+            0x70
+        );
+        assert_eq!(
+            henvcfg_bits(GuestExts {
+                zicboz: true,
+                ..none
+            }),
+            0x80
+        );
     }
 
     #[test]
     fn hstateen0_from_extensions() {
         let none = GuestExts::default();
         assert_eq!(hstateen0_bits(none, false), 0);
-        assert_eq!(hstateen0_bits(GuestExts { ssaia: true, smstateen: true, ..none }, false), 0);
+        assert_eq!(
+            hstateen0_bits(
+                GuestExts {
+                    ssaia: true,
+                    smstateen: true,
+                    ..none
+                },
+                false
+            ),
+            0
+        );
         assert_eq!(hstateen0_bits(none, true), 1 << 62);
-        assert_eq!(hstateen0_bits(GuestExts { ssaia: true, ..none }, true), 1 << 62 | 0x7 << 58);
-        assert_eq!(hstateen0_bits(GuestExts { smstateen: true, ..none }, true), 1 << 63 | 1 << 62);
+        assert_eq!(
+            hstateen0_bits(
+                GuestExts {
+                    ssaia: true,
+                    ..none
+                },
+                true
+            ),
+            1 << 62 | 0x7 << 58
+        );
+        assert_eq!(
+            hstateen0_bits(
+                GuestExts {
+                    smstateen: true,
+                    ..none
+                },
+                true
+            ),
+            1 << 63 | 1 << 62
+        );
     }
 }
 
@@ -695,10 +897,16 @@ mod reg_id_tests {
         let r = RegId::new(RV | U64 | 0x0100_0000);
         assert_eq!((r.class, r.size(), r.number()), (Some(Class::Config), 8, 0));
         // core regs.pc .. mode
-        assert_eq!(RegId::new(RV | U64 | 0x0200_0000 | 32).number(), core_reg::MODE);
+        assert_eq!(
+            RegId::new(RV | U64 | 0x0200_0000 | 32).number(),
+            core_reg::MODE
+        );
         // CSR AIA iprio2 (subtype 1, index 2)
         let r = RegId::new(RV | U64 | 0x0300_0000 | 0x1_0000 | 2);
-        assert_eq!((r.class, r.csr_sub(), r.index()), (Some(Class::Csr), Some(CsrSub::Aia), 2));
+        assert_eq!(
+            (r.class, r.csr_sub(), r.index()),
+            (Some(Class::Csr), Some(CsrSub::Aia), 2)
+        );
         // ISA_EXT multi-disable register 1
         let r = RegId::new(RV | U64 | 0x0700_0000 | 0x2_0000 | 1);
         assert_eq!((r.ext_sub(), r.index()), (Some(ExtSub::MultiDis), 1));
@@ -707,14 +915,25 @@ mod reg_id_tests {
         assert_eq!((r.class, r.size(), r.number()), (Some(Class::FpD), 4, 32));
         // SBI state (type 10) FWFT subtype
         let r = RegId::new(RV | U64 | 0x0a00_0000 | 0x1_0000 | 3);
-        assert_eq!((r.class, r.subtype(), r.index()), (Some(Class::SbiState), 1, 3));
+        assert_eq!(
+            (r.class, r.subtype(), r.index()),
+            (Some(Class::SbiState), 1, 3)
+        );
     }
 
     #[test]
     fn round_trips() {
         let classes = [
-            Class::Config, Class::Core, Class::Csr, Class::Timer, Class::FpF, Class::FpD,
-            Class::IsaExt, Class::SbiExt, Class::Vector, Class::SbiState,
+            Class::Config,
+            Class::Core,
+            Class::Csr,
+            Class::Timer,
+            Class::FpF,
+            Class::FpD,
+            Class::IsaExt,
+            Class::SbiExt,
+            Class::Vector,
+            Class::SbiState,
         ];
         for class in classes {
             for sub in [0u64, 1, 3] {
@@ -731,7 +950,10 @@ mod reg_id_tests {
                 }
             }
         }
-        assert_eq!(encode(Class::Config, 0, 0, KVM_REG_SIZE_U64), RV | U64 | 0x0100_0000);
+        assert_eq!(
+            encode(Class::Config, 0, 0, KVM_REG_SIZE_U64),
+            RV | U64 | 0x0100_0000
+        );
     }
 
     #[test]
@@ -745,10 +967,19 @@ mod reg_id_tests {
         assert_eq!(r.number(), 1 << 40);
         assert!(r.number() >= config::COUNT);
         let r = RegId::new(RV | U64 | 0x0700_0000 | 1 << 32 | 5);
-        assert_eq!((r.ext_sub(), r.index()), (Some(ExtSub::Single), 1 << 32 | 5));
+        assert_eq!(
+            (r.ext_sub(), r.index()),
+            (Some(ExtSub::Single), 1 << 32 | 5)
+        );
         // Unknown subtypes.
-        assert_eq!(RegId::new(RV | U64 | 0x0300_0000 | 0x4_0000).csr_sub(), None);
-        assert_eq!(RegId::new(RV | U64 | 0x0700_0000 | 0x3_0000).ext_sub(), None);
+        assert_eq!(
+            RegId::new(RV | U64 | 0x0300_0000 | 0x4_0000).csr_sub(),
+            None
+        );
+        assert_eq!(
+            RegId::new(RV | U64 | 0x0700_0000 | 0x3_0000).ext_sub(),
+            None
+        );
         // The architecture field is not checked: the type decides.
         assert_eq!(RegId::new(U64 | 0x0200_0000).class, Some(Class::Core));
         // Wrong sizes are seen as such.
@@ -760,9 +991,15 @@ mod reg_id_tests {
     fn sip_and_hvip() {
         // SSIP, STIP, SEIP sit one bit up in HVIP; LCOFIP (13) stays.
         assert_eq!(vsip_to_hvip(1 << 1), 1 << 2);
-        assert_eq!(vsip_to_hvip(1 << 5 | 1 << 9 | 1 << 13), 1 << 6 | 1 << 10 | 1 << 13);
+        assert_eq!(
+            vsip_to_hvip(1 << 5 | 1 << 9 | 1 << 13),
+            1 << 6 | 1 << 10 | 1 << 13
+        );
         assert_eq!(vsip_to_hvip(1 << 3 | 1 << 7 | 1 << 20), 0);
-        assert_eq!(hvip_to_sip(1 << 2 | 1 << 6 | 1 << 10), 1 << 1 | 1 << 5 | 1 << 9);
+        assert_eq!(
+            hvip_to_sip(1 << 2 | 1 << 6 | 1 << 10),
+            1 << 1 | 1 << 5 | 1 << 9
+        );
         assert_eq!(hvip_to_sip(1 << 13), 1 << 13);
         // Interrupts above the local ones are seen as they are.
         assert_eq!(hvip_to_sip(1 << 20 | 1 << 2), 1 << 20 | 1 << 1);
@@ -795,7 +1032,10 @@ mod aia_logic_tests {
     #[test]
     fn iprio_positions() {
         let with: Vec<usize> = (0..64).filter(|&i| iprio_bitpos(i).is_some()).collect();
-        assert_eq!(with, [0, 1, 4, 5, 8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+        assert_eq!(
+            with,
+            [0, 1, 4, 5, 8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]
+        );
         // The external interrupts have no byte.
         for irq in [9, 10, 11] {
             assert_eq!(iprio_bitpos(irq), None);
@@ -823,30 +1063,41 @@ mod aia_logic_tests {
     fn iprio_array_registers() {
         let mut hv = Hviprio::default();
         for irq in 0..24 {
+            // CAST: irq is below 24.
             hv.set(irq, 0x40 + irq as u8);
         }
         // iprio0: interrupts 0..7, one byte each; 2, 3, 6, 7 read as 0.
-        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x30, 0, 0) else { panic!() };
+        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x30, 0, 0) else {
+            panic!()
+        };
         assert_eq!(old, 0x0000_4544_0000_4140);
         assert_eq!(new, hv);
         // iprio2: 8..15 (9..12 have no byte).
-        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x32, 0, 0) else { panic!() };
+        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x32, 0, 0) else {
+            panic!()
+        };
         assert_eq!(old, 0x4f4e_4d00_0000_0048);
         // iprio4: 16..23.
-        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x34, 0, 0) else { panic!() };
+        let IprioAccess::Done { old, .. } = rmw_iprio(hv, 0x34, 0, 0) else {
+            panic!()
+        };
         assert_eq!(old, 0x5756_5554_5352_5150);
         // Odd registers do not exist on RV64.
         assert_eq!(rmw_iprio(hv, 0x31, 0, 0), IprioAccess::Illegal);
         assert_eq!(rmw_iprio(hv, 0x3f, 0, u64::MAX), IprioAccess::Illegal);
         // A masked write changes the bytes of the mask only, and not the
         // read-only ones.
-        let IprioAccess::Done { new, .. } = rmw_iprio(hv, 0x30, u64::MAX, 0xff00_ff00) else { panic!() };
+        let IprioAccess::Done { new, .. } = rmw_iprio(hv, 0x30, u64::MAX, 0xff00_ff00) else {
+            panic!()
+        };
         assert_eq!(new.get(1), 0xff);
         assert_eq!(new.get(3), 0);
         assert_eq!(new.get(0), 0x40);
         assert_eq!(new.get(4), 0x44);
         // Registers past the interrupts with bytes read 0, writes vanish.
-        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x3e, u64::MAX, u64::MAX) else { panic!() };
+        let IprioAccess::Done { old, new } = rmw_iprio(hv, 0x3e, u64::MAX, u64::MAX) else {
+            panic!()
+        };
         assert_eq!((old, new), (0, hv));
     }
 
@@ -907,7 +1158,10 @@ mod timer_logic_tests {
         // A "never" compare value (-1) gives a huge delay, not a panic.
         assert_eq!(cycles_to_ns(0, u64::MAX, 1, 0), u64::MAX);
         // The product wraps like upstream's u64 arithmetic.
-        assert_eq!(cycles_to_ns(0, u64::MAX, 4, 2), u64::MAX.wrapping_mul(4) >> 2);
+        assert_eq!(
+            cycles_to_ns(0, u64::MAX, 4, 2),
+            u64::MAX.wrapping_mul(4) >> 2
+        );
         // A shift past the width gives 0 rather than a panic.
         assert_eq!(cycles_to_ns(0, 5, 1, 64), 0);
     }
@@ -922,7 +1176,12 @@ mod sbi_logic_tests {
 
     #[test]
     fn status_round_trip() {
-        for s in [ExtStatus::Uninitialized, ExtStatus::Unavailable, ExtStatus::Enabled, ExtStatus::Disabled] {
+        for s in [
+            ExtStatus::Uninitialized,
+            ExtStatus::Unavailable,
+            ExtStatus::Enabled,
+            ExtStatus::Disabled,
+        ] {
             assert_eq!(ExtStatus::from_raw(s.raw()), s);
         }
         assert_eq!(ExtStatus::from_raw(77), ExtStatus::Uninitialized);
@@ -930,22 +1189,665 @@ mod sbi_logic_tests {
 
     #[test]
     fn completions() {
-        let done = |ret, trapped, uexit, v01| complete(Outcome { ret, trapped, uexit }, v01);
+        let done = |ret, trapped, uexit, v01| {
+            complete(
+                Outcome {
+                    ret,
+                    trapped,
+                    uexit,
+                },
+                v01,
+            )
+        };
         // A plain call: error and value to the guest, next instruction.
         let c = done(0, false, false, false);
-        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, true, true, true, 1));
+        assert_eq!(
+            (c.redirect, c.set_error, c.advance, c.set_value, c.ret),
+            (false, true, true, true, 1)
+        );
         // A legacy call keeps a1.
         let c = done(0, false, false, true);
-        assert_eq!((c.set_error, c.advance, c.set_value, c.ret), (true, true, false, 1));
+        assert_eq!(
+            (c.set_error, c.advance, c.set_value, c.ret),
+            (true, true, false, 1)
+        );
         // Forwarded to userspace: the guest waits at the ecall.
         let c = done(0, false, true, false);
-        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, false, false, false, 0));
+        assert_eq!(
+            (c.redirect, c.set_error, c.advance, c.set_value, c.ret),
+            (false, false, false, false, 0)
+        );
         // A trap for the guest wins over a userspace exit; a1 still gets
         // the value, as upstream.
         let c = done(0, true, true, false);
-        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (true, false, false, true, 1));
+        assert_eq!(
+            (c.redirect, c.set_error, c.advance, c.set_value, c.ret),
+            (true, false, false, true, 1)
+        );
         // A Linux error ends KVM_RUN and touches nothing.
         let c = done(-14, true, true, false);
-        assert_eq!((c.redirect, c.set_error, c.advance, c.set_value, c.ret), (false, false, false, false, -14));
+        assert_eq!(
+            (c.redirect, c.set_error, c.advance, c.set_value, c.ret),
+            (false, false, false, false, -14)
+        );
+    }
+}
+
+/// The typed registers of `regs.rs`: every field where the specification
+/// puts it, and the accessors the `bitfield!` macro generates.
+#[cfg(test)]
+mod regs_tests {
+    use super::regs::*;
+    use core::fmt::Debug;
+
+    /// The fields of a register, in declaration order, are the table's
+    /// `(name, hi, lo)`, as the specification draws them.
+    fn spec<R>(accessors: &[Accessor<R>], table: &[(&str, u32, u32)]) {
+        let got: Vec<_> = accessors
+            .iter()
+            .map(|a| (a.name, a.field.hi(), a.field.shift()))
+            .collect();
+        assert_eq!(got, table);
+    }
+
+    /// Each field's getter reads its bits; its setter writes a value that
+    /// the getter reads back, at the field's bits, cut to its width, and
+    /// leaves every other bit alone; `DEFINED` is the union of the fields.
+    fn accessors<R: Copy + PartialEq + Debug>(
+        accessors: &[Accessor<R>],
+        from_raw: fn(u64) -> R,
+        into_raw: fn(R) -> u64,
+        defined: u64,
+    ) {
+        let mut union = 0;
+        for a in accessors {
+            let (f, name) = (a.field, a.name);
+            assert_eq!(union & f.mask(), 0, "{name} overlaps another field");
+            union |= f.mask();
+            for base in [0, u64::MAX, 0xa5a5_5a5a_0ff0_f00f, 0x5a5a_a5a5_f00f_0ff0] {
+                let r = from_raw(base);
+                assert_eq!(into_raw(r), base);
+                assert_eq!((a.get)(r), f.extract(base), "{name} read from {base:#x}");
+                for v in [
+                    0,
+                    1,
+                    f.max(),
+                    f.max() >> 1,
+                    0x5555_5555_5555_5555 & f.max(),
+                    u64::MAX,
+                ] {
+                    let w = into_raw((a.with)(r, v));
+                    let want = v & f.max();
+                    assert_eq!(
+                        w & !f.mask(),
+                        base & !f.mask(),
+                        "{name} := {v:#x} on {base:#x}: other bits"
+                    );
+                    assert_eq!(
+                        (w & f.mask()) >> f.shift(),
+                        want,
+                        "{name} := {v:#x} on {base:#x}: position"
+                    );
+                    assert_eq!(
+                        (a.get)(from_raw(w)),
+                        want,
+                        "{name} := {v:#x} on {base:#x}: read back"
+                    );
+                }
+            }
+        }
+        assert_eq!(union, defined);
+    }
+
+    #[test]
+    fn field_arithmetic() {
+        let f = Field::new(17, 12);
+        assert_eq!(
+            (f.hi(), f.shift(), f.width(), f.max(), f.mask()),
+            (17, 12, 6, 0x3f, 0x3_f000)
+        );
+        assert_eq!(f.extract(0xfff_ffff), 0x3f);
+        assert_eq!(f.extract(0x5000), 5);
+        assert_eq!(f.insert(0, 0x7f), 0x3_f000);
+        assert_eq!(f.insert(u64::MAX, 0), !0x3_f000);
+        let all = Field::new(63, 0);
+        assert_eq!(
+            (all.width(), all.max(), all.mask()),
+            (64, u64::MAX, u64::MAX)
+        );
+        assert_eq!(all.insert(5, 7), 7);
+        let top = Field::new(63, 63);
+        assert_eq!(
+            (top.mask(), top.extract(1 << 63), top.insert(0, 3)),
+            (1 << 63, 1, 1 << 63)
+        );
+        let bottom = Field::new(0, 0);
+        assert_eq!(
+            (bottom.mask(), bottom.insert(u64::MAX, 0)),
+            (1, u64::MAX - 1)
+        );
+        assert_eq!(Field::union(&[f, top, bottom]), 0x3_f000 | 1 << 63 | 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "share a bit")]
+    fn overlapping_fields_are_refused() {
+        Field::union(&[Field::new(5, 4), Field::new(4, 4)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "upside down")]
+    fn upside_down_ranges_are_refused() {
+        Field::new(3, 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "past bit 63")]
+    fn ranges_past_bit_63_are_refused() {
+        Field::new(64, 60);
+    }
+
+    #[test]
+    fn xlen_conversions() {
+        for v in [0, 1, 1 << 63, u64::MAX] {
+            assert_eq!(xlen_to_u64(u64_to_xlen(v)), v);
+        }
+        assert_eq!(u64_to_xlen(u64::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn sstatus() {
+        #[rustfmt::skip]
+        spec(Sstatus::ACCESSORS, &[
+            ("SIE", 1, 1), ("SPIE", 5, 5), ("UBE", 6, 6), ("SPP", 8, 8), ("VS", 10, 9),
+            ("FS", 14, 13), ("XS", 16, 15), ("SUM", 18, 18), ("MXR", 19, 19),
+            ("SPELP", 23, 23), ("SDT", 24, 24), ("UXL", 33, 32), ("SD", 63, 63),
+        ]);
+        accessors(
+            Sstatus::ACCESSORS,
+            Sstatus::from_raw,
+            Sstatus::into_raw,
+            Sstatus::DEFINED,
+        );
+        let s = Sstatus::zeroed()
+            .with_spp(true)
+            .with_spie(true)
+            .with_fs(ext_state::DIRTY)
+            .with_sd(true);
+        assert_eq!(s.into_raw(), 1 << 63 | 3 << 13 | 1 << 8 | 1 << 5);
+        assert_eq!(
+            Sstatus::from_raw(0x0000_0002_0000_4200).vs(),
+            ext_state::INITIAL
+        );
+        assert_eq!(
+            Sstatus::from_raw(0x0000_0002_0000_4200).fs(),
+            ext_state::CLEAN
+        );
+        assert_eq!(Sstatus::from_raw(0x0000_0002_0000_4200).uxl(), 2);
+        assert_eq!(
+            (
+                ext_state::OFF,
+                ext_state::INITIAL,
+                ext_state::CLEAN,
+                ext_state::DIRTY
+            ),
+            (0, 1, 2, 3)
+        );
+    }
+
+    #[test]
+    fn hstatus() {
+        #[rustfmt::skip]
+        spec(Hstatus::ACCESSORS, &[
+            ("VSBE", 5, 5), ("GVA", 6, 6), ("SPV", 7, 7), ("SPVP", 8, 8), ("HU", 9, 9),
+            ("VGEIN", 17, 12), ("VTVM", 20, 20), ("VTW", 21, 21), ("VTSR", 22, 22),
+            ("VSXL", 33, 32), ("HUPMM", 49, 48),
+        ]);
+        accessors(
+            Hstatus::ACCESSORS,
+            Hstatus::from_raw,
+            Hstatus::into_raw,
+            Hstatus::DEFINED,
+        );
+        // An RV64 guest (VSXL 2) on guest external line 5, back from VS-mode.
+        let h = Hstatus::zeroed()
+            .with_vsxl(2)
+            .with_vgein(5)
+            .with_spv(true)
+            .with_spvp(true);
+        assert_eq!(h.into_raw(), 0x2_0000_5180);
+        assert_eq!(Hstatus::from_raw(0x2_0000_5180).vgein(), 5);
+    }
+
+    #[test]
+    fn hvictl() {
+        spec(
+            Hvictl::ACCESSORS,
+            &[
+                ("IPRIO", 7, 0),
+                ("IPRIOM", 8, 8),
+                ("DPR", 9, 9),
+                ("IID", 27, 16),
+                ("VTI", 30, 30),
+            ],
+        );
+        accessors(
+            Hvictl::ACCESSORS,
+            Hvictl::from_raw,
+            Hvictl::into_raw,
+            Hvictl::DEFINED,
+        );
+        assert_eq!(
+            Hvictl::zeroed().with_vti(true).with_iid(0xfff).into_raw(),
+            0x4fff_0000
+        );
+    }
+
+    #[test]
+    fn hvip() {
+        spec(
+            Hvip::ACCESSORS,
+            &[
+                ("VSSIP", 2, 2),
+                ("VSTIP", 6, 6),
+                ("VSEIP", 10, 10),
+                ("LCOFIP", 13, 13),
+            ],
+        );
+        accessors(
+            Hvip::ACCESSORS,
+            Hvip::from_raw,
+            Hvip::into_raw,
+            Hvip::DEFINED,
+        );
+        assert_eq!(Hvip::DEFINED, 0x2444);
+    }
+
+    #[test]
+    fn henvcfg() {
+        #[rustfmt::skip]
+        spec(Henvcfg::ACCESSORS, &[
+            ("FIOM", 0, 0), ("LPE", 2, 2), ("SSE", 3, 3), ("CBIE", 5, 4), ("CBCFE", 6, 6),
+            ("CBZE", 7, 7), ("PMM", 33, 32), ("DTE", 59, 59), ("ADUE", 61, 61),
+            ("PBMTE", 62, 62), ("STCE", 63, 63),
+        ]);
+        accessors(
+            Henvcfg::ACCESSORS,
+            Henvcfg::from_raw,
+            Henvcfg::into_raw,
+            Henvcfg::DEFINED,
+        );
+        assert_eq!((cbie::ILLEGAL, cbie::FLUSH, cbie::INVALIDATE), (0, 1, 3));
+        assert_eq!(Henvcfg::zeroed().with_cbie(cbie::FLUSH).into_raw(), 0x10);
+    }
+
+    #[test]
+    fn hstateen0() {
+        #[rustfmt::skip]
+        spec(Hstateen0::ACCESSORS, &[
+            ("C", 0, 0), ("FCSR", 1, 1), ("JVT", 2, 2), ("CONTEXT", 57, 57), ("IMSIC", 58, 58),
+            ("AIA", 59, 59), ("CSRIND", 60, 60), ("ENVCFG", 62, 62), ("SE0", 63, 63),
+        ]);
+        accessors(
+            Hstateen0::ACCESSORS,
+            Hstateen0::from_raw,
+            Hstateen0::into_raw,
+            Hstateen0::DEFINED,
+        );
+    }
+
+    #[test]
+    fn sbi_pmu_words() {
+        spec(EventIdx::ACCESSORS, &[("CODE", 15, 0), ("TYPE", 19, 16)]);
+        accessors(
+            EventIdx::ACCESSORS,
+            EventIdx::from_raw,
+            EventIdx::into_raw,
+            EventIdx::DEFINED,
+        );
+        // SBI_PMU_EVENT_IDX_MASK: the 20 bits of an event index.
+        assert_eq!(EventIdx::DEFINED, 0xf_ffff);
+        spec(
+            CacheEvent::ACCESSORS,
+            &[("RESULT", 0, 0), ("OP", 2, 1), ("ID", 15, 3)],
+        );
+        accessors(
+            CacheEvent::ACCESSORS,
+            CacheEvent::from_raw,
+            CacheEvent::into_raw,
+            CacheEvent::DEFINED,
+        );
+        spec(
+            CtrInfo::ACCESSORS,
+            &[("CSR", 11, 0), ("WIDTH", 17, 12), ("TYPE", 63, 63)],
+        );
+        accessors(
+            CtrInfo::ACCESSORS,
+            CtrInfo::from_raw,
+            CtrInfo::into_raw,
+            CtrInfo::DEFINED,
+        );
+        let c = CtrInfo::zeroed()
+            .with_csr(0xc03)
+            .with_width(47)
+            .with_firmware(false);
+        assert_eq!(c.into_raw(), 0x2f_c03);
+    }
+
+    #[test]
+    fn hfence_config() {
+        #[rustfmt::skip]
+        spec(HfenceConfig::ACCESSORS, &[
+            ("ASID", 15, 0), ("VMID", 29, 16), ("ORDER", 54, 48), ("TYPE", 59, 56), ("PEND", 63, 63),
+        ]);
+        accessors(
+            HfenceConfig::ACCESSORS,
+            HfenceConfig::from_raw,
+            HfenceConfig::into_raw,
+            HfenceConfig::DEFINED,
+        );
+        // Reserved: 62:60, 55, 47:30.
+        assert_eq!(!HfenceConfig::DEFINED, 0x7 << 60 | 1 << 55 | 0x3_ffff << 30);
+    }
+
+    #[test]
+    fn one_reg_id() {
+        #[rustfmt::skip]
+        spec(OneRegId::ACCESSORS, &[
+            ("SUBTYPE", 23, 16), ("TYPE", 31, 24), ("SIZE", 55, 52), ("ARCH", 63, 56),
+        ]);
+        accessors(
+            OneRegId::ACCESSORS,
+            OneRegId::from_raw,
+            OneRegId::into_raw,
+            OneRegId::DEFINED,
+        );
+        // KVM_REG_RISCV | KVM_REG_SIZE_U64 | KVM_REG_RISCV_CSR | AIA | 2
+        let id = OneRegId::from_raw(0x8030_0000_0301_0002);
+        assert_eq!(
+            (id.arch(), id.size_log2(), id.reg_type(), id.subtype()),
+            (0x80, 3, 3, 1)
+        );
+    }
+
+    #[test]
+    fn conversions_and_debug() {
+        let h = Hvictl::zeroed().with_iid(9).with_iprio(1);
+        assert_eq!(u64::from(h), 0x9_0001);
+        assert_eq!(Hvictl::from(0x9_0001u64), h);
+        assert_eq!(Hvictl::default(), Hvictl::zeroed());
+        assert_eq!(
+            format!("{h:?}"),
+            "Hvictl { raw: 0x90001, iprio: 1, ipriom: false, dpr: false, iid: 9, vti: false }"
+        );
+    }
+}
+
+/// The typed forms of the pure modules' words agree with the untyped ones.
+#[cfg(test)]
+mod typed_api_tests {
+    #[test]
+    fn henvcfg_and_hstateen0() {
+        use super::config_logic::*;
+        use super::regs::cbie;
+        let none = GuestExts::default();
+        let all = GuestExts {
+            svpbmt: true,
+            sstc: true,
+            zicbom: true,
+            zicboz: true,
+            svadu: true,
+            svade: false,
+            ssaia: true,
+            smstateen: true,
+        };
+        let h = henvcfg(all);
+        assert!(h.pbmte() && h.stce() && h.cbcfe() && h.cbze() && h.adue());
+        assert_eq!(h.cbie(), cbie::INVALIDATE);
+        assert!(!h.fiom() && !h.lpe() && !h.sse() && !h.dte());
+        assert_eq!(h.pmm(), 0);
+        assert_eq!(henvcfg(none).cbie(), cbie::ILLEGAL);
+        for g in [
+            none,
+            all,
+            GuestExts { svade: true, ..all },
+            GuestExts {
+                zicboz: true,
+                ..none
+            },
+        ] {
+            assert_eq!(henvcfg(g).into_raw(), henvcfg_bits(g));
+            for host in [false, true] {
+                assert_eq!(hstateen0(g, host).into_raw(), hstateen0_bits(g, host));
+            }
+        }
+        let s = hstateen0(
+            GuestExts {
+                ssaia: true,
+                ..none
+            },
+            true,
+        );
+        assert!(s.envcfg() && s.imsic() && s.aia() && s.csrind() && !s.se0() && !s.c());
+        // The constants the kernel build checks against its headers.
+        assert_eq!(
+            (
+                envcfg::CBIE,
+                envcfg::CBCFE,
+                envcfg::CBZE,
+                envcfg::ADUE,
+                envcfg::PBMTE,
+                envcfg::STCE
+            ),
+            (0x30, 0x40, 0x80, 1 << 61, 1 << 62, 1 << 63)
+        );
+        assert_eq!(
+            (
+                stateen0::AIA_IMSIC,
+                stateen0::AIA,
+                stateen0::AIA_ISEL,
+                stateen0::HSENVCFG,
+                stateen0::SSTATEEN0
+            ),
+            (1 << 58, 1 << 59, 1 << 60, 1 << 62, 1 << 63)
+        );
+    }
+
+    #[test]
+    fn hvictl() {
+        use super::aia_logic::*;
+        let h = hvictl(true);
+        assert_eq!(
+            (h.iid(), h.iprio(), h.ipriom(), h.dpr(), h.vti()),
+            (9, 1, false, false, false)
+        );
+        assert_eq!(hvictl(false).iprio(), 0);
+        assert_eq!((HVICTL_IID, HVICTL_IID_SHIFT), (0xfff_0000, 16));
+    }
+
+    #[test]
+    fn counter_info() {
+        use super::pmu_logic::*;
+        let c = ctr_info_word(0xc03, 47, false);
+        assert_eq!((c.csr(), c.width(), c.firmware()), (0xc03, 47, false));
+        // Bits past the fields are dropped, as the untyped word did.
+        let c = ctr_info_word(0x1_2c03, 0x7f, true);
+        assert_eq!((c.csr(), c.width(), c.firmware()), (0xc03, 0x3f, true));
+        assert_eq!(ctr_info(0x1_2c03, 0x7f, true), 0xc03 | 0x3f << 12 | 1 << 63);
+    }
+
+    #[test]
+    fn hfence_config_words() {
+        use super::nacl_layout::*;
+        let c = hfence_config_word(HfenceType::VvmaAsid, 21, 5, 7);
+        assert_eq!(
+            (c.pending(), c.kind(), c.order(), c.vmid(), c.asid()),
+            (true, 6, 9, 5, 7)
+        );
+        // The fences without an address are given order 0, which becomes
+        // (0 - 12) & 0x7f in the field.
+        let c = hfence_config_word(HfenceType::GvmaAll, 0, 0, 0);
+        assert_eq!((c.kind(), c.order()), (1, 0x74));
+        let c = hfence_config_word(HfenceType::Gvma, 12, 0xffff_ffff, 0xf_ffff);
+        assert_eq!((c.order(), c.vmid(), c.asid()), (0, 0x3fff, 0xffff));
+        assert_eq!(HFENCE_CONFIG_PEND, 1 << 63);
+    }
+
+    #[test]
+    fn one_reg_constants() {
+        use super::reg_id::*;
+        assert_eq!((KVM_REG_ARCH_MASK, KVM_REG_RISCV), (0xff << 56, 0x80 << 56));
+        assert_eq!((KVM_REG_SIZE_MASK, KVM_REG_SIZE_SHIFT), (0xf << 52, 52));
+        assert_eq!((KVM_REG_SIZE_U32, KVM_REG_SIZE_U64), (2 << 52, 3 << 52));
+        assert_eq!(
+            (TYPE_MASK, TYPE_SHIFT, SUBTYPE_MASK, SUBTYPE_SHIFT),
+            (0xff << 24, 24, 0xff << 16, 16)
+        );
+    }
+}
+
+/// The house rule on casts: in the files this crate tests, every `as` cast
+/// has a `// CAST:` justification, on its line or in the comment just above
+/// it.
+#[cfg(test)]
+mod cast_rule_tests {
+    const FILES: [(&str, &str); 14] = [
+        (
+            "aia_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/aia_logic.rs"),
+        ),
+        (
+            "config_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/config_logic.rs"),
+        ),
+        (
+            "csr_encoding.rs",
+            include_str!("../../../../rust/kvm_riscv/csr_encoding.rs"),
+        ),
+        (
+            "insn_decode.rs",
+            include_str!("../../../../rust/kvm_riscv/insn_decode.rs"),
+        ),
+        (
+            "isa_table.rs",
+            include_str!("../../../../rust/kvm_riscv/isa_table.rs"),
+        ),
+        (
+            "nacl_layout.rs",
+            include_str!("../../../../rust/kvm_riscv/nacl_layout.rs"),
+        ),
+        (
+            "pmu_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/pmu_logic.rs"),
+        ),
+        (
+            "reg_id.rs",
+            include_str!("../../../../rust/kvm_riscv/reg_id.rs"),
+        ),
+        (
+            "regs.rs",
+            include_str!("../../../../rust/kvm_riscv/regs.rs"),
+        ),
+        (
+            "report.rs",
+            include_str!("../../../../rust/kvm_riscv/report.rs"),
+        ),
+        (
+            "sbi_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/sbi_logic.rs"),
+        ),
+        (
+            "timer_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/timer_logic.rs"),
+        ),
+        (
+            "trap.rs",
+            include_str!("../../../../rust/kvm_riscv/trap.rs"),
+        ),
+        ("lib.rs", include_str!("lib.rs")),
+    ];
+
+    /// Does this line of code hold an `as` cast to a primitive (or to a
+    /// macro's type parameter)? Comments and string literals do not count.
+    fn has_cast(line: &str) -> bool {
+        let code: String = line.split('"').step_by(2).collect::<Vec<_>>().join(" ");
+        let code = code.split("//").next().unwrap_or("");
+        let words: Vec<&str> = code
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .collect();
+        words.windows(2).any(|w| {
+            w[0] == "as"
+                && (w[1].starts_with('$')
+                    || [
+                        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+                        "i128", "isize", "bool", "char", "f32", "f64", "_",
+                    ]
+                    .contains(&w[1]))
+        })
+    }
+
+    fn is_comment(line: &str) -> bool {
+        line.trim_start().starts_with("//")
+    }
+
+    /// The `file:line`s of the casts without a justification.
+    fn unjustified(file: &str, text: &str) -> Vec<String> {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut bad = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if is_comment(line) || !has_cast(line) || line.contains("CAST:") {
+                continue;
+            }
+            let justified = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| is_comment(l))
+                .any(|l| l.contains("// CAST:"));
+            if !justified {
+                bad.push(format!("{file}:{}: {}", i + 1, line.trim()));
+            }
+        }
+        bad
+    }
+
+    #[test]
+    fn the_scan_sees_casts() {
+        assert!(has_cast("    let c = csr as usize;"));
+        assert!(has_cast("        v as $ty"));
+        assert!(!has_cast("    // as usize"));
+        assert!(!has_cast("    let x = y; // as u8 upstream"));
+        assert!(!has_cast("    use crate::nacl_layout as layout;"));
+        assert!(!has_cast("    u64::from(x)"));
+        assert_eq!(
+            unjustified("t", "let a = 1;\nlet b = a as u8;\n"),
+            ["t:2: let b = a as u8;"]
+        );
+        assert!(unjustified(
+            "t",
+            "// CAST: small.\n// More.\nlet b = a as u8;\nlet c = a as u16; // CAST: too.\n"
+        )
+        .is_empty());
+        assert_eq!(
+            unjustified(
+                "t",
+                "// CAST: small.\nlet b = a as u8;\nlet c = a as u16;\n"
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            unjustified("t", "// CAST: small.\nlet b = 1;\nlet c = a as u16;\n").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn every_cast_is_justified() {
+        let bad: Vec<String> = FILES.iter().flat_map(|(f, t)| unjustified(f, t)).collect();
+        assert!(
+            bad.is_empty(),
+            "casts without a // CAST: comment:\n{}",
+            bad.join("\n")
+        );
     }
 }
