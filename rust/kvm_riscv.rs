@@ -12,6 +12,8 @@
 //! - logic: safe Rust;
 //! - hardware and C: [`bindings`], [`csr`], [`static_key`], [`print`].
 
+#[path = "kvm_riscv/abi.rs"]
+mod abi;
 #[path = "kvm_riscv/aia.rs"]
 mod aia;
 #[path = "kvm_riscv/aia_logic.rs"]
@@ -24,6 +26,10 @@ mod config_logic;
 mod csr;
 #[path = "kvm_riscv/csr_encoding.rs"]
 mod csr_encoding;
+#[path = "kvm_riscv/ffi.rs"]
+mod ffi;
+#[path = "kvm_riscv/handle.rs"]
+mod handle;
 #[path = "kvm_riscv/insn_decode.rs"]
 mod insn_decode;
 #[path = "kvm_riscv/irq.rs"]
@@ -80,6 +86,10 @@ mod vcpu_fp;
 mod vcpu_exit;
 #[path = "kvm_riscv/vcpu_insn.rs"]
 mod vcpu_insn;
+#[path = "kvm_riscv/vcpu_irq.rs"]
+mod vcpu_irq;
+#[path = "kvm_riscv/vcpu_run.rs"]
+mod vcpu_run;
 #[path = "kvm_riscv/vcpu_sbi.rs"]
 mod vcpu_sbi;
 #[path = "kvm_riscv/vcpu_sbi_sta.rs"]

@@ -17,8 +17,9 @@
 
 use crate::aia_logic::{self as l, Hviprio, IprioAccess, Ireg};
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::csr;
-use crate::main::host_has_ext;
+use crate::isa::host_has_ext;
 use crate::nacl::{ncsr_clear_now, ncsr_read, ncsr_read_now, ncsr_set_now, ncsr_write, ncsr_write_now};
 use crate::nospec::array_index_nospec;
 use crate::percpu::PerCpu;
@@ -570,4 +571,32 @@ pub(crate) extern "C" fn kvm_riscv_aia_exit() {
     // SAFETY: registered by `kvm_riscv_aia_init`.
     unsafe { b::kvm_unregister_device_ops(b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA) };
     hgei_exit();
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: c_int) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_aia_load(cx.vcpu().as_ptr(), cpu) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn put(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_aia_put(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn update_hvip(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_aia_update_hvip(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn has_interrupts(v: &crate::handle::Vcpu, mask: u64) -> bool {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_aia_has_interrupts(v.as_ptr(), mask) }
 }

@@ -79,6 +79,19 @@ void kvm_riscv_rs_spin_lock_init(spinlock_t *lock)
 	spin_lock_init(lock);
 }
 
+/*
+ * The locks of a new vCPU. Each spin_lock_init() site has its own lockdep
+ * class: SBI HSM takes a vCPU's mp_state_lock and then its reset_state.lock,
+ * which one shared class would report as recursive locking.
+ */
+void kvm_riscv_rs_vcpu_locks_init(struct kvm_vcpu *vcpu)
+{
+	spin_lock_init(&vcpu->arch.mp_state_lock);
+	spin_lock_init(&vcpu->arch.hfence_lock);
+	spin_lock_init(&vcpu->arch.reset_state.lock);
+	raw_spin_lock_init(&vcpu->arch.irqs_pending_lock);
+}
+
 void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock)
 {
 	raw_spin_lock_init(lock);

@@ -130,6 +130,7 @@ void kvm_riscv_rs_local_irq_restore(unsigned long flags);
 
 void kvm_riscv_rs_spin_lock_init(spinlock_t *lock);
 void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock);
+void kvm_riscv_rs_vcpu_locks_init(struct kvm_vcpu *vcpu);
 
 void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_vcpu_srcu_read_unlock(struct kvm_vcpu *vcpu);

@@ -1,90 +1,60 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Local interrupt control for the run loop (`local_irq_disable()` and
-//! `local_irq_enable()`). Without `CONFIG_TRACE_IRQFLAGS` each is one CSR
-//! instruction on SSTATUS.SIE, inlined here as in C; with it, the C versions,
+//! Local interrupt masking for the run loop: [`disable`] returns an
+//! [`IrqsOff`] guard (`local_irq_save()`), whose drop restores the state
+//! before it (`local_irq_restore()`). Code that needs interrupts off takes
+//! `&IrqsOff` as the proof. Without `CONFIG_TRACE_IRQFLAGS` each is one CSR
+//! instruction on SSTATUS.SIE, inlined as in C; with it, the C versions,
 //! which also trace, are called.
 
 use crate::bindings as b;
 #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
 use core::arch::asm;
+use core::marker::PhantomData;
 
 /// SSTATUS.SIE.
 #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
+// CAST: a low bit of SSTATUS, from an enum of the C headers.
 const SR_SIE: usize = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_IE as usize;
 
-/// Masks interrupts on this CPU.
+/// Interrupts are masked on this CPU for as long as the guard lives.
 ///
-/// # Safety
-/// The caller unmasks them again with [`enable`] before it returns to code
-/// that expects them on.
+/// # Invariants
+/// Made only by [`disable`], which masked interrupts; `flags` is what
+/// SSTATUS.SIE was before. Not `Send`: it belongs to this CPU.
+pub(crate) struct IrqsOff {
+    flags: usize,
+    _cpu: PhantomData<*mut ()>,
+}
+
+/// Masks interrupts on this CPU until the guard drops.
 #[inline(always)]
-pub(crate) unsafe fn disable() {
+pub(crate) fn disable() -> IrqsOff {
+    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
     // SAFETY: masking interrupts; a compiler barrier like C's (no `nomem`).
-    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
-    unsafe {
-        asm!("csrc sstatus, {0}", in(reg) SR_SIE, options(nostack))
-    };
-    // SAFETY: as above.
-    #[cfg(CONFIG_TRACE_IRQFLAGS)]
-    unsafe {
-        b::kvm_riscv_rs_local_irq_disable()
-    };
-}
-
-/// Unmasks interrupts on this CPU.
-///
-/// # Safety
-/// No caller up the stack needs interrupts masked (no spinlock taken with
-/// `_irqsave`, no code between `disable` and here that relies on it).
-#[inline(always)]
-pub(crate) unsafe fn enable() {
-    // SAFETY: unmasking interrupts, per the caller's promise; a compiler barrier.
-    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
-    unsafe {
-        asm!("csrs sstatus, {0}", in(reg) SR_SIE, options(nostack))
-    };
-    // SAFETY: as above.
-    #[cfg(CONFIG_TRACE_IRQFLAGS)]
-    unsafe {
-        b::kvm_riscv_rs_local_irq_enable()
-    };
-}
-
-/// Masks interrupts and returns the previous state (`local_irq_save()`).
-///
-/// # Safety
-/// The caller gives the state back with [`restore`].
-#[inline(always)]
-pub(crate) unsafe fn save() -> usize {
-    // SAFETY: masking interrupts; the old SSTATUS.SIE is returned.
-    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
-    unsafe {
+    let flags = unsafe {
         let flags: usize;
         asm!("csrrc {f}, sstatus, {m}", f = out(reg) flags, m = in(reg) SR_SIE, options(nostack));
         flags & SR_SIE
-    }
-    // SAFETY: as above.
+    };
     #[cfg(CONFIG_TRACE_IRQFLAGS)]
-    unsafe {
-        b::kvm_riscv_rs_local_irq_save()
-    }
+    // SAFETY: `local_irq_save()`, paired with the restore of the drop.
+    let flags = unsafe { b::kvm_riscv_rs_local_irq_save() };
+    IrqsOff { flags, _cpu: PhantomData }
 }
 
-/// Gives back the interrupt state [`save`] returned (`local_irq_restore()`).
-///
-/// # Safety
-/// `flags` comes from the matching [`save`].
-#[inline(always)]
-pub(crate) unsafe fn restore(flags: usize) {
-    // SAFETY: restoring SSTATUS.SIE as it was.
-    #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
-    unsafe {
-        asm!("csrs sstatus, {f}", f = in(reg) flags & SR_SIE, options(nostack))
-    };
-    // SAFETY: as above.
-    #[cfg(CONFIG_TRACE_IRQFLAGS)]
-    unsafe {
-        b::kvm_riscv_rs_local_irq_restore(flags)
-    };
+impl Drop for IrqsOff {
+    #[inline(always)]
+    fn drop(&mut self) {
+        #[cfg(not(CONFIG_TRACE_IRQFLAGS))]
+        // SAFETY: puts SIE back as `disable` found it (the invariant).
+        unsafe {
+            asm!("csrs sstatus, {f}", f = in(reg) self.flags, options(nostack))
+        };
+        #[cfg(CONFIG_TRACE_IRQFLAGS)]
+        // SAFETY: as above, through `local_irq_restore()`.
+        unsafe {
+            b::kvm_riscv_rs_local_irq_restore(self.flags)
+        };
+    }
 }

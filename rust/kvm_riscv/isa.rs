@@ -8,7 +8,6 @@
 
 use crate::bindings as b;
 use crate::isa_table::{Disable, Enable, Ext};
-use crate::main::host_has_ext;
 use crate::nospec::array_index_nospec;
 use kernel::error::code::ENOENT;
 use kernel::ffi::{c_int, c_ulong};
@@ -59,6 +58,12 @@ fn host_requirement(ext: Ext) -> u32 {
         Ext::SMNPM => b::RISCV_ISA_EXT_SSNPM,
         e => base_ext(e),
     }
+}
+
+/// `riscv_isa_extension_available(NULL, ext)`: does every CPU of the host
+/// have `ext` (`RISCV_ISA_EXT_*`)?
+pub(crate) fn host_has_ext(ext: u32) -> bool {
+    crate::ffi::host_isa_has(ext)
 }
 
 /// Whether the host has what a guest needs for `ext`.

@@ -9,6 +9,7 @@
 
 use crate::bindings as b;
 use crate::csr::{self, HCOUNTEREN_TM};
+use crate::isa::host_has_ext;
 use crate::nacl;
 use crate::vcpu;
 #[allow(unused_imports)]
@@ -41,11 +42,6 @@ fn this_cpu_virt_enabled() -> &'static Atomic<bool> {
 /// their letter (`'h' - 'a'`), which bindgen does not evaluate.
 const RISCV_ISA_EXT_H: u32 = (b'h' - b'a') as u32;
 
-/// `riscv_isa_extension_available(NULL, ext)`: does every CPU have `ext`?
-pub(crate) fn host_has_ext(ext: u32) -> bool {
-    // SAFETY: a null bitmap asks about the base ISA; any id is accepted.
-    unsafe { b::__riscv_isa_extension_available(core::ptr::null(), ext) }
-}
 
 /// Programs the hypervisor CSRs for a CPU that runs guests (CPU online, or
 /// resume from a non-retention idle state).
@@ -295,7 +291,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
     kvm_info!("VMID {} bits available\n", unsafe { b::kvm_riscv_gstage_vmid_bits() });
 
     setup_vendor_features();
-    vcpu::init();
+    crate::vcpu_run::init();
     vector_init();
     #[cfg(CONFIG_GUEST_PERF_EVENTS)]
     // SAFETY: unregistered in `teardown()`.

@@ -95,6 +95,36 @@ pub(crate) fn autoswap_csr_available() -> bool {
     static_branch_unlikely!(kvm_riscv_nacl_autoswap_csr_available)
 }
 
+/// This CPU's shared memory, when NACL is available.
+#[inline(always)]
+pub(crate) fn shmem() -> Option<Shmem> {
+    if available() {
+        Shmem::this_cpu()
+    } else {
+        None
+    }
+}
+
+/// This CPU's shared memory, when CSRs may be synchronised through it.
+#[inline(always)]
+pub(crate) fn sync_csr_shmem() -> Option<Shmem> {
+    if sync_csr_available() {
+        Shmem::this_cpu()
+    } else {
+        None
+    }
+}
+
+/// This CPU's shared memory, when the guest may be entered through it.
+#[inline(always)]
+pub(crate) fn sync_sret_shmem() -> Option<Shmem> {
+    if sync_sret_available() {
+        Shmem::this_cpu()
+    } else {
+        None
+    }
+}
+
 /// A CPU's NACL shared memory: `layout::SHMEM_SIZE` bytes, little endian
 /// XLEN words, shared with the SBI implementation.
 ///
@@ -105,14 +135,17 @@ pub(crate) fn autoswap_csr_available() -> bool {
 pub(crate) struct Shmem(NonNull<u8>);
 
 impl Shmem {
-    /// The current CPU's shared memory (`nacl_shmem()`). Call with
-    /// preemption off, and only when [`available`].
+    /// The current CPU's shared memory (`nacl_shmem()`), if it has one.
+    /// Callers have preemption off (or the memory is another CPU's, which
+    /// is as live).
     #[inline(always)]
-    pub(crate) fn this_cpu() -> Shmem {
-        // SAFETY: this CPU's copy of the per-CPU variable.
+    fn this_cpu() -> Option<Shmem> {
+        // SAFETY: this CPU's copy of the per-CPU variable; `init` writes it
+        // before any key that leads here is enabled, `exit` after the last
+        // user is gone.
         let p = unsafe { (*kvm_riscv_nacl.this_cpu_ptr()).shmem };
-        // INVARIANT: with NACL available, `init` gave every CPU a memory.
-        Shmem(NonNull::new(p.cast()).unwrap_or(NonNull::dangling()))
+        // INVARIANT: a non-null slot is a live shared memory.
+        NonNull::new(p.cast()).map(Shmem)
     }
 
     #[inline(always)]
@@ -258,8 +291,8 @@ pub(crate) fn sync_csr<const N: u16>(_csr: Csr<N>) {
 /// Reads an H-level CSR: from the shared memory when NACL is there.
 #[inline(always)]
 pub(crate) fn ncsr_read<const N: u16>(csr: Csr<N>) -> usize {
-    if available() {
-        Shmem::this_cpu().csr_read(csr)
+    if let Some(nsh) = shmem() {
+        nsh.csr_read(csr)
     } else {
         csr.read()
     }
@@ -268,8 +301,8 @@ pub(crate) fn ncsr_read<const N: u16>(csr: Csr<N>) -> usize {
 /// Writes an H-level CSR: through the shared memory with `sync_csr`.
 #[inline(always)]
 pub(crate) fn ncsr_write<const N: u16>(csr: Csr<N>, val: usize) {
-    if sync_csr_available() {
-        Shmem::this_cpu().csr_write(csr, val)
+    if let Some(nsh) = sync_csr_shmem() {
+        nsh.csr_write(csr, val)
     } else {
         csr.write(val)
     }
@@ -279,8 +312,8 @@ pub(crate) fn ncsr_write<const N: u16>(csr: Csr<N>, val: usize) {
 #[inline(always)]
 #[allow(dead_code)]
 pub(crate) fn ncsr_swap<const N: u16>(csr: Csr<N>, val: usize) -> usize {
-    if sync_csr_available() {
-        Shmem::this_cpu().csr_swap(csr, val)
+    if let Some(nsh) = sync_csr_shmem() {
+        nsh.csr_swap(csr, val)
     } else {
         csr.swap(val)
     }
@@ -290,8 +323,8 @@ pub(crate) fn ncsr_swap<const N: u16>(csr: Csr<N>, val: usize) -> usize {
 #[inline(always)]
 #[allow(dead_code)]
 pub(crate) fn ncsr_set<const N: u16>(csr: Csr<N>, mask: usize) {
-    if sync_csr_available() {
-        Shmem::this_cpu().csr_set(csr, mask)
+    if let Some(nsh) = sync_csr_shmem() {
+        nsh.csr_set(csr, mask)
     } else {
         csr.set(mask)
     }
@@ -301,8 +334,8 @@ pub(crate) fn ncsr_set<const N: u16>(csr: Csr<N>, mask: usize) {
 #[inline(always)]
 #[allow(dead_code)]
 pub(crate) fn ncsr_clear<const N: u16>(csr: Csr<N>, mask: usize) {
-    if sync_csr_available() {
-        Shmem::this_cpu().csr_clear(csr, mask)
+    if let Some(nsh) = sync_csr_shmem() {
+        nsh.csr_clear(csr, mask)
     } else {
         csr.clear(mask)
     }
@@ -323,9 +356,9 @@ pub(crate) fn nsync_csr<const N: u16>(csr: Csr<N>) {
 /// for these accesses (AIA enable/disable, the HGEI interrupt).
 #[inline(always)]
 pub(crate) fn ncsr_read_now<const N: u16>(csr: Csr<N>) -> usize {
-    if sync_csr_available() {
+    if let Some(nsh) = sync_csr_shmem() {
         sync_csr(csr);
-        Shmem::this_cpu().csr_read(csr)
+        nsh.csr_read(csr)
     } else {
         csr.read()
     }
@@ -334,8 +367,8 @@ pub(crate) fn ncsr_read_now<const N: u16>(csr: Csr<N>) -> usize {
 /// See [`ncsr_read_now`].
 #[inline(always)]
 pub(crate) fn ncsr_write_now<const N: u16>(csr: Csr<N>, val: usize) {
-    if sync_csr_available() {
-        Shmem::this_cpu().csr_write(csr, val);
+    if let Some(nsh) = sync_csr_shmem() {
+        nsh.csr_write(csr, val);
         sync_csr(csr);
     } else {
         csr.write(val)
@@ -345,9 +378,9 @@ pub(crate) fn ncsr_write_now<const N: u16>(csr: Csr<N>, val: usize) {
 /// See [`ncsr_read_now`].
 #[inline(always)]
 pub(crate) fn ncsr_set_now<const N: u16>(csr: Csr<N>, mask: usize) {
-    if sync_csr_available() {
+    if let Some(nsh) = sync_csr_shmem() {
         sync_csr(csr);
-        Shmem::this_cpu().csr_set(csr, mask);
+        nsh.csr_set(csr, mask);
         sync_csr(csr);
     } else {
         csr.set(mask)
@@ -357,9 +390,9 @@ pub(crate) fn ncsr_set_now<const N: u16>(csr: Csr<N>, mask: usize) {
 /// See [`ncsr_read_now`].
 #[inline(always)]
 pub(crate) fn ncsr_clear_now<const N: u16>(csr: Csr<N>, mask: usize) {
-    if sync_csr_available() {
+    if let Some(nsh) = sync_csr_shmem() {
         sync_csr(csr);
-        Shmem::this_cpu().csr_clear(csr, mask);
+        nsh.csr_clear(csr, mask);
         sync_csr(csr);
     } else {
         csr.clear(mask)

@@ -10,6 +10,7 @@
 //! `vcpu_sbi.rs`. RV64 only.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::isa::{self, host_supports};
 use crate::isa_table::Ext;
 use crate::nospec::array_index_nospec;
@@ -102,7 +103,7 @@ fn ran(arch: &b::kvm_vcpu_arch) -> bool {
 ///
 /// # Safety
 /// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn setup_isa(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn setup_isa_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let arch = unsafe { arch(vcpu) };
     for id in 0..ISA_EXT_MAX as u64 {
@@ -319,7 +320,7 @@ unsafe fn get_csr(vcpu: *mut b::kvm_vcpu, reg: RegId) -> Result<c_ulong> {
             let n = csr_index(reg, r::CSR_GENERAL_COUNT)?;
             if n == r::CSR_SIP {
                 // SAFETY: per the function's contract.
-                unsafe { crate::vcpu::kvm_riscv_vcpu_flush_interrupts(vcpu) };
+                crate::vcpu_irq::flush_interrupts(&mut unsafe { VcpuCtx::new(crate::handle::Vcpu::from_raw(vcpu)) });
                 return Ok(r::hvip_to_sip(arch.guest_csr.hvip as usize) as c_ulong);
             }
             Ok(*general_csr(&mut arch.guest_csr, n))
@@ -356,7 +357,7 @@ unsafe fn set_csr(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
                 arch.guest_csr.hvip = r::vsip_to_hvip(val as usize) as c_ulong;
                 // Pending updates from before are superseded.
                 // SAFETY: a live vCPU.
-                unsafe { crate::vcpu::Vcpu::from_raw(vcpu) }.with_irqs(|_, mask| *mask = 0);
+                unsafe { crate::handle::Vcpu::from_raw(vcpu) }.with_irqs(|_, mask| *mask = 0);
             } else {
                 *general_csr(&mut arch.guest_csr, n) = val;
             }
@@ -650,7 +651,7 @@ fn ulong_sized(reg: RegId) -> Result {
 ///
 /// # Safety
 /// `vcpu` is live; the caller holds its mutex; `one` is a kernel copy.
-pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
+pub(crate) unsafe fn get_reg_raw(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
     // SAFETY: per the function's contract.
     let arch = unsafe { arch(vcpu) };
@@ -675,7 +676,7 @@ pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_
 ///
 /// # Safety
 /// As for [`get_reg`].
-pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
+pub(crate) unsafe fn set_reg_raw(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
     let class = match reg.class {
         // SAFETY (the five classes below): per the function's contract.
@@ -790,7 +791,7 @@ unsafe fn list(vcpu: *mut b::kvm_vcpu, l: &mut RegList) -> Result {
 ///
 /// # Safety
 /// As for [`arch`].
-pub(crate) unsafe fn num_regs(vcpu: *mut b::kvm_vcpu) -> usize {
+pub(crate) unsafe fn num_regs_raw(vcpu: *mut b::kvm_vcpu) -> usize {
     let mut l = RegList { out: None, n: 0 };
     // SAFETY: per the function's contract. Counting writes nothing, and the
     // C counters do not fail.
@@ -803,8 +804,42 @@ pub(crate) unsafe fn num_regs(vcpu: *mut b::kvm_vcpu) -> usize {
 ///
 /// # Safety
 /// As for [`arch`].
-pub(crate) unsafe fn copy_reg_indices(vcpu: *mut b::kvm_vcpu, uindices: u64) -> c_int {
+pub(crate) unsafe fn copy_reg_indices_raw(vcpu: *mut b::kvm_vcpu, uindices: u64) -> c_int {
     let mut l = RegList { out: Some(uindices), n: 0 };
     // SAFETY: per the function's contract.
     errno(unsafe { list(vcpu, &mut l) })
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn setup_isa(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { setup_isa_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { get_reg_raw(cx.vcpu().as_ptr(), one) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { set_reg_raw(cx.vcpu().as_ptr(), one) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn num_regs(cx: &mut VcpuCtx<'_>) -> usize {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { num_regs_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn copy_reg_indices(cx: &mut VcpuCtx<'_>, uindices: usize) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { copy_reg_indices_raw(cx.vcpu().as_ptr(), uindices as u64) }
 }

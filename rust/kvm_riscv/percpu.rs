@@ -39,3 +39,19 @@ impl<T> PerCpu<T> {
         self.ptr(CpuId::current())
     }
 }
+
+impl<T: Sync> PerCpu<T> {
+    /// The copy of `cpu`, for a `T` that is safe to share between CPUs
+    /// (atomics, locks).
+    pub(crate) fn get(&self, cpu: CpuId) -> &T {
+        // SAFETY: every possible CPU's copy exists for the module's life,
+        // and `T: Sync` makes shared access from any CPU sound.
+        unsafe { &*self.ptr(cpu) }
+    }
+
+    /// The current CPU's copy (see [`PerCpu::get`]); which CPU that is can
+    /// change unless preemption is off.
+    pub(crate) fn this_cpu(&self) -> &T {
+        self.get(CpuId::current())
+    }
+}

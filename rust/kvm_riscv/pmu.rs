@@ -14,6 +14,7 @@
 //! guest has no SBI PMU and reads CYCLE and INSTRET as 0 (`vcpu_insn`).
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::nospec::array_index_nospec;
 use crate::pmu_logic::{self as l, Counters, EventType};
 use crate::sbi_err::SbiError;
@@ -278,7 +279,7 @@ unsafe extern "C" fn overflow(event: *mut b::perf_event, _data: *mut b::perf_sam
         *(*event).attr.__bindgen_anon_1.sample_period.as_mut() = period;
         (*event).hw.sample_period = period;
         b::set_bit((*pmc).idx as c_ulong, (*vcpu).arch.pmu_context.pmc_overflown.as_mut_ptr());
-        crate::vcpu::kvm_riscv_vcpu_set_interrupt(vcpu, IRQ_PMU_OVF);
+        let _ = crate::vcpu_irq::set_interrupt(crate::handle::Vcpu::from_raw(vcpu), IRQ_PMU_OVF);
         if let Some(start) = start {
             start(event, b::PERF_EF_RELOAD as c_int);
         }
@@ -641,7 +642,7 @@ unsafe fn ctr_cfg_match(vcpu: *mut b::kvm_vcpu, base: c_ulong, mask: c_ulong, fl
 ///
 /// # Safety
 /// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn init_raw(vcpu: *mut b::kvm_vcpu) {
     if !crate::isa::host_supports(crate::isa_table::Ext::SSCOFPMF) {
         return;
     }
@@ -684,7 +685,7 @@ pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live, and the caller its thread or its destroyer.
-pub(crate) unsafe fn deinit(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn deinit_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let k = unsafe { pmu(vcpu) };
     for i in l::bits(in_use(k) as usize) {
@@ -764,3 +765,19 @@ pub(crate) static vcpu_sbi_ext_pmu: b::kvm_vcpu_sbi_extension = b::kvm_vcpu_sbi_
     // zero numbers).
     ..unsafe { core::mem::zeroed() }
 };
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { init_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { deinit_raw(cx.vcpu().as_ptr()) }
+}

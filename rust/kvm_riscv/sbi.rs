@@ -45,3 +45,27 @@ pub(crate) fn spec_version() -> (usize, usize) {
     let major = (v >> b::SBI_SPEC_VERSION_MAJOR_SHIFT) & b::SBI_SPEC_VERSION_MAJOR_MASK as usize;
     (major, v & b::SBI_SPEC_VERSION_MINOR_MASK as usize)
 }
+
+/// The machine vendor id the SBI implementation reports (`sbi_get_mvendorid()`).
+pub(crate) fn mvendorid() -> usize {
+    // SAFETY: an SBI base call without arguments.
+    let v = unsafe { b::sbi_get_mvendorid() };
+    // CAST: an XLEN value the C API returns as long.
+    v as usize
+}
+
+/// The machine architecture id (`sbi_get_marchid()`).
+pub(crate) fn marchid() -> usize {
+    // SAFETY: as above.
+    let v = unsafe { b::sbi_get_marchid() };
+    // CAST: as above.
+    v as usize
+}
+
+/// The machine implementation id (`sbi_get_mimpid()`).
+pub(crate) fn mimpid() -> usize {
+    // SAFETY: as above.
+    let v = unsafe { b::sbi_get_mimpid() };
+    // CAST: as above.
+    v as usize
+}

@@ -7,9 +7,10 @@
 //! (still C) also edits.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::config_logic::{self as l, GuestExts};
 use crate::csr;
-use crate::main::host_has_ext;
+use crate::isa::host_has_ext;
 use crate::nacl::ncsr_write;
 
 // The bits of `config_logic` must be the kernel's.
@@ -44,7 +45,7 @@ unsafe fn cfg<'a>(vcpu: *mut b::kvm_vcpu) -> &'a mut b::kvm_vcpu_config {
 ///
 /// # Safety
 /// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn init_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let cfg = unsafe { cfg(vcpu) };
     cfg.hedeleg = l::HEDELEG_DEFAULT as _;
@@ -56,7 +57,7 @@ pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live, on its thread.
-pub(crate) unsafe fn guest_debug(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn guest_debug_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let (cfg, debug) = unsafe { (cfg(vcpu), (*vcpu).guest_debug != 0) };
     cfg.hedeleg = l::hedeleg_for_debug(cfg.hedeleg as u64, debug) as _;
@@ -78,7 +79,7 @@ unsafe fn guest_has(vcpu: *mut b::kvm_vcpu, ext: u32) -> bool {
 ///
 /// # Safety
 /// `vcpu` is live, on its thread.
-pub(crate) unsafe fn ran_once(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn ran_once_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY (all): per the function's contract.
     let g = unsafe {
         GuestExts {
@@ -108,7 +109,7 @@ pub(crate) unsafe fn ran_once(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live and being loaded on this CPU.
-pub(crate) unsafe fn load(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn load_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let cfg = unsafe { cfg(vcpu) };
     ncsr_write(csr::HEDELEG, cfg.hedeleg as usize);
@@ -118,4 +119,32 @@ pub(crate) unsafe fn load(vcpu: *mut b::kvm_vcpu) {
     if host_has_ext(b::RISCV_ISA_EXT_SMSTATEEN) {
         ncsr_write(csr::HSTATEEN0, cfg.hstateen0 as usize);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { init_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn guest_debug(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { guest_debug_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn ran_once(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { ran_once_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn load(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { load_raw(cx.vcpu().as_ptr()) }
 }

@@ -6,6 +6,7 @@
 //! statistic, then go back to the guest through [`trap_redirect`].
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::csr;
 use crate::irq;
 use crate::nacl::{ncsr_read, ncsr_write};
@@ -116,7 +117,7 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_unpriv_read(
     // SAFETY: interrupts stay masked while STVEC points at the unpriv trap
     // vector; both CSRs are put back before they are unmasked.
     unsafe {
-        let flags = irq::save();
+        let irqs = irq::disable();
         let old_hstatus = csr::HSTATUS.swap((*vcpu).arch.guest_context.hstatus);
         let old_stvec: usize;
         asm!("csrrw {old}, stvec, {new}", old = out(reg) old_stvec,
@@ -161,7 +162,7 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_unpriv_read(
         }
         asm!("csrw stvec, {old}", old = in(reg) old_stvec, options(nostack));
         csr::HSTATUS.write(old_hstatus);
-        irq::restore(flags);
+        drop(irqs);
     }
     val
 }
@@ -222,7 +223,7 @@ unsafe fn gstage_page_fault(
 /// # Safety
 /// `vcpu` is a live vCPU on its thread with the SRCU read lock held; `run`
 /// is its run page.
-pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: &b::kvm_cpu_trap) -> c_int {
+pub(crate) unsafe fn handle_raw(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: &b::kvm_cpu_trap) -> c_int {
     let exit = Exit::decode(trap.scause);
     if exit == Exit::HostInterrupt {
         return 1;
@@ -265,7 +266,7 @@ pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: 
         },
         Exit::SbiCall if from_guest => {
             // SAFETY: the SBI dispatch of the vCPU thread.
-            unsafe { crate::vcpu_sbi::ecall(vcpu, run) }
+            unsafe { crate::vcpu_sbi::ecall_raw(vcpu, run) }
         }
         Exit::Breakpoint => {
             // SAFETY: the run page of this thread.
@@ -296,4 +297,14 @@ pub(crate) unsafe fn handle(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: 
         );
     }
     ret
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn handle(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { handle_raw(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr(), trap) }
 }

@@ -7,6 +7,7 @@
 //! registers, `kvm_run`, the in-kernel MMIO bus and the statistics.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::insn_decode::{self as d, SystemInsn, VirtualInsn};
 use crate::vcpu_exit::{kvm_riscv_vcpu_trap_redirect, kvm_riscv_vcpu_unpriv_read};
 use kernel::error::code::*;
@@ -157,7 +158,7 @@ unsafe fn read_guest_insn(vcpu: *mut b::kvm_vcpu) -> Result<c_ulong, c_int> {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_wfi(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
-    if unsafe { crate::vcpu::kvm_arch_vcpu_runnable(vcpu) } == 0 {
+    if !crate::vcpu::runnable(unsafe { crate::handle::Vcpu::from_raw(vcpu) }) {
         // SAFETY: the lock is dropped around the halt, as upstream does.
         unsafe {
             b::kvm_riscv_rs_vcpu_srcu_read_unlock(vcpu);
@@ -514,4 +515,20 @@ fn mmio_complete(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run) -> c_int {
 pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_mmio_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
     // SAFETY: per the function's contract.
     unsafe { mmio_complete(&mut (*vcpu).arch, &mut *run) }
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn mmio_return(cx: &mut VcpuCtx<'_>) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_mmio_return(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn csr_return(cx: &mut VcpuCtx<'_>) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { kvm_riscv_vcpu_csr_return(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
 }

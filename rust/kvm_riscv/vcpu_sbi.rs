@@ -15,7 +15,7 @@ use crate::bindings as b;
 use crate::onereg::{get_multi, set_multi, user, RegList};
 use crate::reg_id::{self as r, ExtSub, RegId};
 use crate::sbi_logic::{complete, ExtStatus, Outcome};
-use crate::vcpu::Vcpu;
+use crate::handle::{Request, Vcpu, VcpuCtx};
 use crate::vcpu_insn::next_insn;
 use core::mem::size_of;
 use core::ptr::addr_of_mut;
@@ -203,7 +203,7 @@ impl Sbi {
 ///
 /// # Safety
 /// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn init_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let sbi = unsafe { Sbi::of(vcpu) };
     sbi.for_each(None, |slot, ext| {
@@ -223,7 +223,7 @@ pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live; its destroyer calls.
-pub(crate) unsafe fn deinit(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn deinit_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let sbi = unsafe { Sbi::of(vcpu) };
     sbi.for_each(None, |slot, ext| {
@@ -240,7 +240,7 @@ pub(crate) unsafe fn deinit(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live; its own thread calls.
-pub(crate) unsafe fn reset(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn reset_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let sbi = unsafe { Sbi::of(vcpu) };
     sbi.for_each(Some(ExtStatus::Enabled), |_, ext| {
@@ -272,7 +272,7 @@ pub(crate) unsafe fn validate(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live and loaded, the caller its run loop; `run` its run page.
-pub(crate) unsafe fn ecall(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
+pub(crate) unsafe fn ecall_raw(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
     // SAFETY: per the function's contract.
     let sbi = unsafe { Sbi::of(vcpu) };
     // The guest context, reached through the pointer each time: the
@@ -325,7 +325,7 @@ pub(crate) unsafe fn ecall(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_in
 ///
 /// # Safety
 /// As for [`ecall`].
-pub(crate) unsafe fn sbi_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
+pub(crate) unsafe fn sbi_return_raw(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
     // SAFETY: per the function's contract, the run loop owns both.
     unsafe {
         let ctx = &mut (*vcpu).arch.sbi_context;
@@ -347,7 +347,7 @@ pub(crate) unsafe fn sbi_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) ->
 ///
 /// # Safety
 /// `vcpu` is live; its own thread calls, with the context being reset.
-pub(crate) unsafe fn load_reset_state(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn load_reset_state_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let (pc, a1) = unsafe { Vcpu::from_raw(vcpu) }.with_reset_state(|pc, a1| (*pc, *a1));
     // SAFETY: per the function's contract, the thread owns the context.
@@ -598,7 +598,7 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_sbi_system_reset(
         }
         // SAFETY: a vCPU of the live VM.
         let v = unsafe { Vcpu::from_raw(other) };
-        v.with_mp_state_lock(|| v.set_mp_state(b::KVM_MP_STATE_STOPPED));
+        v.with_mp_state_lock(|l| l.set_mp_state(b::KVM_MP_STATE_STOPPED));
     }
     // SAFETY: as above.
     unsafe { b::kvm_make_all_cpus_request(kvm, b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_SLEEP) };
@@ -623,7 +623,7 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_sbi_request_reset(vcpu: *mut b::k
     // SAFETY: per the function's contract.
     let v = unsafe { Vcpu::from_raw(vcpu) };
     v.with_reset_state(|p, a| (*p, *a) = (pc, a1));
-    v.make_request(b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_VCPU_RESET);
+    v.make_request(Request::VcpuReset);
 }
 
 /// The extension that serves `extid` if it is on (`kvm_vcpu_sbi_find_ext()`,
@@ -635,4 +635,44 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_sbi_request_reset(vcpu: *mut b::k
 pub(crate) unsafe extern "C" fn kvm_vcpu_sbi_find_ext(vcpu: *mut b::kvm_vcpu, extid: c_ulong) -> *const Ext {
     // SAFETY: per the function's contract.
     unsafe { Sbi::of(vcpu) }.find(extid).map_or(core::ptr::null(), |e| e)
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { init_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { deinit_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { reset_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn ecall(cx: &mut VcpuCtx<'_>) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { ecall_raw(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn sbi_return(cx: &mut VcpuCtx<'_>) -> c_int {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { sbi_return_raw(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn load_reset_state(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { load_reset_state_raw(cx.vcpu().as_ptr()) }
 }

@@ -10,6 +10,7 @@
 //! memory's high half must be 0.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use core::mem::{offset_of, size_of};
 use core::ptr::addr_of_mut;
 use kernel::error::code::*;
@@ -64,7 +65,7 @@ fn at(hva: c_ulong, off: usize, len: usize) -> UserSlice {
 /// # Safety
 /// `vcpu` is live and loaded, the caller its run loop.
 #[inline]
-pub(crate) unsafe fn record_steal_time(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn record_steal_time_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     if unsafe { sta!(vcpu).shmem } != INVALID_GPA {
         // SAFETY: per the function's contract.
@@ -261,3 +262,13 @@ pub(crate) static VCPU_SBI_EXT_STA: b::kvm_vcpu_sbi_extension = b::kvm_vcpu_sbi_
     // SAFETY: all-zero is a valid value of the other fields (no callbacks).
     ..unsafe { core::mem::zeroed() }
 };
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn record_steal_time(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { record_steal_time_raw(cx.vcpu().as_ptr()) }
+}

@@ -17,13 +17,14 @@
 //! them: each access is one volatile load or store of a word.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
 use crate::csr;
-use crate::main::host_has_ext;
+use crate::isa::host_has_ext;
 use crate::nacl::{ncsr_read, ncsr_write};
 use crate::onereg::user;
 use crate::reg_id::RegId;
 use crate::timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
-use crate::vcpu::Vcpu;
+use crate::handle::Vcpu;
 use core::mem::{offset_of, size_of};
 use core::ptr::addr_of_mut;
 use kernel::error::code::*;
@@ -138,7 +139,7 @@ impl Timer {
         GuestClock(unsafe { addr_of_mut!((*(*self.vcpu).kvm).arch.timer) })
     }
 
-    fn vcpu(self) -> Vcpu {
+    fn vcpu<'a>(self) -> &'a Vcpu {
         // SAFETY: live, per the type invariant.
         unsafe { Vcpu::from_raw(self.vcpu) }
     }
@@ -182,7 +183,7 @@ impl Timer {
             return Err(EINVAL);
         }
         // IRQ_VS_TIMER is always a settable interrupt.
-        let _ = self.vcpu().unset_interrupt(b::IRQ_VS_TIMER);
+        let _ = crate::vcpu_irq::unset_interrupt(self.vcpu(), b::IRQ_VS_TIMER);
         let ns = self.clock().ns_until(ncycles);
         set!(self, next_cycles, ncycles);
         self.start(ns);
@@ -210,7 +211,7 @@ impl Timer {
 /// The hrtimer callback: re-arms itself if the host timer fired before
 /// the guest's compare value (the clocks differ), else marks the event
 /// done and calls `fire`.
-fn expired(t: Timer, fire: impl FnOnce(Vcpu)) -> b::hrtimer_restart {
+fn expired(t: Timer, fire: impl FnOnce(&Vcpu)) -> b::hrtimer_restart {
     let clock = t.clock();
     let next = get!(t, next_cycles);
     if clock.now() < next {
@@ -233,7 +234,7 @@ unsafe extern "C" fn hrtimer_expired(h: *mut b::hrtimer) -> b::hrtimer_restart {
     // SAFETY: `h` is a live vCPU's `arch.timer.hrt` (destroy cancels it).
     // The interrupt number is always settable.
     expired(unsafe { Timer::of_hrtimer(h) }, |v| {
-        let _ = v.set_interrupt(b::IRQ_VS_TIMER);
+        let _ = crate::vcpu_irq::set_interrupt(v, b::IRQ_VS_TIMER);
     })
 }
 
@@ -254,7 +255,7 @@ unsafe extern "C" fn vstimer_expired(h: *mut b::hrtimer) -> b::hrtimer_restart {
 ///
 /// # Safety
 /// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) -> Result {
+pub(crate) unsafe fn init_raw(vcpu: *mut b::kvm_vcpu) -> Result {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     if get!(t, init_done) {
@@ -276,7 +277,7 @@ pub(crate) unsafe fn init(vcpu: *mut b::kvm_vcpu) -> Result {
 ///
 /// # Safety
 /// `vcpu` is live; its destroyer calls.
-pub(crate) unsafe fn deinit(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn deinit_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     let _ = t.cancel();
@@ -287,7 +288,7 @@ pub(crate) unsafe fn deinit(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live; its own thread calls.
-pub(crate) unsafe fn reset(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn reset_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     set!(t, next_cycles, u64::MAX);
@@ -298,7 +299,7 @@ pub(crate) unsafe fn reset(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live and being loaded on this CPU, preemption off.
-pub(crate) unsafe fn restore(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn restore_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     // CAST: XLEN is 64.
@@ -317,7 +318,7 @@ pub(crate) unsafe fn restore(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live and loaded on this CPU.
-pub(crate) unsafe fn sync(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn sync_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     if get!(t, sstc_enabled) {
@@ -333,7 +334,7 @@ pub(crate) unsafe fn sync(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live and being put on this CPU, preemption off.
-pub(crate) unsafe fn save(vcpu: *mut b::kvm_vcpu) {
+pub(crate) unsafe fn save_raw(vcpu: *mut b::kvm_vcpu) {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
     if !get!(t, sstc_enabled) {
@@ -355,10 +356,10 @@ pub(crate) unsafe fn save(vcpu: *mut b::kvm_vcpu) {
 ///
 /// # Safety
 /// `vcpu` is live.
-pub(crate) unsafe fn pending(vcpu: *mut b::kvm_vcpu) -> bool {
+pub(crate) unsafe fn pending_raw(vcpu: *mut b::kvm_vcpu) -> bool {
     // SAFETY: per the function's contract.
     let t = unsafe { Timer::of(vcpu) };
-    t.clock().ns_until(get!(t, next_cycles)) == 0 || t.vcpu().has_interrupts(1 << b::IRQ_VS_TIMER)
+    t.clock().ns_until(get!(t, next_cycles)) == 0 || crate::vcpu_irq::has_interrupts(t.vcpu(), 1 << b::IRQ_VS_TIMER)
 }
 
 // --- ONE_REG ------------------------------------------------------------------
@@ -450,4 +451,50 @@ pub(crate) unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
     // SAFETY: the two out-parameters are valid.
     unsafe { b::riscv_cs_get_mult_shift(&mut gt.nsec_mult, &mut gt.nsec_shift) };
     gt.time_delta = host_cycles().wrapping_neg();
+}
+
+// ---------------------------------------------------------------------------
+// Transitional entry points on the vCPU handle: the functions below them
+// still take the raw vCPU; the port to the handle replaces them.
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn init(cx: &mut VcpuCtx<'_>) -> Result {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { init_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { deinit_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { reset_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn restore(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { restore_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn sync(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { sync_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn save(cx: &mut VcpuCtx<'_>) {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { save_raw(cx.vcpu().as_ptr()) }
+}
+
+#[allow(clippy::undocumented_unsafe_blocks)]
+pub(crate) fn pending(v: &crate::handle::Vcpu) -> bool {
+    // SAFETY: transitional: the context proves the vCPU thread.
+    unsafe { pending_raw(v.as_ptr()) }
 }

@@ -18,6 +18,8 @@
 //! succeeds), as the stubs of `asm/kvm_vcpu_vector.h`.
 
 use crate::bindings as b;
+use crate::handle::VcpuCtx;
+use crate::irq::IrqsOff;
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
@@ -154,15 +156,16 @@ fn buffer_free(datap: &mut *mut c_void) {
 /// Allocates the register buffers of a new vCPU
 /// (`kvm_riscv_vcpu_alloc_vector_context()`): both, or none and -ENOMEM.
 #[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn alloc_context(arch: &mut b::kvm_vcpu_arch) -> Result {
-    arch.guest_context.vector.datap = buffer_alloc()?;
+pub(crate) fn alloc_context(cx: &mut VcpuCtx<'_>) -> Result {
+    let p = cx.parts();
+    p.guest.vector.datap = buffer_alloc()?;
     match buffer_alloc() {
-        Ok(p) => {
-            arch.host_context.vector.datap = p;
+        Ok(d) => {
+            p.host.vector.datap = d;
             Ok(())
         }
         Err(e) => {
-            buffer_free(&mut arch.guest_context.vector.datap);
+            buffer_free(&mut p.guest.vector.datap);
             Err(e)
         }
     }
@@ -171,9 +174,10 @@ pub(crate) fn alloc_context(arch: &mut b::kvm_vcpu_arch) -> Result {
 /// Frees the register buffers of a vCPU
 /// (`kvm_riscv_vcpu_free_vector_context()`).
 #[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn free_context(arch: &mut b::kvm_vcpu_arch) {
-    buffer_free(&mut arch.guest_context.vector.datap);
-    buffer_free(&mut arch.host_context.vector.datap);
+pub(crate) fn free_context(cx: &mut VcpuCtx<'_>) {
+    let p = cx.parts();
+    buffer_free(&mut p.guest.vector.datap);
+    buffer_free(&mut p.host.vector.datap);
 }
 
 // ---------------------------------------------------------------------------
@@ -262,6 +266,20 @@ pub(crate) fn host_restore(cntx: &mut b::kvm_cpu_context) {
     update_v_flags(|f| f & !(V_VCPU_CTX | V_VCPU_NEED_RESTORE));
 }
 
+/// At guest entry, interrupts off: if the kernel used the vector unit since
+/// [`kvm_riscv_vcpu_flush_vector`] saved the guest's registers, restores
+/// them now, clean.
+#[cfg(CONFIG_RISCV_ISA_V)]
+#[inline(always)]
+pub(crate) fn restore_on_entry(cntx: &mut b::kvm_cpu_context, irqs: &IrqsOff) {
+    if crate::ffi::take_vector_restore(irqs) {
+        // SAFETY: `cntx.vector` and its buffer of `riscv_v_vsize` bytes
+        // (allocated with the vCPU) are the guest's, ours alone; only read.
+        unsafe { b::kvm_riscv_rs_vector_restore(cntx) };
+        set_vs(cntx, SR_VS_CLEAN);
+    }
+}
+
 /// Whether [`kvm_riscv_vcpu_flush_vector`] has warned already.
 #[cfg(CONFIG_RISCV_ISA_V)]
 static FLUSH_WARNED: AtomicBool = AtomicBool::new(false);
@@ -300,11 +318,14 @@ pub(crate) extern "C" fn kvm_riscv_vcpu_flush_vector() {
 // Without CONFIG_RISCV_ISA_V: nothing to switch, no buffers.
 
 #[cfg(not(CONFIG_RISCV_ISA_V))]
-pub(crate) fn alloc_context(_arch: &mut b::kvm_vcpu_arch) -> Result {
+pub(crate) fn alloc_context(_cx: &mut VcpuCtx<'_>) -> Result {
     Ok(())
 }
 #[cfg(not(CONFIG_RISCV_ISA_V))]
-pub(crate) fn free_context(_arch: &mut b::kvm_vcpu_arch) {}
+pub(crate) fn free_context(_cx: &mut VcpuCtx<'_>) {}
+#[cfg(not(CONFIG_RISCV_ISA_V))]
+#[inline(always)]
+pub(crate) fn restore_on_entry(_cntx: &mut b::kvm_cpu_context, _irqs: &IrqsOff) {}
 #[cfg(not(CONFIG_RISCV_ISA_V))]
 pub(crate) fn reset(_cntx: &mut b::kvm_cpu_context, _isa: &[c_ulong]) {}
 #[cfg(not(CONFIG_RISCV_ISA_V))]
@@ -315,3 +336,4 @@ pub(crate) fn guest_restore(_cntx: &mut b::kvm_cpu_context, _isa: &[c_ulong]) {}
 pub(crate) fn host_save(_cntx: &mut b::kvm_cpu_context) {}
 #[cfg(not(CONFIG_RISCV_ISA_V))]
 pub(crate) fn host_restore(_cntx: &mut b::kvm_cpu_context) {}
+

@@ -1,0 +1,1002 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The vCPU and VM handles: the one way the logic reaches `struct kvm_vcpu`,
+//! `struct kvm` and `struct kvm_run`.
+//!
+//! This is a boundary module. The C ABI entry points (`abi.rs`) turn the raw
+//! pointers the generic core hands them into a [`&Vcpu`](Vcpu) once; from
+//! there on the logic is safe Rust:
+//!
+//! - state that other CPUs, interrupt handlers or userspace write
+//!   (`irqs_pending`, `mp_state`, `reset_state`, requests, `pmc_overflown`,
+//!   the run page) is reached only through [`Vcpu`] methods that take the
+//!   C lock, use an atomic, or access the word volatilely;
+//! - state that only the vCPU's own thread touches (guest and host contexts,
+//!   shadow CSRs, decode state, ...) is reached through a [`VcpuCtx`], which
+//!   only that thread can hold. Its borrows are short: none is held across a
+//!   call into C that may schedule (and so run `kvm_arch_vcpu_put()` from the
+//!   preempt notifier on the same thread), because each borrow is of the
+//!   context itself and ends before the next method call on it.
+//! - calls into C that take a vCPU are wrapped here once, as methods.
+
+use crate::bindings as b;
+use core::marker::PhantomData;
+use core::ptr::addr_of_mut;
+use kernel::ffi::{c_int, c_ulong};
+use kernel::num::casts::FromSafeCast;
+use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::barrier::{smp_mb, Full, Write};
+use kernel::types::Opaque;
+
+/// Reads a field of a C struct behind `$p` (a raw pointer) with
+/// `READ_ONCE()` semantics.
+macro_rules! read_once {
+    ($p:expr, $($f:tt)+) => {{
+        let p = $p;
+        // SAFETY: `p` points into a live object (the callers' invariant);
+        // a volatile read of one naturally aligned field.
+        unsafe { addr_of_mut!((*p).$($f)+).read_volatile() }
+    }};
+}
+
+/// Writes a field of a C struct behind `$p` with `WRITE_ONCE()` semantics.
+macro_rules! write_once {
+    ($p:expr, $v:expr, $($f:tt)+) => {{
+        let p = $p;
+        let v = $v;
+        // SAFETY: as in `read_once!`.
+        unsafe { addr_of_mut!((*p).$($f)+).write_volatile(v) }
+    }};
+}
+
+// ---------------------------------------------------------------------------
+// The vCPU.
+
+/// A vCPU, as the generic core owns it (`struct kvm_vcpu`).
+///
+/// Only ever seen behind a reference that [`Vcpu::from_raw`] made from the
+/// pointer the generic core passed: the vCPU lives as long as that reference.
+#[repr(transparent)]
+pub(crate) struct Vcpu(Opaque<b::kvm_vcpu>);
+
+/// The vCPU requests the backend makes and handles (`KVM_REQ_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Request {
+    Sleep = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_SLEEP,
+    VcpuReset = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_VCPU_RESET,
+    UpdateHgatp = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_UPDATE_HGATP,
+    FenceI = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_FENCE_I,
+    HfenceVvmaAll = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_HFENCE_VVMA_ALL,
+    Hfence = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_HFENCE,
+    StealUpdate = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_STEAL_UPDATE,
+    TlbFlush = b::kvm_riscv_rs_const_KVM_RISCV_RS_REQ_TLB_FLUSH,
+}
+
+impl Request {
+    /// The bit of the request in `vcpu->requests`.
+    fn bit(self) -> u32 {
+        self as u32 & b::kvm_riscv_rs_const_KVM_RISCV_RS_REQUEST_MASK
+    }
+
+    /// The request with its flags, as `kvm_make_all_cpus_request()` takes it.
+    pub(crate) fn raw(self) -> u32 {
+        self as u32
+    }
+}
+
+/// The vCPU statistics the backend counts (`struct kvm_vcpu_stat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stat {
+    Exits,
+    EcallExits,
+    WfiExits,
+    WrsExits,
+    MmioExitUser,
+    MmioExitKernel,
+    CsrExitUser,
+    CsrExitKernel,
+    SignalExits,
+    InstrIllegalExits,
+    LoadMisalignedExits,
+    StoreMisalignedExits,
+    LoadAccessExits,
+    StoreAccessExits,
+}
+
+/// `vcpu->mode` values the run loop sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Mode {
+    OutsideGuest = b::kvm_riscv_rs_const_KVM_RISCV_RS_OUTSIDE_GUEST_MODE,
+    InGuest = b::kvm_riscv_rs_const_KVM_RISCV_RS_IN_GUEST_MODE,
+}
+
+impl Vcpu {
+    /// The handle of the vCPU behind `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` points to a live `struct kvm_vcpu` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm_vcpu) -> &'a Vcpu {
+        // SAFETY: `Vcpu` is a transparent wrapper of the C struct, which the
+        // caller promises is live for `'a`; `Opaque` allows C to change it.
+        unsafe { &*ptr.cast::<Vcpu>() }
+    }
+
+    /// The C pointer, for calls into C.
+    pub(crate) fn as_ptr(&self) -> *mut b::kvm_vcpu {
+        self.0.get()
+    }
+
+    fn arch(&self) -> *mut b::kvm_vcpu_arch {
+        // SAFETY: in bounds of the live vCPU.
+        unsafe { addr_of_mut!((*self.as_ptr()).arch) }
+    }
+
+    /// `vcpu->vcpu_id`, set at creation.
+    pub(crate) fn id(&self) -> u32 {
+        let id: c_int = read_once!(self.as_ptr(), vcpu_id);
+        // CAST: the generic core checks that ids are not negative.
+        id as u32
+    }
+
+    /// `vcpu->vcpu_idx`, the index in the VM's array, set at creation.
+    pub(crate) fn idx(&self) -> u32 {
+        let idx: c_int = read_once!(self.as_ptr(), vcpu_idx);
+        // CAST: an array index, not negative.
+        idx as u32
+    }
+
+    /// The CPU the vCPU is loaded on (`vcpu->cpu`), -1 when it is not.
+    pub(crate) fn cpu(&self) -> c_int {
+        read_once!(self.as_ptr(), cpu)
+    }
+
+    /// Sets `vcpu->cpu`; load and put do.
+    pub(crate) fn set_cpu(&self, cpu: c_int) {
+        write_once!(self.as_ptr(), cpu, cpu)
+    }
+
+    /// The VM the vCPU belongs to.
+    pub(crate) fn vm(&self) -> &Vm {
+        let kvm: *mut b::kvm = read_once!(self.as_ptr(), kvm);
+        // SAFETY: a vCPU holds a reference on its VM for its whole life.
+        unsafe { Vm::from_raw(kvm) }
+    }
+
+    /// `vcpu->run`, the page shared with userspace.
+    pub(crate) fn run_page(&self) -> &Run {
+        let run: *mut b::kvm_run = read_once!(self.as_ptr(), run);
+        // SAFETY: allocated at creation, freed after the vCPU's last use.
+        unsafe { Run::from_raw(run) }
+    }
+
+    // --- requests -------------------------------------------------------
+
+    fn requests(&self) -> &Atomic<u64> {
+        // SAFETY: `vcpu->requests` is a u64 only ever accessed atomically.
+        unsafe { Atomic::from_ptr(addr_of_mut!((*self.as_ptr()).requests)) }
+    }
+
+    /// `kvm_make_request()`: publishes what goes with the request, then sets it.
+    pub(crate) fn make_request(&self, req: Request) {
+        smp_mb(Write);
+        // SAFETY: an atomic bit operation on the live vCPU's request word.
+        unsafe {
+            b::set_bit(
+                c_ulong::from_safe_cast(req.bit()),
+                addr_of_mut!((*self.as_ptr()).requests).cast(),
+            )
+        }
+    }
+
+    /// `kvm_check_request()`: tests and clears, then sees what went with it.
+    pub(crate) fn check_request(&self, req: Request) -> bool {
+        let bit = 1u64 << req.bit();
+        if self.requests().load(Relaxed) & bit == 0 {
+            return false;
+        }
+        // SAFETY: an atomic bit operation on the live vCPU's request word.
+        unsafe {
+            b::clear_bit(
+                c_ulong::from_safe_cast(req.bit()),
+                addr_of_mut!((*self.as_ptr()).requests).cast(),
+            )
+        };
+        // smp_mb__after_atomic(), paired with the barrier of make_request.
+        smp_mb(Full);
+        true
+    }
+
+    /// `kvm_request_pending()`.
+    pub(crate) fn request_pending(&self) -> bool {
+        self.requests().load(Relaxed) != 0
+    }
+
+    /// `kvm_vcpu_kick()`.
+    pub(crate) fn kick(&self) {
+        // SAFETY: the vCPU is live.
+        unsafe { b::__kvm_vcpu_kick(self.as_ptr(), false) }
+    }
+
+    /// `kvm_vcpu_wake_up()`.
+    pub(crate) fn wake_up(&self) {
+        // SAFETY: the vCPU is live.
+        unsafe { b::kvm_vcpu_wake_up(self.as_ptr()) };
+    }
+
+    /// `kvm_vcpu_exiting_guest_mode()`: the mode before it became
+    /// EXITING_GUEST_MODE.
+    pub(crate) fn exiting_guest_mode(&self) -> c_int {
+        // SAFETY: the vCPU is live; an atomic exchange on `vcpu->mode`.
+        unsafe { b::kvm_riscv_rs_vcpu_exiting_guest_mode(self.as_ptr()) }
+    }
+
+    // --- interrupts, power state, reset state ---------------------------
+
+    /// Runs `f` on the pending-interrupt bitmaps (`irqs_pending`,
+    /// `irqs_pending_mask`) under their raw spinlock, interrupts off.
+    pub(crate) fn with_irqs<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
+        let a = self.arch();
+        // SAFETY: the lock is initialised at vCPU creation.
+        let flags = unsafe { b::_raw_spin_lock_irqsave(addr_of_mut!((*a).irqs_pending_lock)) };
+        // SAFETY: word 0 of both bitmaps (64 interrupts: one word); every
+        // access to them, C's included, takes the lock held here.
+        let r = unsafe {
+            f(
+                &mut *addr_of_mut!((*a).irqs_pending[0]),
+                &mut *addr_of_mut!((*a).irqs_pending_mask[0]),
+            )
+        };
+        // SAFETY: releases the lock taken above.
+        unsafe { b::_raw_spin_unlock_irqrestore(addr_of_mut!((*a).irqs_pending_lock), flags) };
+        r
+    }
+
+    /// Runs `f` under `mp_state_lock`; `f` gets the proof that it is held.
+    pub(crate) fn with_mp_state_lock<R>(&self, f: impl FnOnce(&MpStateLocked<'_>) -> R) -> R {
+        let lock = || {
+            // SAFETY: in bounds of the live vCPU.
+            unsafe { addr_of_mut!((*self.arch()).mp_state_lock) }
+        };
+        // SAFETY: the lock is initialised at vCPU creation.
+        unsafe { b::spin_lock(lock()) };
+        let r = f(&MpStateLocked(self));
+        // SAFETY: releases the lock taken above.
+        unsafe { b::spin_unlock(lock()) };
+        r
+    }
+
+    /// The power state (`READ_ONCE(vcpu->arch.mp_state.mp_state)`).
+    pub(crate) fn mp_state(&self) -> u32 {
+        read_once!(self.arch(), mp_state.mp_state)
+    }
+
+    /// The start state SBI HSM asked for, (pc, a1), read or written under its
+    /// spinlock (`arch.reset_state`).
+    pub(crate) fn with_reset_state<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
+        // SAFETY: in bounds of the live vCPU.
+        let rs = unsafe { addr_of_mut!((*self.arch()).reset_state) };
+        // SAFETY: the lock is initialised at vCPU creation.
+        unsafe { b::spin_lock(addr_of_mut!((*rs).lock)) };
+        // SAFETY: the lock serialises every access to the two fields.
+        let r = unsafe { f(&mut *addr_of_mut!((*rs).pc), &mut *addr_of_mut!((*rs).a1)) };
+        // SAFETY: releases the lock taken above.
+        unsafe { b::spin_unlock(addr_of_mut!((*rs).lock)) };
+        r
+    }
+
+    /// `vcpu->arch.pause`.
+    pub(crate) fn paused(&self) -> bool {
+        read_once!(self.arch(), pause)
+    }
+
+    /// The guest's VSIE as last saved; racy outside the vCPU thread, as
+    /// upstream's `kvm_riscv_vcpu_has_interrupts()` reads it.
+    pub(crate) fn vsie(&self) -> c_ulong {
+        read_once!(self.arch(), guest_csr.vsie)
+    }
+
+    /// The guest's SSTATUS as last saved (racy, as upstream's
+    /// `kvm_arch_vcpu_in_kernel()`).
+    pub(crate) fn guest_sstatus(&self) -> c_ulong {
+        read_once!(self.arch(), guest_context.sstatus)
+    }
+
+    /// The guest's pc as last saved (racy, as upstream's
+    /// `kvm_arch_vcpu_get_ip()`).
+    pub(crate) fn guest_sepc(&self) -> c_ulong {
+        read_once!(self.arch(), guest_context.sepc)
+    }
+
+    /// Whether the vCPU has run (`arch.ran_atleast_once`); others read it.
+    pub(crate) fn ran_once(&self) -> bool {
+        read_once!(self.arch(), ran_atleast_once)
+    }
+
+    /// `vcpu->wants_to_run`, set by the generic core around `KVM_RUN`.
+    pub(crate) fn wants_to_run(&self) -> bool {
+        read_once!(self.as_ptr(), wants_to_run)
+    }
+
+    /// The last CPU the guest left (`arch.last_exit_cpu`); the TLB code reads
+    /// it from other threads.
+    pub(crate) fn last_exit_cpu(&self) -> c_int {
+        read_once!(self.arch(), last_exit_cpu)
+    }
+
+    /// `vcpu->guest_debug`.
+    pub(crate) fn guest_debug(&self) -> c_ulong {
+        read_once!(self.as_ptr(), guest_debug)
+    }
+
+    /// Adds one to a statistic. Only the vCPU thread writes them; the stats
+    /// file reads them racily, as upstream.
+    pub(crate) fn stat_inc(&self, s: Stat) {
+        // SAFETY: in bounds of the live vCPU.
+        let st = unsafe { addr_of_mut!((*self.as_ptr()).stat) };
+        // SAFETY: each arm takes the address of one u64 of the stats.
+        let p: *mut u64 = unsafe {
+            match s {
+                Stat::Exits => addr_of_mut!((*st).exits),
+                Stat::EcallExits => addr_of_mut!((*st).ecall_exit_stat),
+                Stat::WfiExits => addr_of_mut!((*st).wfi_exit_stat),
+                Stat::WrsExits => addr_of_mut!((*st).wrs_exit_stat),
+                Stat::MmioExitUser => addr_of_mut!((*st).mmio_exit_user),
+                Stat::MmioExitKernel => addr_of_mut!((*st).mmio_exit_kernel),
+                Stat::CsrExitUser => addr_of_mut!((*st).csr_exit_user),
+                Stat::CsrExitKernel => addr_of_mut!((*st).csr_exit_kernel),
+                Stat::SignalExits => addr_of_mut!((*st).signal_exits),
+                Stat::InstrIllegalExits => addr_of_mut!((*st).instr_illegal_exits),
+                Stat::LoadMisalignedExits => addr_of_mut!((*st).load_misaligned_exits),
+                Stat::StoreMisalignedExits => addr_of_mut!((*st).store_misaligned_exits),
+                Stat::LoadAccessExits => addr_of_mut!((*st).load_access_exits),
+                Stat::StoreAccessExits => addr_of_mut!((*st).store_access_exits),
+            }
+        };
+        // SAFETY: `p` is a u64 of the live vCPU's stats; only this thread
+        // writes it.
+        unsafe { p.write_volatile(p.read_volatile().wrapping_add(1)) };
+    }
+}
+
+/// Proof that the vCPU's `mp_state_lock` is held.
+pub(crate) struct MpStateLocked<'a>(&'a Vcpu);
+
+impl<'a> MpStateLocked<'a> {
+    /// The proof for a caller that holds the lock already (a C caller).
+    ///
+    /// # Safety
+    /// The caller holds `vcpu->arch.mp_state_lock` for `'a`.
+    pub(crate) unsafe fn assume(v: &'a Vcpu) -> Self {
+        MpStateLocked(v)
+    }
+
+    /// The vCPU whose lock is held.
+    pub(crate) fn vcpu(&self) -> &'a Vcpu {
+        self.0
+    }
+
+    /// Sets the power state (`WRITE_ONCE()`, under the lock).
+    pub(crate) fn set_mp_state(&self, s: u32) {
+        write_once!(self.0.arch(), s, mp_state.mp_state)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The vCPU thread's context.
+
+/// The vCPU as its own thread holds it: it runs `KVM_RUN` or another vCPU
+/// ioctl with `vcpu->mutex` held, or is the preempt notifier's load/put on
+/// that thread, or creates/destroys the vCPU before/after anyone else sees
+/// it. Gives `&mut` access to the state that only that thread touches.
+pub(crate) struct VcpuCtx<'a> {
+    v: &'a Vcpu,
+    /// Not `Send`: the context belongs to the thread that made it.
+    _thread: PhantomData<*mut ()>,
+}
+
+/// The vCPU-thread-only state, borrowed from a [`VcpuCtx`] all at once so
+/// that disjoint fields can be used together.
+pub(crate) struct Parts<'a> {
+    pub(crate) host: &'a mut b::kvm_cpu_context,
+    pub(crate) guest: &'a mut b::kvm_cpu_context,
+    pub(crate) csr: &'a mut b::kvm_vcpu_csr,
+    pub(crate) smstateen: &'a mut b::kvm_vcpu_smstateen_csr,
+    pub(crate) zicfiss: &'a mut b::kvm_vcpu_zicfiss_csr,
+    pub(crate) cfg: &'a mut b::kvm_vcpu_config,
+    pub(crate) isa: &'a mut [c_ulong],
+    pub(crate) mmio_decode: &'a mut b::kvm_mmio_decode,
+    pub(crate) csr_decode: &'a mut b::kvm_csr_decode,
+    pub(crate) sbi: &'a mut b::kvm_vcpu_sbi_context,
+    pub(crate) aia_csr: &'a mut b::kvm_vcpu_aia_csr,
+    /// The host's SCOUNTEREN, SENVCFG and SSTATEEN0 while the guest runs.
+    pub(crate) host_scounteren: &'a mut c_ulong,
+    pub(crate) host_senvcfg: &'a mut c_ulong,
+    pub(crate) host_sstateen0: &'a mut c_ulong,
+    pub(crate) csr_dirty: &'a mut bool,
+    /// mvendorid, marchid, mimpid.
+    pub(crate) mvendorid: &'a mut c_ulong,
+    pub(crate) marchid: &'a mut c_ulong,
+    pub(crate) mimpid: &'a mut c_ulong,
+}
+
+impl<'a> VcpuCtx<'a> {
+    /// The context of the vCPU's own thread.
+    ///
+    /// # Safety
+    /// The caller is the vCPU's thread as described on [`VcpuCtx`], and no
+    /// other `VcpuCtx` of this vCPU is in use while this one is (one made by
+    /// the preempt notifier's put/load while the run loop holds one is not in
+    /// use at the same time: the run loop holds no borrow of it across the
+    /// call that schedules).
+    pub(crate) unsafe fn new(v: &'a Vcpu) -> Self {
+        VcpuCtx { v, _thread: PhantomData }
+    }
+
+    /// The handle, for the shared state.
+    pub(crate) fn vcpu(&self) -> &'a Vcpu {
+        self.v
+    }
+
+    fn arch(&self) -> *mut b::kvm_vcpu_arch {
+        self.v.arch()
+    }
+
+    /// All of the thread-only state, borrowed together.
+    pub(crate) fn parts(&mut self) -> Parts<'_> {
+        let a = self.arch();
+        // SAFETY: disjoint fields of the live vCPU that only this thread
+        // touches (the type's invariant); the borrows last as long as the
+        // exclusive borrow of the context.
+        unsafe {
+            Parts {
+                host: &mut *addr_of_mut!((*a).host_context),
+                guest: &mut *addr_of_mut!((*a).guest_context),
+                csr: &mut *addr_of_mut!((*a).guest_csr),
+                smstateen: &mut *addr_of_mut!((*a).smstateen_csr),
+                zicfiss: &mut *addr_of_mut!((*a).zicfiss_csr),
+                cfg: &mut *addr_of_mut!((*a).cfg),
+                isa: &mut *addr_of_mut!((*a).isa),
+                mmio_decode: &mut *addr_of_mut!((*a).mmio_decode),
+                csr_decode: &mut *addr_of_mut!((*a).csr_decode),
+                sbi: &mut *addr_of_mut!((*a).sbi_context),
+                aia_csr: &mut *addr_of_mut!((*a).aia_context.guest_csr),
+                host_scounteren: &mut *addr_of_mut!((*a).host_scounteren),
+                host_senvcfg: &mut *addr_of_mut!((*a).host_senvcfg),
+                host_sstateen0: &mut *addr_of_mut!((*a).host_sstateen0),
+                csr_dirty: &mut *addr_of_mut!((*a).csr_dirty),
+                mvendorid: &mut *addr_of_mut!((*a).mvendorid),
+                marchid: &mut *addr_of_mut!((*a).marchid),
+                mimpid: &mut *addr_of_mut!((*a).mimpid),
+            }
+        }
+    }
+
+    /// The guest's registers (`arch.guest_context`).
+    pub(crate) fn guest(&mut self) -> &mut b::kvm_cpu_context {
+        self.parts().guest
+    }
+
+    /// The guest's shadow CSRs (`arch.guest_csr`).
+    pub(crate) fn csr(&mut self) -> &mut b::kvm_vcpu_csr {
+        self.parts().csr
+    }
+
+    /// The vCPU's configuration (`arch.cfg`).
+    pub(crate) fn cfg(&mut self) -> &mut b::kvm_vcpu_config {
+        self.parts().cfg
+    }
+
+    /// The guest's ISA bitmap (`arch.isa`).
+    pub(crate) fn isa(&mut self) -> &[c_ulong] {
+        self.parts().isa
+    }
+
+    /// Marks that the run loop ran the vCPU (`arch.ran_atleast_once`).
+    pub(crate) fn set_ran_once(&mut self) {
+        write_once!(self.arch(), true, ran_atleast_once)
+    }
+
+    /// Sets `arch.last_exit_cpu` (the TLB code reads it).
+    pub(crate) fn set_last_exit_cpu(&mut self, cpu: c_int) {
+        write_once!(self.arch(), cpu, last_exit_cpu)
+    }
+
+    /// `vcpu->mode = mode`: a plain store, ordered by the barriers around it.
+    #[inline(always)]
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
+        // CAST: the modes are small enumerators.
+        write_once!(self.v.as_ptr(), mode as c_int, mode)
+    }
+
+    /// Sets `vcpu->guest_debug` (`KVM_SET_GUEST_DEBUG`).
+    pub(crate) fn set_guest_debug(&mut self, control: c_ulong) {
+        write_once!(self.v.as_ptr(), control, guest_debug)
+    }
+
+    /// Empties the HFENCE request queue (reset).
+    pub(crate) fn reset_hfence_queue(&mut self) {
+        let a = self.arch();
+        // SAFETY: the lock is initialised at vCPU creation; under it the
+        // queue is ours.
+        unsafe {
+            b::spin_lock(addr_of_mut!((*a).hfence_lock));
+            (*a).hfence_head = 0;
+            (*a).hfence_tail = 0;
+            core::ptr::write_bytes(addr_of_mut!((*a).hfence_queue), 0, 1);
+            b::spin_unlock(addr_of_mut!((*a).hfence_lock));
+        }
+    }
+
+    /// Initialises the vCPU's locks, each with its own lockdep class.
+    pub(crate) fn init_locks(&mut self) {
+        // SAFETY: nobody else sees the vCPU yet (create).
+        unsafe { b::kvm_riscv_rs_vcpu_locks_init(self.v.as_ptr()) }
+    }
+
+    /// Sets the zero-fill flag of the MMU page cache (create).
+    pub(crate) fn init_mmu_page_cache(&mut self) {
+        write_once!(self.arch(), b::__GFP_ZERO, mmu_page_cache.gfp_zero)
+    }
+
+    /// Frees the MMU page cache (destroy).
+    pub(crate) fn free_mmu_page_cache(&mut self) {
+        // SAFETY: the vCPU thread; the cache is the vCPU's own.
+        unsafe { b::kvm_mmu_free_memory_cache(addr_of_mut!((*self.arch()).mmu_page_cache)) }
+    }
+
+    /// Runs the guest until it traps (`__kvm_riscv_switch_to()` of
+    /// `vcpu_switch.S`): host registers saved in `host_context`, guest ones
+    /// loaded from `guest_context`, `sret` into the guest, and the other way
+    /// when it traps back.
+    #[inline(always)]
+    pub(crate) fn switch_to_guest(&mut self, _irqs: &crate::irq::IrqsOff) {
+        // SAFETY: the vCPU thread with interrupts off (the token); the asm
+        // saves and restores every host register it uses and touches only
+        // the contexts of the live vCPU's arch state, which no borrow holds.
+        unsafe { b::__kvm_riscv_switch_to(self.arch()) }
+    }
+
+    /// As [`VcpuCtx::switch_to_guest`], entering the guest through the NACL
+    /// `SYNC_SRET` call (`__kvm_riscv_nacl_switch_to()`), whose SRET area the
+    /// caller has filled.
+    #[inline(always)]
+    pub(crate) fn nacl_switch_to_guest(&mut self, _irqs: &crate::irq::IrqsOff) {
+        // CAST (both): SBI ids are XLEN values.
+        let ext = b::sbi_ext_id_SBI_EXT_NACL as c_ulong;
+        let fid = b::sbi_ext_nacl_fid_SBI_EXT_NACL_SYNC_SRET as c_ulong;
+        // SAFETY: as in `switch_to_guest`, entering through the SBI call.
+        unsafe { b::__kvm_riscv_nacl_switch_to(self.arch(), ext, fid) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Calls into C that act on the vCPU, from its own thread.
+
+impl VcpuCtx<'_> {
+    /// `kvm_vcpu_srcu_read_lock()`.
+    pub(crate) fn srcu_read_lock(&mut self) {
+        // SAFETY: the vCPU thread; paired with `srcu_read_unlock`.
+        unsafe { b::kvm_riscv_rs_vcpu_srcu_read_lock(self.v.as_ptr()) }
+    }
+
+    /// `kvm_vcpu_srcu_read_unlock()`.
+    pub(crate) fn srcu_read_unlock(&mut self) {
+        // SAFETY: the vCPU thread; pairs a `srcu_read_lock`.
+        unsafe { b::kvm_riscv_rs_vcpu_srcu_read_unlock(self.v.as_ptr()) }
+    }
+
+    /// `vcpu_load()` of the generic core: loads the vCPU on this CPU (it
+    /// calls back `kvm_arch_vcpu_load()`), with its preempt notifier.
+    pub(crate) fn generic_load(&mut self) {
+        // SAFETY: the vCPU thread; paired with `generic_put`.
+        unsafe { b::vcpu_load(self.v.as_ptr()) }
+    }
+
+    /// `vcpu_put()` of the generic core.
+    pub(crate) fn generic_put(&mut self) {
+        // SAFETY: the vCPU thread; pairs `generic_load`.
+        unsafe { b::vcpu_put(self.v.as_ptr()) }
+    }
+
+    /// `kvm_sigset_activate()`.
+    pub(crate) fn sigset_activate(&mut self) {
+        // SAFETY: the vCPU thread in KVM_RUN; paired with the deactivate.
+        unsafe { b::kvm_sigset_activate(self.v.as_ptr()) }
+    }
+
+    /// `kvm_sigset_deactivate()`.
+    pub(crate) fn sigset_deactivate(&mut self) {
+        // SAFETY: pairs `sigset_activate`.
+        unsafe { b::kvm_sigset_deactivate(self.v.as_ptr()) }
+    }
+
+    /// `kvm_xfer_to_guest_mode_handle_work()`: signals, rescheduling,
+    /// notifications before entering; 0 or a negative errno.
+    pub(crate) fn handle_guest_mode_work(&mut self) -> c_int {
+        // SAFETY: the vCPU thread, interrupts on.
+        unsafe { b::kvm_riscv_rs_xfer_to_guest_mode_handle_work(self.v.as_ptr()) }
+    }
+
+    /// Sleeps until the vCPU is neither stopped nor paused, or a signal
+    /// comes (`rcuwait_wait_event()` on the vCPU's wait).
+    pub(crate) fn wait_until_runnable(&mut self) {
+        extern "C" fn done(vcpu: *mut b::kvm_vcpu) -> bool {
+            // SAFETY: the wait below passes the live vCPU it waits for.
+            let v = unsafe { Vcpu::from_raw(vcpu) };
+            v.mp_state() != b::KVM_MP_STATE_STOPPED && !v.paused()
+        }
+        // SAFETY: the vCPU thread; the condition only reads shared state.
+        unsafe { b::kvm_riscv_rs_wait_until(self.v.as_ptr(), Some(done)) }
+    }
+
+    /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
+    pub(crate) fn dirty_ring_check_request(&mut self) -> bool {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_dirty_ring_check_request(self.v.as_ptr()) }
+    }
+
+    /// The vCPU's G-stage VMID, updated if its version changed
+    /// (`kvm_riscv_gstage_vmid_update()`, C).
+    pub(crate) fn vmid_update(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_gstage_vmid_update(self.v.as_ptr()) }
+    }
+
+    /// Whether the VM's VMID version changed (`kvm_riscv_gstage_vmid_ver_changed()`).
+    pub(crate) fn vmid_ver_changed(&mut self) -> bool {
+        let kvm = self.v.vm().as_ptr();
+        // SAFETY: reads the live VM's VMID version.
+        unsafe { b::kvm_riscv_gstage_vmid_ver_changed(addr_of_mut!((*kvm).arch.vmid)) }
+    }
+
+    /// `kvm_riscv_local_tlb_sanitize()` (C): flushes this CPU's stale
+    /// entries of the VMID before entry.
+    pub(crate) fn local_tlb_sanitize(&mut self) {
+        // SAFETY: the vCPU thread, preemption and interrupts off.
+        unsafe { b::kvm_riscv_local_tlb_sanitize(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_mmu_update_hgatp()` (C).
+    pub(crate) fn mmu_update_hgatp(&mut self) {
+        // SAFETY: the vCPU thread, preemption off.
+        unsafe { b::kvm_riscv_mmu_update_hgatp(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_fence_i_process()` (C).
+    pub(crate) fn fence_i_process(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_fence_i_process(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_tlb_flush_process()` (C).
+    pub(crate) fn tlb_flush_process(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_tlb_flush_process(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_hfence_vvma_all_process()` (C).
+    pub(crate) fn hfence_vvma_all_process(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_hfence_vvma_all_process(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_hfence_process()` (C).
+    pub(crate) fn hfence_process(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_hfence_process(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C).
+    pub(crate) fn aia_device_init(&mut self) {
+        // SAFETY: the vCPU thread (create).
+        unsafe { b::kvm_riscv_vcpu_aia_init(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C).
+    pub(crate) fn aia_device_deinit(&mut self) {
+        // SAFETY: the vCPU thread (destroy).
+        unsafe { b::kvm_riscv_vcpu_aia_deinit(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_reset()` of the AIA device (C).
+    pub(crate) fn aia_device_reset(&mut self) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_riscv_vcpu_aia_reset(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_update()` of the AIA device (C): > 0 to enter.
+    pub(crate) fn aia_device_update(&mut self) -> c_int {
+        // SAFETY: the vCPU thread, preemption off.
+        unsafe { b::kvm_riscv_vcpu_aia_update(self.v.as_ptr()) }
+    }
+
+    /// The `kvm_entry` trace event (nothing without `CONFIG_TRACEPOINTS`).
+    #[inline(always)]
+    pub(crate) fn trace_entry(&mut self) {
+        // SAFETY: a tracepoint call for the live vCPU.
+        #[cfg(CONFIG_TRACEPOINTS)]
+        unsafe {
+            b::kvm_riscv_rs_trace_kvm_entry(self.v.as_ptr())
+        };
+    }
+
+    /// The `kvm_riscv_vcpu_exit` trace event.
+    #[inline(always)]
+    pub(crate) fn trace_vcpu_exit(&mut self, _trap: &b::kvm_cpu_trap) {
+        // SAFETY: a tracepoint call that only reads the trap.
+        #[cfg(CONFIG_TRACEPOINTS)]
+        unsafe {
+            b::kvm_riscv_rs_trace_kvm_vcpu_exit(self.v.as_ptr(), core::ptr::from_ref(_trap).cast_mut())
+        };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Guest memory, from the vCPU thread (with the SRCU read lock held, as the
+// run loop and the vCPU ioctls hold it).
+
+impl VcpuCtx<'_> {
+    /// Copies guest memory at `gpa` into `buf` (`kvm_vcpu_read_guest()`).
+    pub(crate) fn read_guest(&mut self, gpa: u64, buf: &mut [u8]) -> Result {
+        // SAFETY: the vCPU thread; `buf` is valid for its length.
+        let rc = unsafe {
+            b::kvm_vcpu_read_guest(self.v.as_ptr(), gpa, buf.as_mut_ptr().cast(), buf.len())
+        };
+        kernel::error::to_result(rc)
+    }
+
+    /// Copies `buf` to guest memory at `gpa` (`kvm_vcpu_write_guest()`).
+    pub(crate) fn write_guest(&mut self, gpa: u64, buf: &[u8]) -> Result {
+        // SAFETY: the vCPU thread; `buf` is valid for its length.
+        let rc = unsafe {
+            b::kvm_vcpu_write_guest(self.v.as_ptr(), gpa, buf.as_ptr().cast(), buf.len())
+        };
+        kernel::error::to_result(rc)
+    }
+
+    /// The host virtual address of guest frame `gfn`, if a memslot backs it
+    /// (`kvm_vcpu_gfn_to_hva()`).
+    pub(crate) fn gfn_to_hva(&mut self, gfn: u64) -> Option<c_ulong> {
+        // SAFETY: the vCPU thread, SRCU held.
+        let hva = unsafe { b::kvm_vcpu_gfn_to_hva(self.v.as_ptr(), gfn) };
+        // SAFETY: a pure check of the value.
+        (!unsafe { b::kvm_riscv_rs_is_error_hva(hva) }).then_some(hva)
+    }
+
+    /// Marks guest frame `gfn` dirty (`kvm_vcpu_mark_page_dirty()`).
+    pub(crate) fn mark_page_dirty(&mut self, gfn: u64) {
+        // SAFETY: the vCPU thread, SRCU held.
+        unsafe { b::kvm_vcpu_mark_page_dirty(self.v.as_ptr(), gfn) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The VM.
+
+/// A VM (`struct kvm`).
+#[repr(transparent)]
+pub(crate) struct Vm(Opaque<b::kvm>);
+
+impl Vm {
+    /// # Safety
+    /// `ptr` points to a live `struct kvm` that stays alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm) -> &'a Vm {
+        // SAFETY: a transparent wrapper of the live C struct.
+        unsafe { &*ptr.cast::<Vm>() }
+    }
+
+    /// The C pointer, for calls into C.
+    pub(crate) fn as_ptr(&self) -> *mut b::kvm {
+        self.0.get()
+    }
+
+    /// `KVM_CAP_RISCV_MP_STATE_RESET` was enabled.
+    pub(crate) fn mp_state_reset(&self) -> bool {
+        read_once!(self.as_ptr(), arch.mp_state_reset)
+    }
+
+    /// The number of vCPUs created so far (`kvm->online_vcpus`).
+    pub(crate) fn online_vcpus(&self) -> u32 {
+        // SAFETY: the VM is live.
+        let n = unsafe { b::kvm_riscv_rs_online_vcpus(self.as_ptr()) };
+        // CAST: a count, not negative.
+        n as u32
+    }
+
+    /// vCPU `i` (`kvm_get_vcpu()`), if created.
+    pub(crate) fn vcpu(&self, i: u32) -> Option<&Vcpu> {
+        // CAST: below online_vcpus, which fits in an int.
+        // SAFETY: the VM is live.
+        let p = unsafe { b::kvm_riscv_rs_get_vcpu(self.as_ptr(), i as c_int) };
+        // SAFETY: a vCPU lives as long as its VM.
+        (!p.is_null()).then(|| unsafe { Vcpu::from_raw(p) })
+    }
+
+    /// Makes `req` of every vCPU and kicks them (`kvm_make_all_cpus_request()`).
+    pub(crate) fn make_all_cpus_request(&self, req: Request) -> bool {
+        // SAFETY: the VM is live.
+        unsafe { b::kvm_make_all_cpus_request(self.as_ptr(), req.raw()) }
+    }
+
+    /// Every vCPU of the VM (`kvm_for_each_vcpu()`).
+    pub(crate) fn vcpus(&self) -> impl Iterator<Item = &Vcpu> {
+        (0..self.online_vcpus()).filter_map(move |i| self.vcpu(i))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The run page.
+
+/// `struct kvm_run`, the page shared with userspace: every access is
+/// volatile, and none hands out a reference into it.
+#[repr(transparent)]
+pub(crate) struct Run(Opaque<b::kvm_run>);
+
+/// The MMIO exit (`run->mmio`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MmioExit {
+    pub(crate) phys_addr: u64,
+    pub(crate) data: [u8; 8],
+    pub(crate) len: u32,
+    pub(crate) is_write: bool,
+}
+
+/// The SBI exit (`run->riscv_sbi`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SbiExit {
+    pub(crate) extension_id: c_ulong,
+    pub(crate) function_id: c_ulong,
+    pub(crate) args: [c_ulong; 6],
+    pub(crate) ret: [c_ulong; 2],
+}
+
+/// The CSR exit (`run->riscv_csr`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CsrExit {
+    pub(crate) csr_num: c_ulong,
+    pub(crate) new_value: c_ulong,
+    pub(crate) write_mask: c_ulong,
+    pub(crate) ret_value: c_ulong,
+}
+
+impl Run {
+    /// # Safety
+    /// `ptr` is a vCPU's run page, mapped for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm_run) -> &'a Run {
+        // SAFETY: a transparent wrapper of the live C struct.
+        unsafe { &*ptr.cast::<Run>() }
+    }
+
+    /// The C pointer, for calls into C.
+    pub(crate) fn as_ptr(&self) -> *mut b::kvm_run {
+        self.0.get()
+    }
+
+    /// `run->exit_reason`.
+    pub(crate) fn exit_reason(&self) -> u32 {
+        read_once!(self.as_ptr(), exit_reason)
+    }
+
+    /// Sets `run->exit_reason`.
+    pub(crate) fn set_exit_reason(&self, r: u32) {
+        write_once!(self.as_ptr(), r, exit_reason)
+    }
+
+    fn mmio_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_6 {
+        // SAFETY: in bounds of the run page; a union member's address.
+        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.mmio).cast() }
+    }
+
+    fn sbi_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_24 {
+        // SAFETY: as in `mmio_ptr`.
+        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.riscv_sbi).cast() }
+    }
+
+    fn csr_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_25 {
+        // SAFETY: as in `mmio_ptr`.
+        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.riscv_csr).cast() }
+    }
+
+    /// Reads `run->mmio`.
+    pub(crate) fn mmio(&self) -> MmioExit {
+        let p = self.mmio_ptr();
+        MmioExit {
+            phys_addr: read_once!(p, phys_addr),
+            data: read_once!(p, data),
+            len: read_once!(p, len),
+            is_write: read_once!(p, is_write) != 0,
+        }
+    }
+
+    /// Writes `run->mmio`.
+    pub(crate) fn set_mmio(&self, m: &MmioExit) {
+        let p = self.mmio_ptr();
+        write_once!(p, m.phys_addr, phys_addr);
+        write_once!(p, m.data, data);
+        write_once!(p, m.len, len);
+        write_once!(p, u8::from(m.is_write), is_write);
+    }
+
+    /// Reads `run->riscv_sbi`.
+    pub(crate) fn sbi(&self) -> SbiExit {
+        let p = self.sbi_ptr();
+        SbiExit {
+            extension_id: read_once!(p, extension_id),
+            function_id: read_once!(p, function_id),
+            args: read_once!(p, args),
+            ret: read_once!(p, ret),
+        }
+    }
+
+    /// Writes `run->riscv_sbi`.
+    pub(crate) fn set_sbi(&self, s: &SbiExit) {
+        let p = self.sbi_ptr();
+        write_once!(p, s.extension_id, extension_id);
+        write_once!(p, s.function_id, function_id);
+        write_once!(p, s.args, args);
+        write_once!(p, s.ret, ret);
+    }
+
+    /// Reads `run->riscv_csr`.
+    pub(crate) fn csr(&self) -> CsrExit {
+        let p = self.csr_ptr();
+        CsrExit {
+            csr_num: read_once!(p, csr_num),
+            new_value: read_once!(p, new_value),
+            write_mask: read_once!(p, write_mask),
+            ret_value: read_once!(p, ret_value),
+        }
+    }
+
+    /// Writes `run->riscv_csr`.
+    pub(crate) fn set_csr(&self, c: &CsrExit) {
+        let p = self.csr_ptr();
+        write_once!(p, c.csr_num, csr_num);
+        write_once!(p, c.new_value, new_value);
+        write_once!(p, c.write_mask, write_mask);
+        write_once!(p, c.ret_value, ret_value);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// handle accessors and C-call wrappers: vcpu_exit.rs, vcpu_insn.rs
+// (area `exit`: begin)
+
+
+
+// (area `exit`: end)
+
+// ---------------------------------------------------------------------------
+// handle accessors and C-call wrappers: onereg.rs, vcpu_config.rs, isa.rs
+// (area `onereg`: begin)
+
+
+
+// (area `onereg`: end)
+
+// ---------------------------------------------------------------------------
+// handle accessors and C-call wrappers: vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
+// (area `sbi`: begin)
+
+
+
+// (area `sbi`: end)
+
+// ---------------------------------------------------------------------------
+// handle accessors and C-call wrappers: pmu.rs
+// (area `pmu`: begin)
+
+
+
+// (area `pmu`: end)
+
+// ---------------------------------------------------------------------------
+// handle accessors and C-call wrappers: aia.rs, main.rs, vcpu_stats.rs
+// (area `aia`: begin)
+
+
+
+// (area `aia`: end)
