@@ -11,7 +11,8 @@
  * In each phase:
  *   - KVM_GET_REG_LIST (too small, then full; ids sorted) and a GET of each
  *     listed id (values only of CONFIG, ISA_EXT, SBI_EXT and timer frequency:
- *     the others hold guest pointers or time);
+ *     the others hold guest pointers or time); then user counts past 32 bits
+ *     (upstream keeps only the low 32 bits of n);
  *   - the CONFIG registers, a few CORE ids;
  *   - every ISA extension id 0..KVM_RISCV_ISA_EXT_MAX+4 and every SBI
  *     extension id 0..KVM_RISCV_SBI_EXT_MAX+4 (inclusive): GET, SET 1, SET 0, SET 2, GET,
@@ -226,6 +227,23 @@ static void dump_reg_list(struct kvm_vcpu *vcpu)
 	qsort(list->reg, list->n, sizeof(u64), cmp_u64);
 	for (i = 0; i < list->n; i++)
 		get(vcpu, "listed", list->reg[i], stable_value(list->reg[i]), NULL);
+
+	/*
+	 * Upstream keeps the user's n in an unsigned int: only its low 32 bits
+	 * count. 2^32 + 1 holds too few ids (E2BIG); ~0 and 2^32 + n hold them
+	 * all. The buffer has room for every id, so a module that compared the
+	 * whole u64 would copy them and succeed where upstream fails.
+	 */
+	{
+		const u64 ns[] = { (1ULL << 32) + 1, ~0ULL, (1ULL << 32) + n };
+
+		for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+			list->n = ns[i];
+			e = ioctl(vcpu->fd, KVM_GET_REG_LIST, list) ? errno : 0;
+			line("reg_list n=%#llx %s(%d) n=%llu", (unsigned long long)ns[i], errname(e), e,
+			     (unsigned long long)list->n);
+		}
+	}
 	free(list);
 }
 
