@@ -4,8 +4,9 @@
 #
 #   make run    boot the emulated RISC-V host, modprobe kvm (ours), boot a
 #               Linux guest in it with QEMU/KVM
-#   make test   every test: unit tests, the KVM selftests (ours, compared with
-#               upstream C), the guest boot, a dmesg scan
+#   make test   every test: unit tests, rustfmt and clippy checks, the KVM
+#               selftests (ours, compared with upstream C), the guest boot, a
+#               dmesg scan
 #
 # Everything fetched or built outside this repo lives in $(CACHE).
 #
@@ -21,7 +22,8 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module gen modules_install rootfs selftests images \
-	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc clean distclean
+	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc \
+	fmt fmt-check clippy clean distclean
 
 all: module
 
@@ -70,6 +72,17 @@ images: kernel rootfs selftests
 
 unit:
 	@bash $(T)/unit.sh
+
+# rustfmt (the kernel's .rustfmt.toml) over rust/**/*.rs: check, or apply.
+fmt-check: deps
+	@bash $(T)/fmt-check.sh
+fmt: deps
+	@bash $(T)/fmt-check.sh --write
+
+# Our kvm.ko built with the kernel's CLIPPY=1, in a copy of the tree under
+# $(CACHE)/build/clippy-tree; fails on any warning.
+clippy: $(KIMAGE)
+	@bash $(T)/clippy.sh
 
 run: module images
 	@bash $(T)/run-host.sh run

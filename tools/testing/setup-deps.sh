@@ -38,10 +38,13 @@ fi
 qv=$(qemu-system-riscv64 --version | awk 'NR==1{print $4}')
 case "$qv" in 1[0-9].*|[2-9][0-9].*) ;; *) die "QEMU $qv is too old; need >= 10" ;; esac
 
-# Rust: rust-src for the kernel build, bindgen-cli 0.72.
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-    rustup component add rust-src
-fi
+# Rust: rust-src for the kernel build, rustfmt and clippy for make fmt-check
+# and make clippy, bindgen-cli 0.72.
+for c in rust-src rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+        rustup component add "$c"
+    fi
+done
 if ! bindgen --version 2>/dev/null | grep -q ' 0\.72\.'; then
     cargo install --locked --version '^0.72' bindgen-cli
 fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make test: every test, one line each, then "N passed, N failed".
 #  a. host unit tests (cargo test) of the pure-logic modules;
+#     rustfmt (make fmt-check) and clippy (make clippy, in a copy of the tree);
 #  b. every riscv KVM selftest on our kvm.ko, in the emulated host;
 #  c. the QEMU/KVM guest boot of `make run`;
 #  d. a dmesg scan of that boot;
@@ -30,6 +31,19 @@ main() {
         if [ "$verdict" = ok ]; then ok "unit/$name"; else bad "unit/$name"; fi
     done < <(echo "$out" | sed -n 's/^test \([^ ]*\) \.\.\. \([a-zA-Z]*\)$/\1 \2/p')
     if [ $urc != 0 ] && ! echo "$out" | grep -q '^test .* FAILED$'; then echo "$out" | tail -20; bad "unit (build)"; fi
+
+    # rustfmt and clippy: the details, then the row. A failing check fails
+    # its row only.
+    echo "== rustfmt and clippy"
+    check_row() {  # check_row NAME SCRIPT: its first line is the summary
+        local out rc=0 first
+        out=$(bash "$T/$2" 2>&1) || rc=$?
+        first=${out%%$'\n'*}; first=${first#"$1: "}
+        if [ $rc = 0 ]; then ok "$1 ($first)"
+        else printf '%s\n' "$out" | tail -n +2; bad "$1 ($first)"; fi
+    }
+    check_row rustfmt fmt-check.sh
+    check_row clippy clippy.sh
 
     # Reference verdicts of upstream C, cached.
     key=$( (cat "$KSRC/.unpacked" "$T/selftests.list" "$T/host.config") | sha256sum | cut -c1-12)
