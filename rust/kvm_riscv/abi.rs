@@ -415,6 +415,24 @@ unsafe extern "C" fn kvm_riscv_vcpu_stopped(vcpu: *mut b::kvm_vcpu) -> bool {
     crate::vcpu::stopped(unsafe { Vcpu::from_raw(vcpu) })
 }
 
+/// The kernel-mode-vector callback (`kvm_riscv_vcpu_flush_vector()`,
+/// registered by `main.rs`): the kernel wants the vector unit while this
+/// CPU's running vCPU holds its guest state.
+///
+/// # Safety
+/// Called by the kernel's vector code on the running vCPU's own thread
+/// (`RISCV_V_VCPU_CTX` is only set there, from guest entry to put), with the
+/// vector context claimed, outside the vCPU's load and put.
+#[cfg(CONFIG_RISCV_ISA_V)]
+pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_flush_vector() {
+    // SAFETY: this CPU's running vCPU (`*this_cpu_ptr(kvm_get_running_vcpus())`),
+    // read with preemption off (the vector context is claimed).
+    let vcpu = unsafe { b::kvm_get_running_vcpu() };
+    // SAFETY: null, or a live vCPU whose thread we are, per the contract.
+    let mut cx = (!vcpu.is_null()).then(|| unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) });
+    crate::vcpu_vector::flush(cx.as_mut())
+}
+
 // ---------------------------------------------------------------------------
 // C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)

@@ -192,7 +192,7 @@ fn vector_init() {
     #[cfg(CONFIG_RISCV_ISA_V)]
     if host_has_vector() {
         // SAFETY: registers a function of this module; unregistered at exit.
-        unsafe { b::kvm_riscv_register_vctx_callback(Some(crate::vcpu_vector::kvm_riscv_vcpu_flush_vector)) };
+        unsafe { b::kvm_riscv_register_vctx_callback(Some(crate::abi::kvm_riscv_vcpu_flush_vector)) };
     }
 }
 

@@ -4,16 +4,11 @@
 //! even a mispredicted bounds check cannot use it out of bounds
 //! (`include/linux/nospec.h`, generic mask).
 
-use core::arch::asm;
-
 /// `index` if it is below `size`, else 0, computed without a branch the
 /// CPU could speculate past.
 #[inline(always)]
 pub(crate) fn array_index_nospec(index: usize, size: usize) -> usize {
-    let mut index = index;
-    // SAFETY: an empty asm statement: the compiler may no longer assume
-    // anything about `index` (OPTIMIZER_HIDE_VAR), no instruction runs.
-    unsafe { asm!("/* {0} */", inout(reg) index, options(pure, nomem, nostack, preserves_flags)) };
+    let index = crate::ffi::hide_var(index);
     // All ones when index < size, else zero.
     let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1)) as usize;
     index & mask

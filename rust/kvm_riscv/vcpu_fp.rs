@@ -66,25 +66,17 @@ impl Width {
 
     /// Copies f0-f31 and fcsr into `cntx`.
     fn save(self, cntx: &mut b::kvm_cpu_context) {
-        // SAFETY: the routines of vcpu_switch.S store the FP registers and
-        // fcsr into the F or D state of `cntx`, a context we hold uniquely;
-        // they turn SSTATUS.FS on only for the copy.
-        unsafe {
-            match self {
-                Width::F => b::__kvm_riscv_fp_f_save(cntx),
-                Width::D => b::__kvm_riscv_fp_d_save(cntx),
-            }
+        match self {
+            Width::F => crate::ffi::fp_f_save(cntx),
+            Width::D => crate::ffi::fp_d_save(cntx),
         }
     }
 
     /// Loads f0-f31 and fcsr from `cntx`.
     fn restore(self, cntx: &mut b::kvm_cpu_context) {
-        // SAFETY: as in `save`, the other way: the routines only read `cntx`.
-        unsafe {
-            match self {
-                Width::F => b::__kvm_riscv_fp_f_restore(cntx),
-                Width::D => b::__kvm_riscv_fp_d_restore(cntx),
-            }
+        match self {
+            Width::F => crate::ffi::fp_f_restore(cntx),
+            Width::D => crate::ffi::fp_d_restore(cntx),
         }
     }
 }

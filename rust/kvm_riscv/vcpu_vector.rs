@@ -18,6 +18,7 @@
 //! succeeds), as the stubs of `asm/kvm_vcpu_vector.h`.
 
 use crate::bindings as b;
+use crate::ffi;
 use crate::handle::VcpuCtx;
 use crate::irq::IrqsOff;
 use kernel::ffi::c_ulong;
@@ -26,15 +27,7 @@ use kernel::prelude::*;
 #[cfg(CONFIG_RISCV_ISA_V)]
 use crate::{isa, isa_table::Ext};
 #[cfg(CONFIG_RISCV_ISA_V)]
-use core::{
-    alloc::Layout,
-    ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
-};
-#[cfg(CONFIG_RISCV_ISA_V)]
-use kernel::alloc::{allocator::Kmalloc, flags, Allocator, NumaNode};
-#[cfg(CONFIG_RISCV_ISA_V)]
-use kernel::ffi::c_void;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(CONFIG_RISCV_ISA_V)]
 const SR_VS: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS as c_ulong;
@@ -52,24 +45,12 @@ const V_VCPU_CTX: u32 = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_CTX;
 const V_VCPU_NEED_RESTORE: u32 = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_NEED_RESTORE;
 
 // ---------------------------------------------------------------------------
-// The kernel's vector interfaces.
+// The kernel's vector interfaces (through `ffi`).
 
 /// The size of a whole vector register file (`riscv_v_vsize`).
 #[cfg(CONFIG_RISCV_ISA_V)]
 fn vsize() -> usize {
-    // SAFETY: a plain read of a variable set once at boot.
-    unsafe { b::riscv_v_vsize as usize }
-}
-
-/// Changes the current task's vector flags (`riscv_v_flags_set(f(riscv_v_flags()))`).
-#[cfg(CONFIG_RISCV_ISA_V)]
-fn update_v_flags(f: impl FnOnce(u32) -> u32) {
-    // SAFETY: with CONFIG_RISCV_ISA_V the helper returns the current task's
-    // flags, never null; only the task itself changes them.
-    unsafe {
-        let p = b::kvm_riscv_rs_current_v_flags();
-        p.write_volatile(f(p.read_volatile()));
-    }
+    ffi::riscv_v_vsize()
 }
 
 /// Runs `f` with the CPU's vector context claimed for the kernel
@@ -77,18 +58,9 @@ fn update_v_flags(f: impl FnOnce(u32) -> u32) {
 #[inline]
 pub(crate) fn with_cpu_context<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(CONFIG_RISCV_ISA_V)]
-    // SAFETY: claims the vector context (softirqs or preemption off) on
-    // this CPU; released below, after `f`.
-    unsafe {
-        b::get_cpu_vector_context()
-    };
-    let r = f();
-    #[cfg(CONFIG_RISCV_ISA_V)]
-    // SAFETY: pairs the claim above.
-    unsafe {
-        b::put_cpu_vector_context()
-    };
-    r
+    return ffi::with_cpu_vector_context(f);
+    #[cfg(not(CONFIG_RISCV_ISA_V))]
+    f()
 }
 
 /// Whether `cntx` has its register buffer; a WARN if not (none of the
@@ -104,10 +76,7 @@ fn has_buffer(cntx: &b::kvm_cpu_context) -> bool {
 #[cfg(CONFIG_RISCV_ISA_V)]
 fn save(cntx: &mut b::kvm_cpu_context) {
     if has_buffer(cntx) {
-        // SAFETY: `__kvm_riscv_vector_save()` writes the vector CSRs into
-        // `cntx.vector` and the registers into its buffer of
-        // `riscv_v_vsize` bytes; `cntx` is ours alone.
-        unsafe { b::kvm_riscv_rs_vector_save(cntx) };
+        ffi::vector_save(cntx);
     }
 }
 
@@ -115,60 +84,22 @@ fn save(cntx: &mut b::kvm_cpu_context) {
 #[cfg(CONFIG_RISCV_ISA_V)]
 fn restore(cntx: &mut b::kvm_cpu_context) {
     if has_buffer(cntx) {
-        // SAFETY: as in `save`, the other way: `cntx` is only read.
-        unsafe { b::kvm_riscv_rs_vector_restore(cntx) };
+        ffi::vector_restore(cntx);
     }
 }
 
 // ---------------------------------------------------------------------------
 // The register buffers.
 
-/// The layout of a register buffer.
-#[cfg(CONFIG_RISCV_ISA_V)]
-fn buffer_layout() -> Option<Layout> {
-    Layout::array::<u8>(vsize()).ok()
-}
-
-/// A zeroed register buffer, accounted to the VM's owner
-/// (`kzalloc(riscv_v_vsize, GFP_KERNEL_ACCOUNT)`).
-#[cfg(CONFIG_RISCV_ISA_V)]
-fn buffer_alloc() -> Result<*mut c_void> {
-    let layout = buffer_layout().ok_or(ENOMEM)?;
-    let fl = flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO;
-    let p = Kmalloc::alloc(layout, fl, NumaNode::NO_NODE).map_err(|_| ENOMEM)?;
-    Ok(p.as_ptr().cast())
-}
-
-/// Frees a buffer of [`buffer_alloc`] (null: nothing) and leaves null in
-/// its place.
-#[cfg(CONFIG_RISCV_ISA_V)]
-fn buffer_free(datap: &mut *mut c_void) {
-    let p = core::mem::replace(datap, core::ptr::null_mut());
-    let (Some(p), Some(layout)) = (NonNull::new(p.cast::<u8>()), buffer_layout()) else {
-        return;
-    };
-    // SAFETY: `p` came from `buffer_alloc()` with this layout
-    // (`riscv_v_vsize` does not change after boot), and its only reference,
-    // `datap`, is now null.
-    unsafe { Kmalloc::free(p, layout) };
-}
-
 /// Allocates the register buffers of a new vCPU
 /// (`kvm_riscv_vcpu_alloc_vector_context()`): both, or none and -ENOMEM.
 #[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) fn alloc_context(cx: &mut VcpuCtx<'_>) -> Result {
     let p = cx.parts();
-    p.guest.vector.datap = buffer_alloc()?;
-    match buffer_alloc() {
-        Ok(d) => {
-            p.host.vector.datap = d;
-            Ok(())
-        }
-        Err(e) => {
-            buffer_free(&mut p.guest.vector.datap);
-            Err(e)
-        }
-    }
+    ffi::vector_buffer_alloc(&mut p.guest.vector.datap)?;
+    ffi::vector_buffer_alloc(&mut p.host.vector.datap).inspect_err(|_| {
+        ffi::vector_buffer_free(&mut p.guest.vector.datap);
+    })
 }
 
 /// Frees the register buffers of a vCPU
@@ -176,8 +107,8 @@ pub(crate) fn alloc_context(cx: &mut VcpuCtx<'_>) -> Result {
 #[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) fn free_context(cx: &mut VcpuCtx<'_>) {
     let p = cx.parts();
-    buffer_free(&mut p.guest.vector.datap);
-    buffer_free(&mut p.host.vector.datap);
+    ffi::vector_buffer_free(&mut p.guest.vector.datap);
+    ffi::vector_buffer_free(&mut p.host.vector.datap);
 }
 
 // ---------------------------------------------------------------------------
@@ -207,12 +138,7 @@ pub(crate) fn reset(cntx: &mut b::kvm_cpu_context, isa: &[c_ulong]) {
     }
     set_vs(cntx, SR_VS_INITIAL);
     if has_buffer(cntx) {
-        // SAFETY: a non-null `datap` is the context's buffer of
-        // `riscv_v_vsize` bytes (`alloc_context`), which nothing else
-        // references while the vCPU thread resets its vCPU.
-        let regs =
-            unsafe { core::slice::from_raw_parts_mut(cntx.vector.datap.cast::<u8>(), vsize()) };
-        regs.fill(0);
+        ffi::vector_buffer_zero(cntx);
     }
 }
 
@@ -241,7 +167,7 @@ pub(crate) fn guest_save(cntx: &mut b::kvm_cpu_context, isa: &[c_ulong]) {
 #[inline]
 pub(crate) fn guest_restore(cntx: &mut b::kvm_cpu_context, isa: &[c_ulong]) {
     if cntx.sstatus & SR_VS != SR_VS_OFF && guest_has_v(isa) {
-        update_v_flags(|f| f | V_VCPU_NEED_RESTORE);
+        ffi::update_v_flags(|f| f | V_VCPU_NEED_RESTORE);
     }
 }
 
@@ -263,7 +189,7 @@ pub(crate) fn host_restore(cntx: &mut b::kvm_cpu_context) {
     if isa::host_supports(Ext::V) {
         restore(cntx);
     }
-    update_v_flags(|f| f & !(V_VCPU_CTX | V_VCPU_NEED_RESTORE));
+    ffi::update_v_flags(|f| f & !(V_VCPU_CTX | V_VCPU_NEED_RESTORE));
 }
 
 /// At guest entry, interrupts off: if the kernel used the vector unit since
@@ -272,10 +198,8 @@ pub(crate) fn host_restore(cntx: &mut b::kvm_cpu_context) {
 #[cfg(CONFIG_RISCV_ISA_V)]
 #[inline(always)]
 pub(crate) fn restore_on_entry(cntx: &mut b::kvm_cpu_context, irqs: &IrqsOff) {
-    if crate::ffi::take_vector_restore(irqs) {
-        // SAFETY: `cntx.vector` and its buffer of `riscv_v_vsize` bytes
-        // (allocated with the vCPU) are the guest's, ours alone; only read.
-        unsafe { b::kvm_riscv_rs_vector_restore(cntx) };
+    if ffi::take_vector_restore(irqs) {
+        ffi::vector_restore(cntx);
         set_vs(cntx, SR_VS_CLEAN);
     }
 }
@@ -287,31 +211,22 @@ static FLUSH_WARNED: AtomicBool = AtomicBool::new(false);
 /// `kvm_riscv_vcpu_flush_vector()`: the kernel wants the vector unit while
 /// it holds a vCPU's guest state (the task's `RISCV_V_VCPU_CTX` flag, set
 /// from guest entry to put). Saves the guest's registers and asks the next
-/// guest entry to restore them. Called by the kernel's kernel-mode-vector
-/// code, with the vector context claimed, through the callback
-/// `main.rs` registers.
+/// guest entry to restore them. Reached from the kernel's kernel-mode-vector
+/// code, with the vector context claimed, through the callback `main.rs`
+/// registers (its C entry is in `abi.rs`); `cx` is `None` when no vCPU runs
+/// on this CPU, which never happens with that flag set: a WARN, once.
 #[cfg(CONFIG_RISCV_ISA_V)]
-#[no_mangle]
-pub(crate) extern "C" fn kvm_riscv_vcpu_flush_vector() {
-    // SAFETY: reads this CPU's running vCPU (upstream's
-    // `*this_cpu_ptr(kvm_get_running_vcpus())`), preemption off for the read.
-    let vcpu = unsafe { b::kvm_get_running_vcpu() };
-    // Only reached with RISCV_V_VCPU_CTX set, which always has a running
-    // vCPU: a WARN, once, if not.
-    if vcpu.is_null() {
+pub(crate) fn flush(cx: Option<&mut VcpuCtx<'_>>) {
+    let Some(cx) = cx else {
         if !FLUSH_WARNED.swap(true, Ordering::Relaxed) {
             kernel::warn_on!(true);
         }
         return;
-    }
-    // SAFETY: the caller is the vCPU's own thread (RISCV_V_VCPU_CTX is only
-    // set on it, from guest entry to put), in task or softirq context, not
-    // inside a load or put (those claim the vector context, which keeps
-    // softirqs off). As upstream, the guest context is updated in place.
-    let arch = unsafe { &mut (*vcpu).arch };
-    guest_save(&mut arch.guest_context, &arch.isa);
-    if arch.guest_context.sstatus & SR_VS != SR_VS_OFF {
-        update_v_flags(|f| f | V_VCPU_NEED_RESTORE);
+    };
+    let p = cx.parts();
+    guest_save(p.guest, p.isa);
+    if p.guest.sstatus & SR_VS != SR_VS_OFF {
+        ffi::update_v_flags(|f| f | V_VCPU_NEED_RESTORE);
     }
 }
 
