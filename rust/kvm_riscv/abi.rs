@@ -64,118 +64,140 @@ unsafe fn vcpu_of_file<'a>(filp: *mut b::file) -> &'a Vcpu {
 }
 
 // ---------------------------------------------------------------------------
-// vCPU lifecycle (kvm_main.c calls these with the vCPU not yet visible, or
-// with `vcpu->mutex` held).
+// The two shapes of entry point that take a vCPU.
+
+/// Entry points whose C caller passes a live vCPU, from any thread: the body
+/// gets `$v: &Vcpu`, made once from the pointer.
+macro_rules! shared_entry {
+    ($($(#[$m:meta])* fn $name:ident($v:ident $(, $a:ident: $t:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// `vcpu` is a live vCPU for the whole call.
+        #[no_mangle]
+        unsafe extern "C" fn $name(vcpu: *mut b::kvm_vcpu $(, $a: $t)*) $(-> $ret)? {
+            // SAFETY: per the function's contract.
+            let $v: &Vcpu = unsafe { Vcpu::from_raw(vcpu) };
+            $body
+        }
+    )*};
+}
+
+/// Entry points called on the vCPU's own thread, as [`VcpuCtx`] describes
+/// it (a vCPU ioctl with `vcpu->mutex` held, `KVM_RUN`, load and put from it
+/// or its preempt notifier, create before and destroy after anyone else sees
+/// the vCPU): the body gets `$cx: &mut VcpuCtx`, made once.
+macro_rules! thread_entry {
+    ($($(#[$m:meta])* fn $name:ident($cx:ident $(, $a:ident: $t:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// `vcpu` is a live vCPU and the caller its own thread, as
+        /// [`VcpuCtx`] describes, holding no other context of it.
+        #[no_mangle]
+        unsafe extern "C" fn $name(vcpu: *mut b::kvm_vcpu $(, $a: $t)*) $(-> $ret)? {
+            // SAFETY: per the function's contract.
+            let mut ctx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+            let $cx = &mut ctx;
+            $body
+        }
+    )*};
+}
+
+// ---------------------------------------------------------------------------
+// vCPU lifecycle and the run loop.
 
 /// # Safety
-/// The generic core passes a live VM.
+/// Nothing is dereferenced.
 #[no_mangle]
 unsafe extern "C" fn kvm_arch_vcpu_precreate(_kvm: *mut b::kvm, _id: c_uint) -> c_int {
     0
 }
 
-/// # Safety
-/// `vcpu` is a new, zeroed vCPU the generic core is setting up; nobody else
-/// sees it yet.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_create(vcpu: *mut b::kvm_vcpu) -> c_int {
-    // SAFETY: a live vCPU, ours alone (creation).
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    errno(crate::vcpu::create(&mut cx))
+thread_entry! {
+    /// `kvm_arch_vcpu_create()`: a new, zeroed vCPU nobody else sees yet.
+    fn kvm_arch_vcpu_create(cx) -> c_int {
+        errno(crate::vcpu::create(cx))
+    }
+    /// `kvm_arch_vcpu_destroy()`: nobody else uses the vCPU any more.
+    fn kvm_arch_vcpu_destroy(cx) {
+        crate::vcpu::destroy(cx)
+    }
+    /// `kvm_arch_vcpu_load()`, preemption off; `cpu` is the current CPU.
+    fn kvm_arch_vcpu_load(cx, _cpu: c_int) {
+        crate::vcpu::load(cx, CpuId::current())
+    }
+    /// `kvm_arch_vcpu_put()`, preemption off.
+    fn kvm_arch_vcpu_put(cx) {
+        crate::vcpu::put(cx)
+    }
+    /// `KVM_RUN`.
+    fn kvm_arch_vcpu_ioctl_run(cx) -> c_int {
+        crate::vcpu_run::run(cx)
+    }
+    /// Called by C on the vCPU thread: the pending interrupts into HVIP.
+    fn kvm_riscv_vcpu_flush_interrupts(cx) {
+        crate::vcpu_irq::flush_interrupts(cx)
+    }
+    /// Called by C on the vCPU thread, the vCPU loaded: VSIE and HVIP back.
+    fn kvm_riscv_vcpu_sync_interrupts(cx) {
+        crate::vcpu_irq::sync_interrupts(cx)
+    }
 }
 
-/// # Safety
-/// `vcpu` is a live vCPU (and so below for every `vcpu`, unless said).
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_postcreate(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: a live vCPU.
-    crate::vcpu::postcreate(unsafe { Vcpu::from_raw(vcpu) })
-}
-
-/// # Safety
-/// `vcpu` is a live vCPU going away; nobody else uses it any more.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_destroy(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: a live vCPU, ours alone (destruction).
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu::destroy(&mut cx)
-}
-
-/// # Safety
-/// `vcpu` is live; preemption is off; the caller is the vCPU's thread (its
-/// ioctl or its preempt notifier).
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_load(vcpu: *mut b::kvm_vcpu, _cpu: c_int) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    // `cpu` is the current CPU, preemption off.
-    crate::vcpu::load(&mut cx, CpuId::current())
-}
-
-/// # Safety
-/// As for [`kvm_arch_vcpu_load`].
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_put(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu::put(&mut cx)
-}
-
-/// # Safety
-/// `vcpu` is live; its thread, with `vcpu->mutex` held.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_ioctl_run(vcpu: *mut b::kvm_vcpu) -> c_int {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_run::run(&mut cx)
-}
-
-// ---------------------------------------------------------------------------
-// Queries of the generic core, from any thread.
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_cpu_has_pending_timer(vcpu: *mut b::kvm_vcpu) -> c_int {
-    // SAFETY: a live vCPU.
-    c_int::from(crate::vcpu_timer::pending(unsafe { Vcpu::from_raw(vcpu) }))
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_runnable(vcpu: *mut b::kvm_vcpu) -> c_int {
-    // SAFETY: a live vCPU.
-    c_int::from(crate::vcpu::runnable(unsafe { Vcpu::from_raw(vcpu) }))
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_should_kick(vcpu: *mut b::kvm_vcpu) -> c_int {
-    // SAFETY: a live vCPU.
-    let v = unsafe { Vcpu::from_raw(vcpu) };
-    // CAST: a small enumerator.
-    let in_guest = b::kvm_riscv_rs_const_KVM_RISCV_RS_IN_GUEST_MODE as c_int;
-    c_int::from(v.exiting_guest_mode() == in_guest)
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_in_kernel(vcpu: *mut b::kvm_vcpu) -> bool {
-    // CAST: a low bit of SSTATUS.
-    let spp = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
-    // SAFETY: a live vCPU.
-    unsafe { Vcpu::from_raw(vcpu) }.guest_sstatus() & spp != 0
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_get_ip(vcpu: *mut b::kvm_vcpu) -> c_ulong {
-    // SAFETY: a live vCPU.
-    unsafe { Vcpu::from_raw(vcpu) }.guest_sepc()
+shared_entry! {
+    /// `kvm_arch_vcpu_postcreate()`.
+    fn kvm_arch_vcpu_postcreate(v) {
+        crate::vcpu::postcreate(v)
+    }
+    /// `kvm_cpu_has_pending_timer()`.
+    fn kvm_cpu_has_pending_timer(v) -> c_int {
+        c_int::from(crate::vcpu_timer::pending(v))
+    }
+    /// `kvm_arch_vcpu_runnable()`.
+    fn kvm_arch_vcpu_runnable(v) -> c_int {
+        c_int::from(crate::vcpu::runnable(v))
+    }
+    /// `kvm_arch_vcpu_should_kick()`.
+    fn kvm_arch_vcpu_should_kick(v) -> c_int {
+        // CAST: a small enumerator.
+        let in_guest = b::kvm_riscv_rs_const_KVM_RISCV_RS_IN_GUEST_MODE as c_int;
+        c_int::from(v.exiting_guest_mode() == in_guest)
+    }
+    /// `kvm_arch_vcpu_in_kernel()` (a racy read, as upstream's).
+    fn kvm_arch_vcpu_in_kernel(v) -> bool {
+        // CAST: a low bit of SSTATUS.
+        let spp = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
+        v.guest_sstatus() & spp != 0
+    }
+    /// `kvm_arch_vcpu_get_ip()` (a racy read, as upstream's).
+    fn kvm_arch_vcpu_get_ip(v) -> c_ulong {
+        v.guest_sepc()
+    }
+    /// Raises a guest interrupt (C: AIA IMSIC, SBI extensions, timer users).
+    fn kvm_riscv_vcpu_set_interrupt(v, irq: c_uint) -> c_int {
+        errno(crate::vcpu_irq::set_interrupt(v, irq))
+    }
+    /// Lowers a guest interrupt.
+    fn kvm_riscv_vcpu_unset_interrupt(v, irq: c_uint) -> c_int {
+        errno(crate::vcpu_irq::unset_interrupt(v, irq))
+    }
+    /// Whether an interrupt of `mask` is pending and enabled.
+    fn kvm_riscv_vcpu_has_interrupts(v, mask: u64) -> bool {
+        crate::vcpu_irq::has_interrupts(v, mask)
+    }
+    /// Stops the vCPU (SBI HSM), taking its `mp_state_lock`.
+    fn kvm_riscv_vcpu_power_off(v) {
+        v.with_mp_state_lock(crate::vcpu::power_off_locked)
+    }
+    /// Starts the vCPU (SBI HSM), taking its `mp_state_lock`.
+    fn kvm_riscv_vcpu_power_on(v) {
+        v.with_mp_state_lock(crate::vcpu::power_on_locked)
+    }
+    /// Whether the vCPU is stopped.
+    fn kvm_riscv_vcpu_stopped(v) -> bool {
+        crate::vcpu::stopped(v)
+    }
 }
 
 /// # Safety
@@ -186,6 +208,22 @@ unsafe extern "C" fn kvm_arch_vcpu_fault(
     _vmf: *mut b::vm_fault,
 ) -> b::vm_fault_t {
     b::vm_fault_reason_VM_FAULT_SIGBUS
+}
+
+/// # Safety
+/// `vcpu` is live and the caller holds its `mp_state_lock`.
+#[no_mangle]
+unsafe extern "C" fn __kvm_riscv_vcpu_power_off(vcpu: *mut b::kvm_vcpu) {
+    // SAFETY: per the function's contract.
+    crate::vcpu::power_off_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
+}
+
+/// # Safety
+/// `vcpu` is live and the caller holds its `mp_state_lock`.
+#[no_mangle]
+unsafe extern "C" fn __kvm_riscv_vcpu_power_on(vcpu: *mut b::kvm_vcpu) {
+    // SAFETY: per the function's contract.
+    crate::vcpu::power_on_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
 }
 
 // ---------------------------------------------------------------------------
@@ -327,92 +365,6 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
     let (mut cx, control) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), (*dbg).control) };
     crate::vcpu::set_guest_debug(&mut cx, control);
     0
-}
-
-// ---------------------------------------------------------------------------
-// Called by the C objects not ported yet (AIA IMSIC, SBI extensions, timer
-// users).
-
-/// # Safety
-/// `vcpu` is live; its thread.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_flush_interrupts(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_irq::flush_interrupts(&mut cx)
-}
-
-/// # Safety
-/// `vcpu` is live; its thread, the vCPU loaded.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_sync_interrupts(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_irq::sync_interrupts(&mut cx)
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_set_interrupt(vcpu: *mut b::kvm_vcpu, irq: c_uint) -> c_int {
-    // SAFETY: a live vCPU.
-    errno(crate::vcpu_irq::set_interrupt(unsafe { Vcpu::from_raw(vcpu) }, irq))
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_unset_interrupt(vcpu: *mut b::kvm_vcpu, irq: c_uint) -> c_int {
-    // SAFETY: a live vCPU.
-    errno(crate::vcpu_irq::unset_interrupt(unsafe { Vcpu::from_raw(vcpu) }, irq))
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_has_interrupts(vcpu: *mut b::kvm_vcpu, mask: u64) -> bool {
-    // SAFETY: a live vCPU.
-    crate::vcpu_irq::has_interrupts(unsafe { Vcpu::from_raw(vcpu) }, mask)
-}
-
-/// # Safety
-/// `vcpu` is live and the caller holds its `mp_state_lock`.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_vcpu_power_off(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    crate::vcpu::power_off_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_power_off(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: a live vCPU.
-    unsafe { Vcpu::from_raw(vcpu) }.with_mp_state_lock(crate::vcpu::power_off_locked)
-}
-
-/// # Safety
-/// `vcpu` is live and the caller holds its `mp_state_lock`.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_vcpu_power_on(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    crate::vcpu::power_on_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_power_on(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: a live vCPU.
-    unsafe { Vcpu::from_raw(vcpu) }.with_mp_state_lock(crate::vcpu::power_on_locked)
-}
-
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_stopped(vcpu: *mut b::kvm_vcpu) -> bool {
-    // SAFETY: a live vCPU.
-    crate::vcpu::stopped(unsafe { Vcpu::from_raw(vcpu) })
 }
 
 /// The kernel-mode-vector callback (`kvm_riscv_vcpu_flush_vector()`,

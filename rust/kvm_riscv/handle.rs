@@ -575,51 +575,73 @@ impl<'a> VcpuCtx<'a> {
 // ---------------------------------------------------------------------------
 // Calls into C that act on the vCPU, from its own thread.
 
-impl VcpuCtx<'_> {
-    /// `kvm_vcpu_srcu_read_lock()`.
-    pub(crate) fn srcu_read_lock(&mut self) {
-        // SAFETY: the vCPU thread; paired with `srcu_read_unlock`.
-        unsafe { b::kvm_riscv_rs_vcpu_srcu_read_lock(self.v.as_ptr()) }
-    }
+/// Declares methods of [`VcpuCtx`] that call a C function whose only
+/// argument is the vCPU and whose contract is: a live vCPU, called on that
+/// vCPU's own thread (what a [`VcpuCtx`] proves). Anything else a function
+/// needs (interrupts off, preemption off, SRCU held) is said on it, and is
+/// what the run loop does, as upstream's.
+macro_rules! vcpu_thread_calls {
+    ($($(#[$m:meta])* fn $name:ident() $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl VcpuCtx<'_> {$(
+            $(#[$m])*
+            #[inline]
+            pub(crate) fn $name(&mut self) $(-> $ret)? {
+                // SAFETY: `$cfn` takes a live vCPU on its own thread: the
+                // context proves both (see the macro).
+                unsafe { $cfn(self.v.as_ptr()) }
+            }
+        )*}
+    };
+}
 
-    /// `kvm_vcpu_srcu_read_unlock()`.
-    pub(crate) fn srcu_read_unlock(&mut self) {
-        // SAFETY: the vCPU thread; pairs a `srcu_read_lock`.
-        unsafe { b::kvm_riscv_rs_vcpu_srcu_read_unlock(self.v.as_ptr()) }
-    }
-
-    /// `vcpu_load()` of the generic core: loads the vCPU on this CPU (it
-    /// calls back `kvm_arch_vcpu_load()`), with its preempt notifier.
-    pub(crate) fn generic_load(&mut self) {
-        // SAFETY: the vCPU thread; paired with `generic_put`.
-        unsafe { b::vcpu_load(self.v.as_ptr()) }
-    }
-
-    /// `vcpu_put()` of the generic core.
-    pub(crate) fn generic_put(&mut self) {
-        // SAFETY: the vCPU thread; pairs `generic_load`.
-        unsafe { b::vcpu_put(self.v.as_ptr()) }
-    }
-
-    /// `kvm_sigset_activate()`.
-    pub(crate) fn sigset_activate(&mut self) {
-        // SAFETY: the vCPU thread in KVM_RUN; paired with the deactivate.
-        unsafe { b::kvm_sigset_activate(self.v.as_ptr()) }
-    }
-
+vcpu_thread_calls! {
+    /// `kvm_vcpu_srcu_read_lock()`; paired with `srcu_read_unlock`.
+    fn srcu_read_lock() = b::kvm_riscv_rs_vcpu_srcu_read_lock;
+    /// `kvm_vcpu_srcu_read_unlock()`; pairs a `srcu_read_lock`.
+    fn srcu_read_unlock() = b::kvm_riscv_rs_vcpu_srcu_read_unlock;
+    /// `vcpu_load()` of the generic core: loads the vCPU on this CPU (it calls
+    /// back `kvm_arch_vcpu_load()`), with its preempt notifier; paired with
+    /// `generic_put`.
+    fn generic_load() = b::vcpu_load;
+    /// `vcpu_put()` of the generic core; pairs `generic_load`.
+    fn generic_put() = b::vcpu_put;
+    /// `kvm_sigset_activate()`, in KVM_RUN; paired with the deactivate.
+    fn sigset_activate() = b::kvm_sigset_activate;
     /// `kvm_sigset_deactivate()`.
-    pub(crate) fn sigset_deactivate(&mut self) {
-        // SAFETY: pairs `sigset_activate`.
-        unsafe { b::kvm_sigset_deactivate(self.v.as_ptr()) }
-    }
-
+    fn sigset_deactivate() = b::kvm_sigset_deactivate;
     /// `kvm_xfer_to_guest_mode_handle_work()`: signals, rescheduling,
-    /// notifications before entering; 0 or a negative errno.
-    pub(crate) fn handle_guest_mode_work(&mut self) -> c_int {
-        // SAFETY: the vCPU thread, interrupts on.
-        unsafe { b::kvm_riscv_rs_xfer_to_guest_mode_handle_work(self.v.as_ptr()) }
-    }
+    /// notifications before entering, interrupts on; 0 or a negative errno.
+    fn handle_guest_mode_work() -> c_int = b::kvm_riscv_rs_xfer_to_guest_mode_handle_work;
+    /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
+    fn dirty_ring_check_request() -> bool = b::kvm_dirty_ring_check_request;
+    /// The vCPU's G-stage VMID, updated if its version changed
+    /// (`kvm_riscv_gstage_vmid_update()`, C).
+    fn vmid_update() = b::kvm_riscv_gstage_vmid_update;
+    /// `kvm_riscv_local_tlb_sanitize()` (C): flushes this CPU's stale
+    /// entries of the VMID before entry, preemption and interrupts off.
+    fn local_tlb_sanitize() = b::kvm_riscv_local_tlb_sanitize;
+    /// `kvm_riscv_mmu_update_hgatp()` (C).
+    fn mmu_update_hgatp() = b::kvm_riscv_mmu_update_hgatp;
+    /// `kvm_riscv_fence_i_process()` (C).
+    fn fence_i_process() = b::kvm_riscv_fence_i_process;
+    /// `kvm_riscv_tlb_flush_process()` (C).
+    fn tlb_flush_process() = b::kvm_riscv_tlb_flush_process;
+    /// `kvm_riscv_hfence_vvma_all_process()` (C).
+    fn hfence_vvma_all_process() = b::kvm_riscv_hfence_vvma_all_process;
+    /// `kvm_riscv_hfence_process()` (C).
+    fn hfence_process() = b::kvm_riscv_hfence_process;
+    /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C), at create.
+    fn aia_device_init() = b::kvm_riscv_vcpu_aia_init;
+    /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C), at destroy.
+    fn aia_device_deinit() = b::kvm_riscv_vcpu_aia_deinit;
+    /// `kvm_riscv_vcpu_aia_reset()` of the AIA device (C).
+    fn aia_device_reset() = b::kvm_riscv_vcpu_aia_reset;
+    /// `kvm_riscv_vcpu_aia_update()` of the AIA device (C), preemption
+    /// off: > 0 to enter.
+    fn aia_device_update() -> c_int = b::kvm_riscv_vcpu_aia_update;
+}
 
+impl VcpuCtx<'_> {
     /// Sleeps until the vCPU is neither stopped nor paused, or a signal
     /// comes (`rcuwait_wait_event()` on the vCPU's wait).
     pub(crate) fn wait_until_runnable(&mut self) {
@@ -632,85 +654,11 @@ impl VcpuCtx<'_> {
         unsafe { b::kvm_riscv_rs_wait_until(self.v.as_ptr(), Some(done)) }
     }
 
-    /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
-    pub(crate) fn dirty_ring_check_request(&mut self) -> bool {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_dirty_ring_check_request(self.v.as_ptr()) }
-    }
-
-    /// The vCPU's G-stage VMID, updated if its version changed
-    /// (`kvm_riscv_gstage_vmid_update()`, C).
-    pub(crate) fn vmid_update(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_gstage_vmid_update(self.v.as_ptr()) }
-    }
-
     /// Whether the VM's VMID version changed (`kvm_riscv_gstage_vmid_ver_changed()`).
     pub(crate) fn vmid_ver_changed(&mut self) -> bool {
         let kvm = self.v.vm().as_ptr();
         // SAFETY: reads the live VM's VMID version.
         unsafe { b::kvm_riscv_gstage_vmid_ver_changed(addr_of_mut!((*kvm).arch.vmid)) }
-    }
-
-    /// `kvm_riscv_local_tlb_sanitize()` (C): flushes this CPU's stale
-    /// entries of the VMID before entry.
-    pub(crate) fn local_tlb_sanitize(&mut self) {
-        // SAFETY: the vCPU thread, preemption and interrupts off.
-        unsafe { b::kvm_riscv_local_tlb_sanitize(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_mmu_update_hgatp()` (C).
-    pub(crate) fn mmu_update_hgatp(&mut self) {
-        // SAFETY: the vCPU thread, preemption off.
-        unsafe { b::kvm_riscv_mmu_update_hgatp(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_fence_i_process()` (C).
-    pub(crate) fn fence_i_process(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_fence_i_process(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_tlb_flush_process()` (C).
-    pub(crate) fn tlb_flush_process(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_tlb_flush_process(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_hfence_vvma_all_process()` (C).
-    pub(crate) fn hfence_vvma_all_process(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_hfence_vvma_all_process(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_hfence_process()` (C).
-    pub(crate) fn hfence_process(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_hfence_process(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C).
-    pub(crate) fn aia_device_init(&mut self) {
-        // SAFETY: the vCPU thread (create).
-        unsafe { b::kvm_riscv_vcpu_aia_init(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C).
-    pub(crate) fn aia_device_deinit(&mut self) {
-        // SAFETY: the vCPU thread (destroy).
-        unsafe { b::kvm_riscv_vcpu_aia_deinit(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_vcpu_aia_reset()` of the AIA device (C).
-    pub(crate) fn aia_device_reset(&mut self) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_riscv_vcpu_aia_reset(self.v.as_ptr()) }
-    }
-
-    /// `kvm_riscv_vcpu_aia_update()` of the AIA device (C): > 0 to enter.
-    pub(crate) fn aia_device_update(&mut self) -> c_int {
-        // SAFETY: the vCPU thread, preemption off.
-        unsafe { b::kvm_riscv_vcpu_aia_update(self.v.as_ptr()) }
     }
 
     /// The `kvm_entry` trace event (nothing without `CONFIG_TRACEPOINTS`).
