@@ -17,6 +17,9 @@
     unsafe_op_in_unsafe_fn,
     missing_docs,
     clippy::all,
+    clippy::ptr_as_ptr,
+    clippy::ref_as_ptr,
+    clippy::cast_lossless,
     clippy::undocumented_unsafe_blocks
 )]
 

@@ -34,7 +34,7 @@ impl<const N: u16> Csr<N> {
         // SAFETY: reading an H, VS or listed S CSR has no side effect on host memory.
         unsafe {
             asm!(".insn i {sys}, {f3}, {rd}, x0, {imm}",
-                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadSet), imm = const csr_imm(N),
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::Rs), imm = const csr_imm(N),
                  rd = out(reg) v, options(nomem, nostack))
         };
         v
@@ -46,7 +46,7 @@ impl<const N: u16> Csr<N> {
         // SAFETY: see the module documentation: only CSRs that are safe to write.
         unsafe {
             asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
-                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadWrite), imm = const csr_imm(N),
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::Rw), imm = const csr_imm(N),
                  rs = in(reg) v, options(nomem, nostack))
         };
     }
@@ -58,7 +58,7 @@ impl<const N: u16> Csr<N> {
         // SAFETY: see the module documentation: only CSRs that are safe to write.
         unsafe {
             asm!(".insn i {sys}, {f3}, {rd}, {rs}, {imm}",
-                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadWrite), imm = const csr_imm(N),
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::Rw), imm = const csr_imm(N),
                  rs = in(reg) v, rd = lateout(reg) old, options(nomem, nostack))
         };
         old
@@ -71,7 +71,7 @@ impl<const N: u16> Csr<N> {
         // SAFETY: see the module documentation: only CSRs that are safe to write.
         unsafe {
             asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
-                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadSet), imm = const csr_imm(N),
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::Rs), imm = const csr_imm(N),
                  rs = in(reg) mask, options(nomem, nostack))
         };
     }
@@ -83,7 +83,7 @@ impl<const N: u16> Csr<N> {
         // SAFETY: see the module documentation: only CSRs that are safe to write.
         unsafe {
             asm!(".insn i {sys}, {f3}, x0, {rs}, {imm}",
-                 sys = const SYSTEM, f3 = const funct3(CsrOp::ReadClear), imm = const csr_imm(N),
+                 sys = const SYSTEM, f3 = const funct3(CsrOp::Rc), imm = const csr_imm(N),
                  rs = in(reg) mask, options(nomem, nostack))
         };
     }

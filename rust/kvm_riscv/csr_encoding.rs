@@ -14,11 +14,11 @@ pub(crate) const SYSTEM: u32 = 0x73;
 #[repr(u32)]
 pub(crate) enum CsrOp {
     /// `csrrw`: write rs1, old value to rd.
-    ReadWrite = 1,
+    Rw = 1,
     /// `csrrs`: set the bits of rs1, old value to rd (`csrr` with rs1 = x0).
-    ReadSet = 2,
+    Rs = 2,
     /// `csrrc`: clear the bits of rs1, old value to rd.
-    ReadClear = 3,
+    Rc = 3,
 }
 
 /// funct3 of `op`, as `.insn` takes it.

@@ -424,7 +424,7 @@ fn probe_feature(feature: u32) -> bool {
 
 fn shmem_order() -> u32 {
     // CAST: the size is a small constant.
-    (layout::SHMEM_SIZE.div_ceil(b::PAGE_SIZE as usize)).next_power_of_two().trailing_zeros()
+    (layout::SHMEM_SIZE.div_ceil(b::PAGE_SIZE)).next_power_of_two().trailing_zeros()
 }
 
 /// Finds NACL, turns on its keys and gives every CPU a shared memory

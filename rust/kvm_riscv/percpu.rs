@@ -30,8 +30,8 @@ impl<T> PerCpu<T> {
         // CAST: CPU ids index `__per_cpu_offset`, which has NR_CPUS entries.
         let i = cpu.as_u32() as usize;
         // SAFETY: reading the offset table, set up before modules load.
-        let off = unsafe { (*(&raw const b::__per_cpu_offset))[i] };
-        self.0.get().cast::<u8>().wrapping_add(off as usize).cast()
+        let off = unsafe { b::__per_cpu_offset[i] };
+        self.0.get().cast::<u8>().wrapping_add(off).cast()
     }
 
     /// The copy of the current CPU; stable only while preemption is off.

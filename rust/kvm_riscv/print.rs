@@ -25,7 +25,7 @@ pub(crate) fn kvm_printk(level: Level, args: fmt::Arguments<'_>) {
     // formats from a `fmt::Arguments` that outlives the call.
     unsafe {
         kernel::bindings::_printk(
-            fmt.as_ptr().cast(),
+            kernel::str::CStrExt::as_char_ptr(fmt).cast(),
             pid,
             core::ptr::from_ref(&args).cast::<c_void>(),
         );

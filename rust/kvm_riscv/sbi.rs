@@ -40,7 +40,7 @@ pub(crate) fn probe_extension(ext: u32) -> bool {
 /// The SBI specification version the implementation follows.
 pub(crate) fn spec_version() -> (usize, usize) {
     // SAFETY: a plain read of a variable set once at boot.
-    let v = unsafe { b::sbi_spec_version } as usize;
+    let v = unsafe { b::sbi_spec_version };
     // CAST: the masks and shift are small constants.
     let major = (v >> b::SBI_SPEC_VERSION_MAJOR_SHIFT) & b::SBI_SPEC_VERSION_MAJOR_MASK as usize;
     (major, v & b::SBI_SPEC_VERSION_MINOR_MASK as usize)

@@ -152,19 +152,19 @@ mod csr_encoding_tests {
     #[test]
     fn words_as_the_assembler_encodes_them() {
         // csrr a0, hstatus
-        assert_eq!(encode(CsrOp::ReadSet, 0x600, A0, X0), 0x6000_2573);
+        assert_eq!(encode(CsrOp::Rs, 0x600, A0, X0), 0x6000_2573);
         // csrw hstatus, a1
-        assert_eq!(encode(CsrOp::ReadWrite, 0x600, X0, A1), 0x6005_9073);
+        assert_eq!(encode(CsrOp::Rw, 0x600, X0, A1), 0x6005_9073);
         // csrrw a0, hstatus, a1
-        assert_eq!(encode(CsrOp::ReadWrite, 0x600, A0, A1), 0x6005_9573);
+        assert_eq!(encode(CsrOp::Rw, 0x600, A0, A1), 0x6005_9573);
         // csrs hvip, a1 / csrc hvip, a1
-        assert_eq!(encode(CsrOp::ReadSet, 0x645, X0, A1), 0x6455_a073);
-        assert_eq!(encode(CsrOp::ReadClear, 0x645, X0, A1), 0x6455_b073);
+        assert_eq!(encode(CsrOp::Rs, 0x645, X0, A1), 0x6455_a073);
+        assert_eq!(encode(CsrOp::Rc, 0x645, X0, A1), 0x6455_b073);
         // csrr a0, vsatp ; csrrw a0, scounteren, a1
-        assert_eq!(encode(CsrOp::ReadSet, 0x280, A0, X0), 0x2800_2573);
-        assert_eq!(encode(CsrOp::ReadWrite, 0x106, A0, A1), 0x1065_9573);
+        assert_eq!(encode(CsrOp::Rs, 0x280, A0, X0), 0x2800_2573);
+        assert_eq!(encode(CsrOp::Rw, 0x106, A0, A1), 0x1065_9573);
         // csrr a0, hgeip (0xe12: a negative immediate)
-        assert_eq!(encode(CsrOp::ReadSet, 0xe12, A0, X0), 0xe120_2573);
+        assert_eq!(encode(CsrOp::Rs, 0xe12, A0, X0), 0xe120_2573);
     }
 
     #[test]
@@ -182,9 +182,9 @@ mod csr_encoding_tests {
 
     #[test]
     fn funct3_values() {
-        assert_eq!(funct3(CsrOp::ReadWrite), 0b001);
-        assert_eq!(funct3(CsrOp::ReadSet), 0b010);
-        assert_eq!(funct3(CsrOp::ReadClear), 0b011);
+        assert_eq!(funct3(CsrOp::Rw), 0b001);
+        assert_eq!(funct3(CsrOp::Rs), 0b010);
+        assert_eq!(funct3(CsrOp::Rc), 0b011);
         assert_eq!(SYSTEM, 0b111_0011);
     }
 }
