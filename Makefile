@@ -23,7 +23,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module gen modules_install rootfs selftests images \
 	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc \
-	fmt fmt-check clippy clean distclean
+	fmt fmt-check clippy metrics clean distclean
 
 all: module
 
@@ -83,6 +83,12 @@ fmt: deps
 # $(CACHE)/build/clippy-tree; fails on any warning.
 clippy: $(KIMAGE)
 	@bash $(T)/clippy.sh
+
+# Where the crate stands on "unsafe only at the edges": unsafe blocks and the
+# files holding them, raw-vCPU unsafe fns, #[no_mangle] items, casts without a
+# CAST note, module import cycles.
+metrics:
+	@python3 $(T)/metrics.py
 
 run: module images
 	@bash $(T)/run-host.sh run
