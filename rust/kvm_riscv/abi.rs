@@ -397,6 +397,24 @@ pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_flush_vector() {
 // C ABI entry points: onereg.rs, vcpu_config.rs, isa.rs
 // (area `onereg`: begin)
 
+/// `__kvm_riscv_isa_check_host()` (`kvm_riscv_isa_check_host()` of the AIA
+/// device): 0 with `*base` set to the host extension behind KVM extension
+/// `ext` (if `base` is not null), or -ENOENT.
+///
+/// # Safety
+/// `base` is null or valid for a write.
+#[no_mangle]
+unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
+    let Some(host) = crate::isa::host_base(ext) else {
+        return ENOENT.to_errno();
+    };
+    // SAFETY: per the function's contract.
+    if let Some(out) = unsafe { base.as_mut() } {
+        *out = c_ulong::from_safe_cast(host);
+    }
+    0
+}
+
 
 
 // (area `onereg`: end)

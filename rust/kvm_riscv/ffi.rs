@@ -251,3 +251,50 @@ pub(crate) fn hide_var(v: usize) -> usize {
     unsafe { core::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags)) };
     v
 }
+// (area `onereg`: begin)
+// The host's ISA and memory parameters that ONE_REG reports.
+
+/// `riscv_isa_extension_base(NULL)`: the host's single-letter extensions.
+pub(crate) fn host_isa_base() -> usize {
+    // SAFETY: a null bitmap asks about the host's ISA.
+    unsafe { b::riscv_isa_extension_base(core::ptr::null()) }
+}
+
+/// The paging mode of the host and its guests (`satp_mode >>
+/// SATP_MODE_SHIFT`).
+pub(crate) fn satp_mode() -> usize {
+    // SAFETY: a plain read of a variable set once at boot.
+    let mode = unsafe { b::satp_mode } >> b::SATP_MODE_SHIFT;
+    // CAST: the 4-bit MODE field.
+    mode as usize
+}
+
+/// `riscv_cbom_block_size`, `riscv_cboz_block_size`, `riscv_cbop_block_size`:
+/// the host's cache block sizes (0 when unknown).
+pub(crate) fn cbo_block_sizes() -> [usize; 3] {
+    // SAFETY: plain reads of variables set once at boot.
+    let sizes = unsafe { [b::riscv_cbom_block_size, b::riscv_cboz_block_size, b::riscv_cbop_block_size] };
+    sizes.map(usize::from_safe_cast)
+}
+
+/// The bytes of a vector register (`riscv_v_vsize / 32`).
+pub(crate) fn vlenb() -> usize {
+    // SAFETY: a plain read of a variable set once at boot.
+    let vsize = unsafe { b::riscv_v_vsize };
+    vsize / 32
+}
+
+/// `riscv_v_vstate_ctrl_user_allowed()`: may user space use the vector
+/// state (and so a guest)?
+#[cfg(CONFIG_RISCV_ISA_V)]
+pub(crate) fn vector_user_allowed() -> bool {
+    // SAFETY: a query of the host's vector configuration.
+    unsafe { b::riscv_v_vstate_ctrl_user_allowed() }
+}
+
+/// Without vector support: never.
+#[cfg(not(CONFIG_RISCV_ISA_V))]
+pub(crate) fn vector_user_allowed() -> bool {
+    false
+}
+// (area `onereg`: end)

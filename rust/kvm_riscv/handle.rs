@@ -921,6 +921,124 @@ impl Run {
 // handle accessors and C-call wrappers: onereg.rs, vcpu_config.rs, isa.rs
 // (area `onereg`: begin)
 
+impl VcpuCtx<'_> {
+    /// The guest's FP registers as F registers (`guest_context.fp.f`).
+    pub(crate) fn guest_fp_f(&mut self) -> &mut b::__riscv_f_ext_state {
+        let g = self.parts().guest;
+        // SAFETY: both views of the FP union are plain integers, for which
+        // any bit pattern is valid; the guest's ISA says which one holds its
+        // state, as upstream reads it.
+        unsafe { &mut g.fp.f }
+    }
+
+    /// The guest's FP registers as D registers (`guest_context.fp.d`).
+    pub(crate) fn guest_fp_d(&mut self) -> &mut b::__riscv_d_ext_state {
+        let g = self.parts().guest;
+        // SAFETY: as in `guest_fp_f`.
+        unsafe { &mut g.fp.d }
+    }
+
+    /// Vector register `n` (below 32) in the guest's register buffer,
+    /// `vlenb` bytes; empty, with a WARN, if the vCPU has no buffer.
+    pub(crate) fn guest_vector_reg(&mut self, n: usize) -> &mut [u8] {
+        let len = crate::ffi::vlenb();
+        let g = self.parts().guest;
+        let datap = g.vector.datap;
+        kernel::warn_on!(datap.is_null());
+        if datap.is_null() || n >= 32 {
+            return &mut [];
+        }
+        // SAFETY: a non-null `datap` of the guest context is its buffer of
+        // `riscv_v_vsize` bytes (32 registers of `vlenb`), allocated with the
+        // vCPU (`vcpu_vector::alloc_context`) and only reached through the
+        // context, which `g` borrows exclusively for the slice's life; `n`
+        // is below 32.
+        unsafe { core::slice::from_raw_parts_mut(datap.cast::<u8>().add(n * len), len) }
+    }
+}
+
+/// Transitional adapters: the ONE_REG classes and the configuration call
+/// into modules that still take the raw vCPU. Each adapter has the signature
+/// the module will have once converted (same name, `cx` first); the merge
+/// deletes them, and `onereg.rs`/`vcpu_config.rs` import the modules
+/// themselves instead.
+pub(crate) mod onereg_adapters {
+    // transitional until vcpu_timer is converted
+    pub(crate) mod vcpu_timer {
+        use crate::handle::VcpuCtx;
+        use crate::reg_id::RegId;
+        use kernel::prelude::*;
+
+        pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: the context proves the vCPU thread, its mutex held
+            // (ONE_REG ioctl).
+            unsafe { crate::vcpu_timer::get_reg(cx.vcpu().as_ptr(), reg, addr) }
+        }
+
+        pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: as in `get_reg`.
+            unsafe { crate::vcpu_timer::set_reg(cx.vcpu().as_ptr(), reg, addr) }
+        }
+    }
+
+    // transitional until vcpu_sbi is converted
+    pub(crate) mod vcpu_sbi {
+        use crate::handle::VcpuCtx;
+        use crate::onereg::RegList;
+        use crate::reg_id::RegId;
+        use kernel::prelude::*;
+
+        pub(crate) fn get_reg_ext(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: the context proves the vCPU thread, its mutex held
+            // (ONE_REG ioctl).
+            unsafe { crate::vcpu_sbi::get_reg_ext(cx.vcpu().as_ptr(), reg, addr) }
+        }
+
+        pub(crate) fn set_reg_ext(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: as in `get_reg_ext`.
+            unsafe { crate::vcpu_sbi::set_reg_ext(cx.vcpu().as_ptr(), reg, addr) }
+        }
+
+        pub(crate) fn get_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: as in `get_reg_ext`.
+            unsafe { crate::vcpu_sbi::get_reg_state(cx.vcpu().as_ptr(), reg, addr) }
+        }
+
+        pub(crate) fn set_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+            // SAFETY: as in `get_reg_ext`.
+            unsafe { crate::vcpu_sbi::set_reg_state(cx.vcpu().as_ptr(), reg, addr) }
+        }
+
+        pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
+            // SAFETY: as in `get_reg_ext` (KVM_GET_REG_LIST).
+            unsafe { crate::vcpu_sbi::list_regs(cx.vcpu().as_ptr(), l) }
+        }
+
+        pub(crate) fn validate(cx: &mut VcpuCtx<'_>) {
+            // SAFETY: the context proves the vCPU thread (its first run).
+            unsafe { crate::vcpu_sbi::validate(cx.vcpu().as_ptr()) }
+        }
+    }
+
+    // transitional until aia is converted
+    pub(crate) mod aia {
+        use crate::handle::VcpuCtx;
+        use kernel::ffi::c_ulong;
+        use kernel::prelude::*;
+
+        pub(crate) fn get_csr(cx: &mut VcpuCtx<'_>, reg_num: c_ulong) -> Result<c_ulong> {
+            // SAFETY: the context proves the vCPU thread, its mutex held
+            // (ONE_REG ioctl).
+            unsafe { crate::aia::get_csr(cx.vcpu().as_ptr(), reg_num) }
+        }
+
+        pub(crate) fn set_csr(cx: &mut VcpuCtx<'_>, reg_num: c_ulong, val: c_ulong) -> Result {
+            // SAFETY: as in `get_csr`.
+            unsafe { crate::aia::set_csr(cx.vcpu().as_ptr(), reg_num, val) }
+        }
+    }
+}
+
 
 
 // (area `onereg`: end)

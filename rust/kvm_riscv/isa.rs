@@ -2,15 +2,13 @@
 
 //! Port of `arch/riscv/kvm/isa.c`: the guest ISA extensions of
 //! [`crate::isa_table`], mapped to the host's extensions, with their
-//! enable/disable policies evaluated on this host. The C ABI of `isa.c` stays
-//! for the C code that still calls it (ONE_REG, AIA device, FP, vector,
-//! timer).
+//! enable/disable policies evaluated on this host. The one function of
+//! `isa.c` that C still calls (the AIA device's `__kvm_riscv_isa_check_host()`)
+//! is in `abi.rs`, on [`host_base`].
 
 use crate::bindings as b;
 use crate::isa_table::{Disable, Enable, Ext};
 use crate::nospec::array_index_nospec;
-use kernel::error::code::ENOENT;
-use kernel::ffi::{c_int, c_ulong};
 use kernel::macros::paste;
 
 /// The host's extension ids: the bindings', and the single letters from
@@ -71,29 +69,21 @@ pub(crate) fn host_supports(ext: Ext) -> bool {
     host_has_ext(host_requirement(ext))
 }
 
-/// `riscv_isa_extension_available(isa, ext)` on a vCPU's ISA bitmap: is
-/// host extension `ext` (`RISCV_ISA_EXT_*`) set in `isa`? Ids past the
-/// bitmap are not.
-#[inline]
-pub(crate) fn bitmap_has(isa: &[c_ulong], ext: u32) -> bool {
-    let bits = c_ulong::BITS as usize;
-    // CAST: extension ids are small.
-    let ext = ext as usize;
-    isa.get(ext / bits).is_some_and(|w| (w >> (ext % bits)) & 1 != 0)
-}
+/// The test of a vCPU's ISA bitmap, for the callers that reach it here.
+pub(crate) use crate::isa_table::bitmap_has;
 
-/// `kvm_riscv_base2isa_ext()`: the KVM id of host extension `base_ext`, or
-/// `KVM_RISCV_ISA_EXT_MAX`.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_riscv_base2isa_ext(base: c_ulong) -> c_ulong {
+/// `kvm_riscv_base2isa_ext()`: the KVM extension that host extension
+/// `base` (`RISCV_ISA_EXT_*`) stands for, if any.
+pub(crate) fn base2isa_ext(base: u32) -> Option<Ext> {
     crate::isa_table::ALL
         .iter()
-        .position(|&e| base_ext(e) as c_ulong == base)
-        .unwrap_or(crate::isa_table::ALL.len()) as c_ulong
+        .copied()
+        .find(|&e| base_ext(e) == base)
 }
 
 /// The host extension (`RISCV_ISA_EXT_*`) behind KVM extension id `id`,
-/// when KVM has that id and the host supports it.
+/// when KVM has that id and the host supports it
+/// (`__kvm_riscv_isa_check_host()`).
 pub(crate) fn host_base(id: usize) -> Option<u32> {
     let all = &crate::isa_table::ALL;
     if id >= all.len() {
@@ -103,28 +93,10 @@ pub(crate) fn host_base(id: usize) -> Option<u32> {
     host_supports(ext).then(|| base_ext(ext))
 }
 
-/// `__kvm_riscv_isa_check_host()` for the C callers: [`host_base`], as 0
-/// with `*base` set (if not null), or -ENOENT.
-///
-/// # Safety
-/// `base` is null or valid for a write.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
-    let Some(b) = host_base(ext as usize) else {
-        return ENOENT.to_errno();
-    };
-    // SAFETY: per the function's contract.
-    if let Some(out) = unsafe { base.as_mut() } {
-        *out = b as c_ulong;
-    }
-    0
-}
-
 /// `kvm_riscv_isa_enable_allowed()`: may userspace enable KVM extension
-/// `ext` (one the host has)? Unknown ids: yes, as upstream.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_riscv_isa_enable_allowed(ext: c_ulong) -> bool {
-    let Some(ext) = Ext::from_id(ext as usize) else {
+/// `id` (one the host has)? Unknown ids: yes, as upstream.
+pub(crate) fn enable_allowed(id: usize) -> bool {
+    let Some(ext) = Ext::from_id(id) else {
         return true;
     };
     match ext.enable() {
@@ -132,19 +104,14 @@ pub(crate) extern "C" fn kvm_riscv_isa_enable_allowed(ext: c_ulong) -> bool {
         Enable::No => false,
         Enable::IfHostSsaia => host_supports(Ext::SSAIA),
         Enable::IfHostSvadu => host_has_ext(b::RISCV_ISA_EXT_SVADU),
-        // SAFETY: a query of the host's vector configuration.
-        #[cfg(CONFIG_RISCV_ISA_V)]
-        Enable::IfVectorUserAllowed => unsafe { b::riscv_v_vstate_ctrl_user_allowed() },
-        #[cfg(not(CONFIG_RISCV_ISA_V))]
-        Enable::IfVectorUserAllowed => false,
+        Enable::IfVectorUserAllowed => crate::ffi::vector_user_allowed(),
     }
 }
 
 /// `kvm_riscv_isa_disable_allowed()`: may userspace disable KVM extension
-/// `ext`? Unknown ids: yes, as upstream.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_riscv_isa_disable_allowed(ext: c_ulong) -> bool {
-    let Some(ext) = Ext::from_id(ext as usize) else {
+/// `id`? Unknown ids: yes, as upstream.
+pub(crate) fn disable_allowed(id: usize) -> bool {
+    let Some(ext) = Ext::from_id(id) else {
         return true;
     };
     match ext.disable() {

@@ -175,3 +175,32 @@ impl Ext {
         }
     }
 }
+
+/// `riscv_isa_extension_available(isa, ext)` on a vCPU's ISA bitmap (words
+/// of XLEN bits): is host extension `ext` (`RISCV_ISA_EXT_*`) set in `isa`?
+/// Ids past the bitmap are not.
+#[inline]
+pub(crate) fn bitmap_has(isa: &[usize], ext: u32) -> bool {
+    let (word, bit) = bitmap_pos(ext);
+    isa.get(word).is_some_and(|w| (w >> bit) & 1 != 0)
+}
+
+/// Sets (`on`) or clears host extension `ext` in the ISA bitmap `isa`; ids
+/// past the bitmap are not there to change.
+#[inline]
+pub(crate) fn bitmap_assign(isa: &mut [usize], ext: u32, on: bool) {
+    let (word, bit) = bitmap_pos(ext);
+    if let Some(w) = isa.get_mut(word) {
+        if on {
+            *w |= 1 << bit;
+        } else {
+            *w &= !(1 << bit);
+        }
+    }
+}
+
+/// The word and the bit of extension `ext` in a bitmap.
+const fn bitmap_pos(ext: u32) -> (usize, u32) {
+    // CAST: u32 to usize, widening (usize is at least 32 bits).
+    ((ext / usize::BITS) as usize, ext % usize::BITS)
+}

@@ -11,25 +11,33 @@
 
 use crate::bindings as b;
 use crate::handle::VcpuCtx;
+// transitional until vcpu_timer, vcpu_sbi and aia are converted: the
+// adapters of handle.rs (area `onereg`); at the merge this line becomes
+// `use crate::{aia, vcpu_sbi, vcpu_timer};`.
+use crate::handle::onereg_adapters::{aia, vcpu_sbi, vcpu_timer};
 use crate::isa::{self, host_supports};
-use crate::isa_table::Ext;
+use crate::isa_table::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;
 use crate::reg_id::{self as r, Class, CsrSub, ExtSub, RegId};
+use crate::regs::{u64_to_xlen, xlen_to_u64};
 use core::mem::size_of;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
+use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 const ULONG: usize = size_of::<c_ulong>();
+// CAST: a low bit of SSTATUS, a u32 constant.
 const SR_SPP: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
 const ISA_EXT_MAX: usize = crate::isa_table::ALL.len();
 
 // The register layout of `reg_id` must be the uapi's.
+// CAST (all): constants compared at build time.
 const _: () = {
     assert!(r::KVM_REG_RISCV == b::KVM_REG_RISCV as u64);
-    assert!(r::KVM_REG_SIZE_U32 == b::KVM_REG_SIZE_U32 as u64);
-    assert!(r::KVM_REG_SIZE_U64 == b::KVM_REG_SIZE_U64 as u64);
+    assert!(r::KVM_REG_SIZE_U32 == b::KVM_REG_SIZE_U32);
+    assert!(r::KVM_REG_SIZE_U64 == b::KVM_REG_SIZE_U64);
     assert!(r::TYPE_MASK == b::KVM_REG_RISCV_TYPE_MASK as u64);
     assert!(r::SUBTYPE_MASK == b::KVM_REG_RISCV_SUBTYPE_MASK as u64);
     assert!(Class::Config.type_field() == b::KVM_REG_RISCV_CONFIG as u64);
@@ -57,12 +65,11 @@ const _: () = {
 };
 
 /// The vector registers follow the vector CSRs' whole state structure.
-const VECTOR_REG_BASE: u64 = (size_of::<b::__riscv_v_ext_state>() / ULONG) as u64;
+const VECTOR_REG_BASE: u64 = xlen_to_u64(size_of::<b::__riscv_v_ext_state>() / ULONG);
 
 /// The `len` bytes of userspace at `kvm_one_reg.addr` (or a register list).
 pub(crate) fn user(addr: u64, len: usize) -> UserSlice {
-    // CAST: a user address.
-    UserSlice::new(UserPtr::from_addr(addr as usize), len)
+    UserSlice::new(UserPtr::from_addr(u64_to_xlen(addr)), len)
 }
 
 fn put_user_ulong(addr: u64, v: c_ulong) -> Result {
@@ -73,54 +80,33 @@ fn get_user_ulong(addr: u64) -> Result<c_ulong> {
     user(addr, ULONG).reader().read::<c_ulong>()
 }
 
-/// Does the vCPU have ISA extension `ext` (`RISCV_ISA_EXT_*`)?
-fn guest_has(arch: &b::kvm_vcpu_arch, ext: c_ulong) -> bool {
-    // SAFETY: the vCPU's ISA bitmap; any id is accepted.
-    unsafe { b::__riscv_isa_extension_available(arch.isa.as_ptr(), ext as u32) }
+/// Does the vCPU's ISA bitmap `isa` have host extension `ext`
+/// (`RISCV_ISA_EXT_*`)?
+fn guest_has(isa: &[c_ulong], ext: u32) -> bool {
+    bitmap_has(isa, ext)
 }
 
 /// The host extension behind KVM ISA extension `kvm_ext`, if the host has
 /// it; -ENOENT else.
-fn host_base_ext(kvm_ext: u64) -> Result<c_ulong> {
-    isa::host_base(kvm_ext as usize).map(|b| b as c_ulong).ok_or(ENOENT)
-}
-
-/// The vCPU's architecture state.
-///
-/// # Safety
-/// `vcpu` is live; the caller holds its mutex.
-unsafe fn arch<'a>(vcpu: *mut b::kvm_vcpu) -> &'a mut b::kvm_vcpu_arch {
-    // SAFETY: per the function's contract.
-    unsafe { &mut (*vcpu).arch }
-}
-
-fn ran(arch: &b::kvm_vcpu_arch) -> bool {
-    arch.ran_atleast_once
+fn host_base_ext(kvm_ext: u64) -> Result<u32> {
+    isa::host_base(u64_to_xlen(kvm_ext)).ok_or(ENOENT)
 }
 
 /// Sets up the vCPU's ISA: every extension the host has and KVM may
 /// enable (`kvm_riscv_vcpu_setup_isa()`).
-///
-/// # Safety
-/// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn setup_isa_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
-    for id in 0..ISA_EXT_MAX as u64 {
-        let Ok(base) = host_base_ext(id) else { continue };
-        if isa::kvm_riscv_isa_enable_allowed(id as c_ulong) {
-            // SAFETY: an atomic bit operation on the bitmap.
-            unsafe { b::set_bit(base, arch.isa.as_mut_ptr()) };
+pub(crate) fn setup_isa(cx: &mut VcpuCtx<'_>) {
+    let isa = cx.parts().isa;
+    for id in 0..ISA_EXT_MAX {
+        let Some(base) = isa::host_base(id) else {
+            continue;
+        };
+        if isa::enable_allowed(id) {
+            bitmap_assign(isa, base, true);
         }
     }
 }
 
 // --- config ------------------------------------------------------------------
-
-fn satp_mode() -> c_ulong {
-    // SAFETY: a plain read of a variable set once at boot.
-    (unsafe { b::satp_mode } >> b::SATP_MODE_SHIFT) as c_ulong
-}
 
 /// The cache block size of a Zicbo* extension: 0 when the host lacks it.
 fn cbo_block_size(ext: Ext) -> c_ulong {
@@ -131,17 +117,18 @@ fn cbo_block_size(ext: Ext) -> c_ulong {
     }
 }
 
-fn get_config(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
+fn get_config(cx: &mut VcpuCtx<'_>, reg: RegId) -> Result<c_ulong> {
     use r::config::*;
+    let p = cx.parts();
     Ok(match reg.number() {
-        ISA => arch.isa[0] & r::BASE_ISA_MASK as c_ulong,
+        ISA => p.isa[0] & r::BASE_ISA_MASK,
         ZICBOM_BLOCK_SIZE => cbo_block_size(Ext::ZICBOM),
         ZICBOZ_BLOCK_SIZE => cbo_block_size(Ext::ZICBOZ),
         ZICBOP_BLOCK_SIZE => cbo_block_size(Ext::ZICBOP),
-        MVENDORID => arch.mvendorid,
-        MARCHID => arch.marchid,
-        MIMPID => arch.mimpid,
-        SATP_MODE => satp_mode(),
+        MVENDORID => *p.mvendorid,
+        MARCHID => *p.marchid,
+        MIMPID => *p.mimpid,
+        SATP_MODE => crate::ffi::satp_mode(),
         _ => return Err(ENOENT),
     })
 }
@@ -160,65 +147,63 @@ fn set_id_reg(ran: bool, field: &mut c_ulong, val: c_ulong) -> Result {
 }
 
 /// Sets the single-letter extensions (`isa` config register).
-///
-/// # Safety
-/// As for [`arch`].
-unsafe fn set_config_isa(vcpu: *mut b::kvm_vcpu, mut val: c_ulong) -> Result {
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
+fn set_config_isa(cx: &mut VcpuCtx<'_>, mut val: c_ulong) -> Result {
     // Only single-letter extensions; upstream looks at the low 32 bits
     // (`fls()` of an int).
+    // CAST: that truncation, on purpose.
     if 32 - (val as u32).leading_zeros() >= b::RISCV_ISA_EXT_BASE {
         return Err(EINVAL);
     }
-    let mask = r::BASE_ISA_MASK as c_ulong;
-    if val == arch.isa[0] & mask {
+    let mask = r::BASE_ISA_MASK;
+    if val == cx.isa()[0] & mask {
         return Ok(());
     }
-    if ran(arch) {
+    if cx.vcpu().ran_once() {
         return Err(EBUSY);
     }
     // Extensions that may not change keep their state.
-    for i in 0..b::RISCV_ISA_EXT_BASE as c_ulong {
-        let bit = 1 << i;
-        let kvm_ext = isa::kvm_riscv_base2isa_ext(i);
-        if kvm_ext as usize >= ISA_EXT_MAX {
+    for i in 0..b::RISCV_ISA_EXT_BASE {
+        let bit: c_ulong = 1 << i;
+        let Some(ext) = isa::base2isa_ext(i) else {
             val &= !bit;
             continue;
-        }
-        if !isa::kvm_riscv_isa_enable_allowed(kvm_ext) && val & bit != 0 {
+        };
+        // CAST: a discriminant, the KVM id.
+        let id = ext as usize;
+        if !isa::enable_allowed(id) && val & bit != 0 {
             val &= !bit;
         }
-        if !isa::kvm_riscv_isa_disable_allowed(kvm_ext) && val & bit == 0 {
+        if !isa::disable_allowed(id) && val & bit == 0 {
             val |= bit;
         }
     }
-    // SAFETY: the host's base ISA.
-    val &= unsafe { b::riscv_isa_extension_base(core::ptr::null()) };
-    arch.isa[0] = (arch.isa[0] & !mask) | (val & mask);
+    val &= crate::ffi::host_isa_base();
+    let p = cx.parts();
+    p.isa[0] = (p.isa[0] & !mask) | (val & mask);
     // The FP state follows the ISA.
-    crate::vcpu_fp::reset(&mut arch.guest_context, &arch.isa);
+    crate::vcpu_fp::reset(p.guest, p.isa);
     Ok(())
 }
 
-/// # Safety
-/// As for [`arch`].
-unsafe fn set_config(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
+fn set_config(cx: &mut VcpuCtx<'_>, reg: RegId, val: c_ulong) -> Result {
     use r::config::*;
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
-    let ran = ran(arch);
-    let cbo = |ext| if val != 0 && val != cbo_block_size_unchecked(ext) { Err(EINVAL) } else { Ok(()) };
+    let ran = cx.vcpu().ran_once();
+    let cbo = |ext| {
+        if val != 0 && val != cbo_block_size_unchecked(ext) {
+            Err(EINVAL)
+        } else {
+            Ok(())
+        }
+    };
     match reg.number() {
-        // SAFETY: per the function's contract.
-        ISA => unsafe { set_config_isa(vcpu, val) },
+        ISA => set_config_isa(cx, val),
         ZICBOM_BLOCK_SIZE => cbo(Ext::ZICBOM),
         ZICBOZ_BLOCK_SIZE => cbo(Ext::ZICBOZ),
         ZICBOP_BLOCK_SIZE => cbo(Ext::ZICBOP),
-        MVENDORID => set_id_reg(ran, &mut arch.mvendorid, val),
-        MARCHID => set_id_reg(ran, &mut arch.marchid, val),
-        MIMPID => set_id_reg(ran, &mut arch.mimpid, val),
-        SATP_MODE if val != satp_mode() => Err(EINVAL),
+        MVENDORID => set_id_reg(ran, cx.parts().mvendorid, val),
+        MARCHID => set_id_reg(ran, cx.parts().marchid, val),
+        MIMPID => set_id_reg(ran, cx.parts().mimpid, val),
+        SATP_MODE if val != crate::ffi::satp_mode() => Err(EINVAL),
         SATP_MODE => Ok(()),
         _ => Err(ENOENT),
     }
@@ -227,51 +212,54 @@ unsafe fn set_config(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result
 /// The host's block size, whether or not the host has the extension (the
 /// check of a write compares with it as it is).
 fn cbo_block_size_unchecked(ext: Ext) -> c_ulong {
-    // SAFETY: plain reads of variables set once at boot.
-    unsafe {
-        match ext {
-            Ext::ZICBOM => b::riscv_cbom_block_size as c_ulong,
-            Ext::ZICBOZ => b::riscv_cboz_block_size as c_ulong,
-            _ => b::riscv_cbop_block_size as c_ulong,
-        }
+    let [cbom, cboz, cbop] = crate::ffi::cbo_block_sizes();
+    match ext {
+        Ext::ZICBOM => cbom,
+        Ext::ZICBOZ => cboz,
+        _ => cbop,
     }
 }
 
 // --- core --------------------------------------------------------------------
 
-/// Guest register `n` (1..=31) of the context.
-fn gpr(c: &mut b::kvm_cpu_context, n: u64) -> &mut c_ulong {
-    crate::vcpu_insn::gpr(c, n as usize)
-}
+/// The core registers' numbers, as indices.
+const CORE_PC: usize = u64_to_xlen(r::core_reg::PC);
+const CORE_T6: usize = u64_to_xlen(r::core_reg::T6);
+const CORE_MODE: usize = u64_to_xlen(r::core_reg::MODE);
 
-fn core_index(reg: RegId) -> Result<u64> {
+fn core_index(reg: RegId) -> Result<usize> {
     let n = reg.number();
     if n >= r::core_reg::COUNT {
         return Err(ENOENT);
     }
-    Ok(array_index_nospec(n as usize, r::core_reg::COUNT as usize) as u64)
+    Ok(array_index_nospec(
+        u64_to_xlen(n),
+        u64_to_xlen(r::core_reg::COUNT),
+    ))
 }
 
-fn get_core(arch: &mut b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
-    let n = core_index(reg)?;
-    let c = &mut arch.guest_context;
+/// The core register `n` (pc, x1..x31, mode) of the guest context.
+fn get_core(c: &mut b::kvm_cpu_context, n: usize) -> Result<c_ulong> {
     Ok(match n {
-        r::core_reg::PC => c.sepc,
-        1..=r::core_reg::T6 => *gpr(c, n),
-        r::core_reg::MODE => {
-            (if c.sstatus & SR_SPP != 0 { r::MODE_S } else { r::MODE_U }) as c_ulong
+        CORE_PC => c.sepc,
+        1..=CORE_T6 => *crate::vcpu_insn::gpr(c, n),
+        CORE_MODE => {
+            if c.sstatus & SR_SPP != 0 {
+                r::MODE_S
+            } else {
+                r::MODE_U
+            }
         }
         _ => return Err(ENOENT),
     })
 }
 
-fn set_core(arch: &mut b::kvm_vcpu_arch, n: u64, val: c_ulong) -> Result {
-    let c = &mut arch.guest_context;
+fn set_core(c: &mut b::kvm_cpu_context, n: usize, val: c_ulong) -> Result {
     match n {
-        r::core_reg::PC => c.sepc = val,
-        1..=r::core_reg::T6 => *gpr(c, n) = val,
-        r::core_reg::MODE => {
-            if val as usize == r::MODE_S {
+        CORE_PC => c.sepc = val,
+        1..=CORE_T6 => *crate::vcpu_insn::gpr(c, n) = val,
+        CORE_MODE => {
+            if val == r::MODE_S {
                 c.sstatus |= SR_SPP;
             } else {
                 c.sstatus &= !(SR_SPP);
@@ -307,121 +295,114 @@ fn csr_index(reg: RegId, count: u64) -> Result<u64> {
     if n >= count {
         return Err(ENOENT);
     }
-    Ok(array_index_nospec(n as usize, count as usize) as u64)
+    Ok(xlen_to_u64(array_index_nospec(
+        u64_to_xlen(n),
+        u64_to_xlen(count),
+    )))
 }
 
-/// # Safety
-/// As for [`arch`].
-unsafe fn get_csr(vcpu: *mut b::kvm_vcpu, reg: RegId) -> Result<c_ulong> {
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
+fn get_csr(cx: &mut VcpuCtx<'_>, reg: RegId) -> Result<c_ulong> {
     match reg.csr_sub() {
         Some(CsrSub::General) => {
             let n = csr_index(reg, r::CSR_GENERAL_COUNT)?;
             if n == r::CSR_SIP {
-                // SAFETY: per the function's contract.
-                crate::vcpu_irq::flush_interrupts(&mut unsafe { VcpuCtx::new(crate::handle::Vcpu::from_raw(vcpu)) });
-                return Ok(r::hvip_to_sip(arch.guest_csr.hvip as usize) as c_ulong);
+                // The pending changes first, then HVIP as they left it.
+                crate::vcpu_irq::flush_interrupts(cx);
+                return Ok(r::hvip_to_sip(cx.csr().hvip));
             }
-            Ok(*general_csr(&mut arch.guest_csr, n))
+            Ok(*general_csr(cx.csr(), n))
         }
-        // SAFETY: per the function's contract.
-        Some(CsrSub::Aia) => unsafe { crate::aia::get_csr(vcpu, reg.index() as c_ulong) },
+        Some(CsrSub::Aia) => aia::get_csr(cx, u64_to_xlen(reg.index())),
         Some(CsrSub::Smstateen) => {
-            if !guest_has(arch, b::RISCV_ISA_EXT_SMSTATEEN as c_ulong) {
+            if !guest_has(cx.isa(), b::RISCV_ISA_EXT_SMSTATEEN) {
                 return Err(ENOENT);
             }
             csr_index(reg, r::CSR_SMSTATEEN_COUNT)?;
-            Ok(arch.smstateen_csr.sstateen0)
+            Ok(cx.parts().smstateen.sstateen0)
         }
         Some(CsrSub::Zicfiss) => {
-            if !guest_has(arch, b::RISCV_ISA_EXT_ZICFISS as c_ulong) {
+            if !guest_has(cx.isa(), b::RISCV_ISA_EXT_ZICFISS) {
                 return Err(ENOENT);
             }
             csr_index(reg, r::CSR_ZICFISS_COUNT)?;
-            Ok(arch.zicfiss_csr.ssp)
+            Ok(cx.parts().zicfiss.ssp)
         }
         None => Err(ENOENT),
     }
 }
 
-/// # Safety
-/// As for [`arch`].
-unsafe fn set_csr(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
+fn set_csr(cx: &mut VcpuCtx<'_>, reg: RegId, val: c_ulong) -> Result {
     match reg.csr_sub() {
         Some(CsrSub::General) => {
             let n = csr_index(reg, r::CSR_GENERAL_COUNT)?;
             if n == r::CSR_SIP {
-                arch.guest_csr.hvip = r::vsip_to_hvip(val as usize) as c_ulong;
+                cx.csr().hvip = r::vsip_to_hvip(val);
                 // Pending updates from before are superseded.
-                // SAFETY: a live vCPU.
-                unsafe { crate::handle::Vcpu::from_raw(vcpu) }.with_irqs(|_, mask| *mask = 0);
+                cx.vcpu().with_irqs(|_, mask| *mask = 0);
             } else {
-                *general_csr(&mut arch.guest_csr, n) = val;
+                *general_csr(cx.csr(), n) = val;
             }
         }
-        // SAFETY: per the function's contract.
-        Some(CsrSub::Aia) => unsafe { crate::aia::set_csr(vcpu, reg.index() as c_ulong, val) }?,
+        Some(CsrSub::Aia) => aia::set_csr(cx, u64_to_xlen(reg.index()), val)?,
         Some(CsrSub::Smstateen) => {
-            if !guest_has(arch, b::RISCV_ISA_EXT_SMSTATEEN as c_ulong) {
+            if !guest_has(cx.isa(), b::RISCV_ISA_EXT_SMSTATEEN) {
                 return Err(ENOENT);
             }
             csr_index(reg, r::CSR_SMSTATEEN_COUNT)?;
-            arch.smstateen_csr.sstateen0 = val;
+            cx.parts().smstateen.sstateen0 = val;
         }
         Some(CsrSub::Zicfiss) => {
-            if !guest_has(arch, b::RISCV_ISA_EXT_ZICFISS as c_ulong) {
+            if !guest_has(cx.isa(), b::RISCV_ISA_EXT_ZICFISS) {
                 return Err(ENOENT);
             }
             csr_index(reg, r::CSR_ZICFISS_COUNT)?;
-            arch.zicfiss_csr.ssp = val;
+            cx.parts().zicfiss.ssp = val;
         }
         None => return Err(ENOENT),
     }
-    arch.csr_dirty = true;
+    *cx.parts().csr_dirty = true;
     Ok(())
 }
 
 // --- ISA extensions ----------------------------------------------------------
 
-fn get_isa_single(arch: &b::kvm_vcpu_arch, id: u64) -> Result<c_ulong> {
+fn get_isa_single(isa: &[c_ulong], id: u64) -> Result<c_ulong> {
     let base = host_base_ext(id)?;
-    Ok(guest_has(arch, base) as c_ulong)
+    Ok(c_ulong::from(guest_has(isa, base)))
 }
 
-/// # Safety
-/// As for [`arch`].
-unsafe fn set_isa_single(vcpu: *mut b::kvm_vcpu, id: u64, val: c_ulong) -> Result {
+fn set_isa_single(cx: &mut VcpuCtx<'_>, id: u64, val: c_ulong) -> Result {
     let base = host_base_ext(id)?;
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
-    if val == guest_has(arch, base) as c_ulong {
+    if val == c_ulong::from(guest_has(cx.isa(), base)) {
         return Ok(());
     }
-    if ran(arch) {
+    if cx.vcpu().ran_once() {
         return Err(EBUSY);
     }
-    let isa = arch.isa.as_mut_ptr();
-    // SAFETY (both): atomic bit operations on the vCPU's bitmap.
-    if val == 1 && isa::kvm_riscv_isa_enable_allowed(id as c_ulong) {
-        unsafe { b::set_bit(base, isa) };
-    } else if val == 0 && isa::kvm_riscv_isa_disable_allowed(id as c_ulong) {
-        unsafe { b::clear_bit(base, isa) };
+    // Below ISA_EXT_MAX: the host has it.
+    let id = u64_to_xlen(id);
+    let on = if val == 1 && isa::enable_allowed(id) {
+        true
+    } else if val == 0 && isa::disable_allowed(id) {
+        false
     } else {
         return Err(EINVAL);
-    }
+    };
+    let p = cx.parts();
+    bitmap_assign(p.isa, base, on);
     // The FP state follows the ISA.
-    crate::vcpu_fp::reset(&mut arch.guest_context, &arch.isa);
+    crate::vcpu_fp::reset(p.guest, p.isa);
     Ok(())
 }
 
-fn get_isa_ext(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
+fn get_isa_ext(cx: &mut VcpuCtx<'_>, reg: RegId) -> Result<c_ulong> {
     let n = reg.index();
+    let isa = cx.isa();
     match reg.ext_sub() {
-        Some(ExtSub::Single) => get_isa_single(arch, n),
-        Some(sub) => get_multi(sub, n, ISA_EXT_MAX, |id| get_isa_single(arch, id).unwrap_or(0) != 0),
+        Some(ExtSub::Single) => get_isa_single(isa, n),
+        Some(sub) => get_multi(sub, n, ISA_EXT_MAX, |id| {
+            get_isa_single(isa, id).unwrap_or(0) != 0
+        }),
         None => Err(ENOENT),
     }
 }
@@ -429,39 +410,33 @@ fn get_isa_ext(arch: &b::kvm_vcpu_arch, reg: RegId) -> Result<c_ulong> {
 /// The value of multi-extension register `n` of `max` extensions, as
 /// `sub` (MULTI_EN, or MULTI_DIS: inverted) shows it: a bit for each
 /// extension `on` says is enabled. -ENOENT past the last register.
-pub(crate) fn get_multi(sub: ExtSub, n: u64, max: usize, on: impl Fn(u64) -> bool) -> Result<c_ulong> {
-    if n > r::multi_reg_last(max) {
-        return Err(ENOENT);
-    }
-    let val = r::multi_ids(n, max).filter(|&(_, id)| on(id)).fold(0, |v: c_ulong, (bit, _)| v | 1 << bit);
-    Ok(if sub == ExtSub::MultiDis { !val } else { val })
+pub(crate) fn get_multi(
+    sub: ExtSub,
+    n: u64,
+    max: usize,
+    on: impl Fn(u64) -> bool,
+) -> Result<c_ulong> {
+    r::multi_get(sub, n, max, on).ok_or(ENOENT)
 }
 
 /// Writes multi-extension register `n` of `max` extensions: `set` gets
 /// each extension whose bit is set in `val`, on its own (refusals are not
 /// reported). -ENOENT past the last register.
-pub(crate) fn set_multi(n: u64, max: usize, val: c_ulong, mut set: impl FnMut(u64)) -> Result {
-    if n > r::multi_reg_last(max) {
-        return Err(ENOENT);
-    }
-    r::multi_ids(n, max).filter(|&(bit, _)| val & (1 << bit) != 0).for_each(|(_, id)| set(id));
+pub(crate) fn set_multi(n: u64, max: usize, val: c_ulong, set: impl FnMut(u64)) -> Result {
+    r::multi_set_ids(n, max, val).ok_or(ENOENT)?.for_each(set);
     Ok(())
 }
 
-/// # Safety
-/// As for [`arch`].
-unsafe fn set_isa_ext(vcpu: *mut b::kvm_vcpu, reg: RegId, val: c_ulong) -> Result {
+fn set_isa_ext(cx: &mut VcpuCtx<'_>, reg: RegId, val: c_ulong) -> Result {
     let n = reg.index();
     let enable = match reg.ext_sub() {
-        // SAFETY: per the function's contract.
-        Some(ExtSub::Single) => return unsafe { set_isa_single(vcpu, n, val) },
+        Some(ExtSub::Single) => return set_isa_single(cx, n, val),
         Some(ExtSub::MultiEn) => 1,
         Some(ExtSub::MultiDis) => 0,
         None => return Err(ENOENT),
     };
     set_multi(n, ISA_EXT_MAX, val, |id| {
-        // SAFETY: per the function's contract.
-        let _ = unsafe { set_isa_single(vcpu, id, enable) };
+        let _ = set_isa_single(cx, id, enable);
     })
 }
 
@@ -476,9 +451,9 @@ enum FpSlot {
 
 /// Decodes an FP register id of `class` (FP_F or FP_D): the vCPU must
 /// have the extension; F registers and fcsr are 32-bit, D registers 64.
-fn fp_slot(arch: &b::kvm_vcpu_arch, class: Class, reg: RegId) -> Result<FpSlot> {
+fn fp_slot(isa: &[c_ulong], class: Class, reg: RegId) -> Result<FpSlot> {
     let n = reg.number();
-    let letter = |l| guest_has(arch, l as c_ulong);
+    let letter = |l| guest_has(isa, l);
     match class {
         Class::FpF if letter(b::kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_F) => {
             if reg.size() != 4 {
@@ -486,7 +461,7 @@ fn fp_slot(arch: &b::kvm_vcpu_arch, class: Class, reg: RegId) -> Result<FpSlot> 
             }
             match n {
                 32 => Ok(FpSlot::Fcsr),
-                0..32 => Ok(FpSlot::F(array_index_nospec(n as usize, 32))),
+                0..32 => Ok(FpSlot::F(array_index_nospec(u64_to_xlen(n), 32))),
                 _ => Err(ENOENT),
             }
         }
@@ -494,48 +469,34 @@ fn fp_slot(arch: &b::kvm_vcpu_arch, class: Class, reg: RegId) -> Result<FpSlot> 
             32 if reg.size() != 4 => Err(EINVAL),
             32 => Ok(FpSlot::Fcsr),
             0..32 if reg.size() != 8 => Err(EINVAL),
-            0..32 => Ok(FpSlot::D(array_index_nospec(n as usize, 32))),
+            0..32 => Ok(FpSlot::D(array_index_nospec(u64_to_xlen(n), 32))),
             _ => Err(ENOENT),
         },
         _ => Err(ENOENT),
     }
 }
 
-/// The FP state as F or D registers. The context holds one or the other,
-/// per the guest's ISA, in the same union.
-fn fp_f(c: &mut b::kvm_cpu_context) -> &mut b::__riscv_f_ext_state {
-    // SAFETY: both views of the union are plain integers.
-    unsafe { &mut c.fp.f }
-}
-
-fn fp_d(c: &mut b::kvm_cpu_context) -> &mut b::__riscv_d_ext_state {
-    // SAFETY: both views of the union are plain integers.
-    unsafe { &mut c.fp.d }
-}
-
-fn get_fp(arch: &mut b::kvm_vcpu_arch, class: Class, reg: RegId, addr: u64) -> Result {
-    let slot = fp_slot(arch, class, reg)?;
-    let c = &mut arch.guest_context;
+fn get_fp(cx: &mut VcpuCtx<'_>, class: Class, reg: RegId, addr: u64) -> Result {
+    let slot = fp_slot(cx.isa(), class, reg)?;
     let w = || user(addr, reg.size()).writer();
     match slot {
-        FpSlot::F(i) => w().write(&fp_f(c).f[i]),
-        FpSlot::D(i) => w().write(&fp_d(c).f[i]),
+        FpSlot::F(i) => w().write(&cx.guest_fp_f().f[i]),
+        FpSlot::D(i) => w().write(&cx.guest_fp_d().f[i]),
         // fcsr is at the same place in both views only by layout; read the
         // view of the class asked for, as upstream does.
-        FpSlot::Fcsr if class == Class::FpF => w().write(&fp_f(c).fcsr),
-        FpSlot::Fcsr => w().write(&fp_d(c).fcsr),
+        FpSlot::Fcsr if class == Class::FpF => w().write(&cx.guest_fp_f().fcsr),
+        FpSlot::Fcsr => w().write(&cx.guest_fp_d().fcsr),
     }
 }
 
-fn set_fp(arch: &mut b::kvm_vcpu_arch, class: Class, reg: RegId, addr: u64) -> Result {
-    let slot = fp_slot(arch, class, reg)?;
-    let c = &mut arch.guest_context;
+fn set_fp(cx: &mut VcpuCtx<'_>, class: Class, reg: RegId, addr: u64) -> Result {
+    let slot = fp_slot(cx.isa(), class, reg)?;
     let mut r = user(addr, reg.size()).reader();
     match slot {
-        FpSlot::F(i) => fp_f(c).f[i] = r.read()?,
-        FpSlot::D(i) => fp_d(c).f[i] = r.read()?,
-        FpSlot::Fcsr if class == Class::FpF => fp_f(c).fcsr = r.read()?,
-        FpSlot::Fcsr => fp_d(c).fcsr = r.read()?,
+        FpSlot::F(i) => cx.guest_fp_f().f[i] = r.read()?,
+        FpSlot::D(i) => cx.guest_fp_d().f[i] = r.read()?,
+        FpSlot::Fcsr if class == Class::FpF => cx.guest_fp_f().fcsr = r.read()?,
+        FpSlot::Fcsr => cx.guest_fp_d().fcsr = r.read()?,
     }
     Ok(())
 }
@@ -547,12 +508,6 @@ enum VecSlot {
     Reg(usize),
 }
 
-/// The bytes of a vector register (`riscv_v_vsize / 32`).
-fn vlenb() -> usize {
-    // SAFETY: a plain read of a variable set once at boot.
-    (unsafe { b::riscv_v_vsize } / 32) as usize
-}
-
 fn vec_slot(reg: RegId) -> Result<VecSlot> {
     let n = reg.number();
     if n < VECTOR_REG_BASE {
@@ -560,13 +515,20 @@ fn vec_slot(reg: RegId) -> Result<VecSlot> {
             return Err(EINVAL);
         }
         // vstart, vl, vtype, vcsr, vlenb; datap is not a register.
-        return if n < r::VECTOR_CSR_COUNT { Ok(VecSlot::Csr(n as usize)) } else { Err(ENOENT) };
+        return if n < r::VECTOR_CSR_COUNT {
+            Ok(VecSlot::Csr(u64_to_xlen(n)))
+        } else {
+            Err(ENOENT)
+        };
     }
     if n <= VECTOR_REG_BASE + 31 {
-        if reg.size() != vlenb() {
+        if reg.size() != crate::ffi::vlenb() {
             return Err(EINVAL);
         }
-        return Ok(VecSlot::Reg(array_index_nospec((n - VECTOR_REG_BASE) as usize, 32)));
+        return Ok(VecSlot::Reg(array_index_nospec(
+            u64_to_xlen(n - VECTOR_REG_BASE),
+            32,
+        )));
     }
     Err(ENOENT)
 }
@@ -581,39 +543,25 @@ fn vec_csr(v: &mut b::__riscv_v_ext_state, i: usize) -> &mut c_ulong {
     }
 }
 
-/// Vector register `n` in the context's buffer.
-fn vec_reg(v: &mut b::__riscv_v_ext_state, n: usize) -> &mut [u8] {
-    let len = vlenb();
-    kernel::warn_on!(v.datap.is_null());
-    if v.datap.is_null() {
-        return &mut [];
-    }
-    // SAFETY: `datap` holds the 32 registers of `vlenb` bytes each
-    // (`riscv_v_vsize`), allocated with the vCPU; `n` is below 32.
-    unsafe { core::slice::from_raw_parts_mut(v.datap.cast::<u8>().add(n * len), len) }
+fn has_v(isa: &[c_ulong]) -> bool {
+    guest_has(isa, b::kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_V)
 }
 
-fn has_v(arch: &b::kvm_vcpu_arch) -> bool {
-    guest_has(arch, b::kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_V as c_ulong)
-}
-
-fn get_vector(arch: &mut b::kvm_vcpu_arch, reg: RegId, addr: u64) -> Result {
-    if !has_v(arch) {
+fn get_vector(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+    if !has_v(cx.isa()) {
         return Err(ENOENT);
     }
-    let v = &mut arch.guest_context.vector;
     let mut w = user(addr, reg.size()).writer();
     match vec_slot(reg)? {
-        VecSlot::Csr(i) => w.write(vec_csr(v, i)),
-        VecSlot::Reg(n) => w.write_slice(vec_reg(v, n)),
+        VecSlot::Csr(i) => w.write(vec_csr(&mut cx.guest().vector, i)),
+        VecSlot::Reg(n) => w.write_slice(cx.guest_vector_reg(n)),
     }
 }
 
-fn set_vector(arch: &mut b::kvm_vcpu_arch, reg: RegId, addr: u64) -> Result {
-    if !has_v(arch) {
+fn set_vector(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+    if !has_v(cx.isa()) {
         return Err(ENOENT);
     }
-    let v = &mut arch.guest_context.vector;
     let mut rd = user(addr, reg.size()).reader();
     // vlenb is fixed by the host: writing it checks the value.
     if reg.number() == 4 {
@@ -621,11 +569,15 @@ fn set_vector(arch: &mut b::kvm_vcpu_arch, reg: RegId, addr: u64) -> Result {
             return Err(EINVAL);
         }
         let val: c_ulong = rd.read()?;
-        return if val == v.vlenb { Ok(()) } else { Err(EINVAL) };
+        return if val == cx.guest().vector.vlenb {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        };
     }
     match vec_slot(reg)? {
-        VecSlot::Csr(i) => *vec_csr(v, i) = rd.read()?,
-        VecSlot::Reg(n) => rd.read_slice(vec_reg(v, n))?,
+        VecSlot::Csr(i) => *vec_csr(&mut cx.guest().vector, i) = rd.read()?,
+        VecSlot::Reg(n) => rd.read_slice(cx.guest_vector_reg(n))?,
     }
     Ok(())
 }
@@ -647,58 +599,52 @@ fn ulong_sized(reg: RegId) -> Result {
     Ok(())
 }
 
-/// `KVM_GET_ONE_REG` (`kvm_riscv_vcpu_get_reg()`).
-///
-/// # Safety
-/// `vcpu` is live; the caller holds its mutex; `one` is a kernel copy.
-pub(crate) unsafe fn get_reg_raw(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
+/// `KVM_GET_ONE_REG` (`kvm_riscv_vcpu_get_reg()`); `one` is a kernel copy.
+pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
     let val = match reg.class {
-        Some(c @ (Class::FpF | Class::FpD)) => return errno(get_fp(arch, c, reg, one.addr)),
-        Some(Class::Vector) => return errno(get_vector(arch, reg, one.addr)),
-        // SAFETY (the three classes below): per the function's contract.
-        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::get_reg(vcpu, reg, one.addr) }),
-        Some(Class::SbiExt) => return errno(unsafe { crate::vcpu_sbi::get_reg_ext(vcpu, reg, one.addr) }),
-        Some(Class::SbiState) => return errno(unsafe { crate::vcpu_sbi::get_reg_state(vcpu, reg, one.addr) }),
+        Some(c @ (Class::FpF | Class::FpD)) => return errno(get_fp(cx, c, reg, one.addr)),
+        Some(Class::Vector) => return errno(get_vector(cx, reg, one.addr)),
+        Some(Class::Timer) => return errno(vcpu_timer::get_reg(cx, reg, one.addr)),
+        Some(Class::SbiExt) => return errno(vcpu_sbi::get_reg_ext(cx, reg, one.addr)),
+        Some(Class::SbiState) => return errno(vcpu_sbi::get_reg_state(cx, reg, one.addr)),
         None => return ENOENT.to_errno(),
-        Some(Class::Config) => ulong_sized(reg).and_then(|()| get_config(arch, reg)),
-        Some(Class::Core) => ulong_sized(reg).and_then(|()| get_core(arch, reg)),
-        // SAFETY: per the function's contract.
-        Some(Class::Csr) => ulong_sized(reg).and_then(|()| unsafe { get_csr(vcpu, reg) }),
-        Some(Class::IsaExt) => ulong_sized(reg).and_then(|()| get_isa_ext(arch, reg)),
+        Some(Class::Config) => ulong_sized(reg).and_then(|()| get_config(cx, reg)),
+        Some(Class::Core) => ulong_sized(reg)
+            .and_then(|()| core_index(reg))
+            .and_then(|n| get_core(cx.guest(), n)),
+        Some(Class::Csr) => ulong_sized(reg).and_then(|()| get_csr(cx, reg)),
+        Some(Class::IsaExt) => ulong_sized(reg).and_then(|()| get_isa_ext(cx, reg)),
     };
     errno(val.and_then(|v| put_user_ulong(one.addr, v)))
 }
 
-/// `KVM_SET_ONE_REG` (`kvm_riscv_vcpu_set_reg()`).
-///
-/// # Safety
-/// As for [`get_reg`].
-pub(crate) unsafe fn set_reg_raw(vcpu: *mut b::kvm_vcpu, one: &b::kvm_one_reg) -> c_int {
+/// `KVM_SET_ONE_REG` (`kvm_riscv_vcpu_set_reg()`); `one` is a kernel copy.
+pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
     let reg = RegId::new(one.id);
     let class = match reg.class {
-        // SAFETY (the five classes below): per the function's contract.
-        Some(Class::Timer) => return errno(unsafe { crate::vcpu_timer::set_reg(vcpu, reg, one.addr) }),
-        Some(c @ (Class::FpF | Class::FpD)) => return errno(set_fp(unsafe { arch(vcpu) }, c, reg, one.addr)),
-        Some(Class::Vector) => return errno(set_vector(unsafe { arch(vcpu) }, reg, one.addr)),
-        Some(Class::SbiExt) => return errno(unsafe { crate::vcpu_sbi::set_reg_ext(vcpu, reg, one.addr) }),
-        Some(Class::SbiState) => return errno(unsafe { crate::vcpu_sbi::set_reg_state(vcpu, reg, one.addr) }),
+        Some(Class::Timer) => return errno(vcpu_timer::set_reg(cx, reg, one.addr)),
+        Some(c @ (Class::FpF | Class::FpD)) => return errno(set_fp(cx, c, reg, one.addr)),
+        Some(Class::Vector) => return errno(set_vector(cx, reg, one.addr)),
+        Some(Class::SbiExt) => return errno(vcpu_sbi::set_reg_ext(cx, reg, one.addr)),
+        Some(Class::SbiState) => return errno(vcpu_sbi::set_reg_state(cx, reg, one.addr)),
         None => return ENOENT.to_errno(),
         Some(c) => c,
     };
     // The size, then the value, then the register: upstream's order.
     let r = ulong_sized(reg).and_then(|()| {
         // Core checks the number before reading the value.
-        let core_n = if class == Class::Core { Some(core_index(reg)?) } else { None };
+        let core_n = if class == Class::Core {
+            Some(core_index(reg)?)
+        } else {
+            None
+        };
         let val = get_user_ulong(one.addr)?;
-        // SAFETY (all): per the function's contract.
         match class {
-            Class::Config => unsafe { set_config(vcpu, reg, val) },
-            Class::Core => set_core(unsafe { arch(vcpu) }, core_n.unwrap_or(u64::MAX), val),
-            Class::Csr => unsafe { set_csr(vcpu, reg, val) },
-            _ => unsafe { set_isa_ext(vcpu, reg, val) },
+            Class::Config => set_config(cx, reg, val),
+            Class::Core => set_core(cx.guest(), core_n.unwrap_or(usize::MAX), val),
+            Class::Csr => set_csr(cx, reg, val),
+            _ => set_isa_ext(cx, reg, val),
         }
     });
     errno(r)
@@ -741,13 +687,9 @@ impl RegList {
 }
 
 /// Lists every register of the vCPU, in upstream's order.
-///
-/// # Safety
-/// As for [`arch`].
-unsafe fn list(vcpu: *mut b::kvm_vcpu, l: &mut RegList) -> Result {
-    // SAFETY: per the function's contract.
-    let arch = unsafe { arch(vcpu) };
-    let has = |ext: u32| guest_has(arch, ext as c_ulong);
+fn list(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
+    let isa = cx.isa();
+    let has = |ext: u32| guest_has(isa, ext);
     let ul = r::size_field(ULONG);
     l.push_range(Class::Config, 0, r::config::COUNT, ul)?;
     l.push_range(Class::Core, 0, r::core_reg::COUNT, ul)?;
@@ -767,79 +709,43 @@ unsafe fn list(vcpu: *mut b::kvm_vcpu, l: &mut RegList) -> Result {
     }
     if has(b::kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_D) {
         l.push_range(Class::FpD, 0, r::FP_COUNT - 1, r::KVM_REG_SIZE_U64)?;
-        l.push(r::encode(Class::FpD, 0, r::FP_COUNT - 1, r::KVM_REG_SIZE_U32))?;
+        l.push(r::encode(
+            Class::FpD,
+            0,
+            r::FP_COUNT - 1,
+            r::KVM_REG_SIZE_U32,
+        ))?;
     }
     if has(b::kvm_riscv_rs_isa_letter_KVM_RISCV_RS_ISA_EXT_V) {
         l.push_range(Class::Vector, 0, r::VECTOR_CSR_COUNT, ul)?;
         // The vector registers are vlenb bytes wide.
-        let vlenb = arch.guest_context.vector.vlenb as usize;
-        let size = (vlenb.trailing_zeros() as u64) << r::KVM_REG_SIZE_SHIFT;
+        let size = r::size_field(cx.guest().vector.vlenb);
         for i in 0..32 {
             l.push(r::encode(Class::Vector, 0, VECTOR_REG_BASE + i, size))?;
         }
     }
-    for id in 0..ISA_EXT_MAX as u64 {
-        if host_base_ext(id).is_ok() {
-            l.push(r::encode(Class::IsaExt, 0, id, ul))?;
+    for id in 0..ISA_EXT_MAX {
+        if isa::host_base(id).is_some() {
+            l.push(r::encode(Class::IsaExt, 0, u64::from_safe_cast(id), ul))?;
         }
     }
-    // SAFETY: per the function's contract.
-    unsafe { crate::vcpu_sbi::list_regs(vcpu, l) }
+    vcpu_sbi::list_regs(cx, l)
 }
 
 /// The number of registers `KVM_GET_REG_LIST` lists.
-///
-/// # Safety
-/// As for [`arch`].
-pub(crate) unsafe fn num_regs_raw(vcpu: *mut b::kvm_vcpu) -> usize {
+pub(crate) fn num_regs(cx: &mut VcpuCtx<'_>) -> usize {
     let mut l = RegList { out: None, n: 0 };
-    // SAFETY: per the function's contract. Counting writes nothing, and the
-    // C counters do not fail.
-    let _ = unsafe { list(vcpu, &mut l) };
+    // Counting writes nothing, and the C counters do not fail.
+    let _ = list(cx, &mut l);
     l.n
 }
 
 /// Writes the register ids to the userspace array at `uindices`; 0 or
 /// -EFAULT.
-///
-/// # Safety
-/// As for [`arch`].
-pub(crate) unsafe fn copy_reg_indices_raw(vcpu: *mut b::kvm_vcpu, uindices: u64) -> c_int {
-    let mut l = RegList { out: Some(uindices), n: 0 };
-    // SAFETY: per the function's contract.
-    errno(unsafe { list(vcpu, &mut l) })
-}
-
-// ---------------------------------------------------------------------------
-// Transitional entry points on the vCPU handle: the functions below them
-// still take the raw vCPU; the port to the handle replaces them.
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn setup_isa(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { setup_isa_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { get_reg_raw(cx.vcpu().as_ptr(), one) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, one: &b::kvm_one_reg) -> c_int {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { set_reg_raw(cx.vcpu().as_ptr(), one) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn num_regs(cx: &mut VcpuCtx<'_>) -> usize {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { num_regs_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
 pub(crate) fn copy_reg_indices(cx: &mut VcpuCtx<'_>, uindices: usize) -> c_int {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { copy_reg_indices_raw(cx.vcpu().as_ptr(), uindices as u64) }
+    let mut l = RegList {
+        out: Some(u64::from_safe_cast(uindices)),
+        n: 0,
+    };
+    errno(list(cx, &mut l))
 }

@@ -242,6 +242,38 @@ pub(crate) const fn multi_reg_last(max: usize) -> u64 {
     xlen_to_u64((max - 1) / XLEN)
 }
 
+/// The value of multi-extension register `n` of `max` extensions, as `sub`
+/// shows it: a bit for each extension `on` says is enabled (MULTI_EN), or
+/// the same inverted (MULTI_DIS). `None` past the last register.
+pub(crate) fn multi_get(
+    sub: ExtSub,
+    n: u64,
+    max: usize,
+    on: impl Fn(u64) -> bool,
+) -> Option<usize> {
+    if n > multi_reg_last(max) {
+        return None;
+    }
+    let val = multi_ids(n, max)
+        .filter(|&(_, id)| on(id))
+        .fold(0, |v: usize, (bit, _)| v | 1 << bit);
+    Some(if sub == ExtSub::MultiDis { !val } else { val })
+}
+
+/// The extension ids that a write of `val` to multi-extension register `n`
+/// of `max` extensions names: those whose bit is set. `None` past the last
+/// register.
+pub(crate) fn multi_set_ids(n: u64, max: usize, val: usize) -> Option<impl Iterator<Item = u64>> {
+    if n > multi_reg_last(max) {
+        return None;
+    }
+    Some(
+        multi_ids(n, max)
+            .filter(move |&(bit, _)| val & (1 << bit) != 0)
+            .map(|(_, id)| id),
+    )
+}
+
 /// Extensions per multi-extension register: one per bit of an XLEN word.
 // CAST: u32 to usize, widening.
 const XLEN: usize = usize::BITS as usize;

@@ -761,6 +761,37 @@ mod isa_table_tests {
             assert_eq!(e.disable(), Disable::No, "{e:?}");
         }
     }
+
+    #[test]
+    fn isa_bitmaps() {
+        // Two words, as a vCPU's (RISCV_ISA_EXT_MAX = 128).
+        let mut isa = [0usize; 2];
+        assert!(!bitmap_has(&isa, 0));
+        bitmap_assign(&mut isa, 0, true);
+        bitmap_assign(&mut isa, 63, true);
+        bitmap_assign(&mut isa, 64, true);
+        bitmap_assign(&mut isa, 127, true);
+        assert_eq!(isa, [1 | 1 << 63, 1 | 1 << 63]);
+        for ext in [0, 63, 64, 127] {
+            assert!(bitmap_has(&isa, ext), "{ext}");
+        }
+        for ext in [1, 62, 65, 126] {
+            assert!(!bitmap_has(&isa, ext), "{ext}");
+        }
+        // Setting again changes nothing; clearing clears only that bit.
+        bitmap_assign(&mut isa, 64, true);
+        bitmap_assign(&mut isa, 64, false);
+        assert_eq!(isa, [1 | 1 << 63, 1 << 63]);
+        bitmap_assign(&mut isa, 64, false);
+        assert_eq!(isa, [1 | 1 << 63, 1 << 63]);
+        // Past the bitmap: never there, and nothing to change.
+        assert!(!bitmap_has(&isa, 128));
+        assert!(!bitmap_has(&isa, u32::MAX));
+        bitmap_assign(&mut isa, 128, true);
+        bitmap_assign(&mut isa, u32::MAX, true);
+        assert_eq!(isa, [1 | 1 << 63, 1 << 63]);
+        assert!(!bitmap_has(&[], 0));
+    }
 }
 
 #[path = "../../../../rust/kvm_riscv/config_logic.rs"]
@@ -1011,6 +1042,55 @@ mod reg_id_tests {
         assert_eq!(multi_reg_last(80), 1);
         assert_eq!(multi_reg_last(64), 0);
         assert_eq!(multi_reg_last(65), 1);
+    }
+
+    #[test]
+    fn multi_register_reads() {
+        // Register 0 of 80: ids 0..63, each on its bit.
+        let even = |id: u64| id % 2 == 0;
+        assert_eq!(
+            multi_get(ExtSub::MultiEn, 0, 80, even),
+            Some(0x5555_5555_5555_5555)
+        );
+        // MULTI_DIS shows the same inverted, the bits past the last id too.
+        assert_eq!(
+            multi_get(ExtSub::MultiDis, 0, 80, even),
+            Some(0xaaaa_aaaa_aaaa_aaaa)
+        );
+        // Register 1 of 80: ids 64..79 on bits 0..15, nothing above.
+        assert_eq!(multi_get(ExtSub::MultiEn, 1, 80, |_| true), Some(0xffff));
+        assert_eq!(
+            multi_get(ExtSub::MultiDis, 1, 80, |_| true),
+            Some(!0xffff)
+        );
+        assert_eq!(
+            multi_get(ExtSub::MultiEn, 1, 80, |id| id == 79),
+            Some(1 << 15)
+        );
+        assert_eq!(multi_get(ExtSub::MultiEn, 0, 14, |_| false), Some(0));
+        assert_eq!(multi_get(ExtSub::MultiDis, 0, 14, |_| false), Some(!0));
+        // Past the last register: -ENOENT for the caller.
+        assert_eq!(multi_get(ExtSub::MultiEn, 2, 80, |_| true), None);
+        assert_eq!(multi_get(ExtSub::MultiDis, 1, 64, |_| true), None);
+        assert_eq!(multi_get(ExtSub::MultiEn, u64::MAX, 80, |_| true), None);
+    }
+
+    #[test]
+    fn multi_register_writes() {
+        let ids = |n, max, val| multi_set_ids(n, max, val).map(|i| i.collect::<Vec<_>>());
+        assert_eq!(ids(0, 80, 0b1011), Some(vec![0, 1, 3]));
+        assert_eq!(ids(0, 80, 0), Some(vec![]));
+        assert_eq!(ids(0, 80, usize::MAX).map(|v| v.len()), Some(64));
+        // Register 1 of 80: bits 0..15 name ids 64..79; higher bits nothing.
+        assert_eq!(
+            ids(1, 80, 1 << 0 | 1 << 15 | 1 << 16 | 1 << 63),
+            Some(vec![64, 79])
+        );
+        // Register 0 of 14 SBI extensions: bits past 13 name nothing.
+        assert_eq!(ids(0, 14, 1 << 13 | 1 << 14), Some(vec![13]));
+        // Past the last register: -ENOENT for the caller, whatever the value.
+        assert_eq!(ids(2, 80, 1), None);
+        assert_eq!(ids(1, 14, 0), None);
     }
 }
 
