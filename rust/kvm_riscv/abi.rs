@@ -451,6 +451,84 @@ unsafe extern "C" fn kvm_riscv_vcpu_stopped(vcpu: *mut b::kvm_vcpu) -> bool {
 // C ABI entry points: aia.rs, main.rs, vcpu_stats.rs
 // (area `aia`: begin)
 
+/// Called by the generic KVM core on each CPU where virtualization starts.
+///
+/// # Safety
+/// The generic core calls it on the CPU being enabled, preemption off.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
+    errno(crate::main::enable_virtualization_cpu())
+}
 
+/// Called by the generic KVM core on each CPU where virtualization stops.
+///
+/// # Safety
+/// The generic core calls it on the CPU being disabled, preemption off.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_disable_virtualization_cpu() {
+    crate::main::disable_virtualization_cpu()
+}
+
+/// The `/dev/kvm` ioctls the generic core does not know.
+///
+/// # Safety
+/// Nothing is dereferenced.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_dev_ioctl(
+    _filp: *mut b::file,
+    ioctl: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    long(crate::main::dev_ioctl(ioctl, arg))
+}
+
+/// `aia_imsic.c` takes a free HGEI line of `cpu` for `owner`'s guest
+/// interrupt file: its number, or a negative errno. The file's mapping and
+/// address go to `hgei_va`/`hgei_pa` when they are not null.
+///
+/// # Safety
+/// `owner` is a live vCPU that frees the line (`kvm_riscv_aia_free_hgei()`)
+/// before it goes away; `hgei_va`, `hgei_pa` are null or valid for a write.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_alloc_hgei(
+    cpu: c_int,
+    owner: *mut b::kvm_vcpu,
+    hgei_va: *mut *mut core::ffi::c_void,
+    hgei_pa: *mut b::phys_addr_t,
+) -> c_int {
+    // SAFETY: per the function's contract, the owner outlives its line.
+    let owner = unsafe { crate::handle::HgeiOwner::new(Vcpu::from_raw(owner)) };
+    let (line, file) = crate::aia::alloc_hgei(cpu, owner);
+    if let Some(file) = file {
+        // SAFETY: per the function's contract, null or valid for a write.
+        if let Some(out) = unsafe { hgei_va.as_mut() } {
+            *out = file.va;
+        }
+        // SAFETY: as above.
+        if let Some(out) = unsafe { hgei_pa.as_mut() } {
+            *out = file.pa;
+        }
+    }
+    line
+}
+
+/// `aia_imsic.c` gives HGEI line `hgei` of `cpu` back.
+///
+/// # Safety
+/// Nothing is dereferenced; any values are checked.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_free_hgei(cpu: c_int, hgei: c_int) {
+    crate::aia::free_hgei(cpu, hgei)
+}
+
+/// The SGEI interrupt, from the C trampoline of `helpers.c` (which returns
+/// `IRQ_HANDLED`).
+///
+/// # Safety
+/// Called in the hard-IRQ handler of the per-CPU SGEI interrupt.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_hgei_handler() {
+    crate::aia::hgei_interrupt()
+}
 
 // (area `aia`: end)

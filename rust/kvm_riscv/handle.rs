@@ -997,6 +997,86 @@ impl Run {
 // handle accessors and C-call wrappers: aia.rs, main.rs, vcpu_stats.rs
 // (area `aia`: begin)
 
+impl Vm {
+    /// The VM's in-kernel AIA irqchip is set up
+    /// (`kvm_riscv_aia_initialized()`; `aia_device.c` sets it once).
+    pub(crate) fn aia_initialized(&self) -> bool {
+        read_once!(self.as_ptr(), arch.aia.initialized)
+    }
+}
 
+impl Vcpu {
+    /// `kvm_riscv_vcpu_aia_imsic_has_interrupt()` (C): an enabled interrupt is
+    /// pending in the vCPU's IMSIC file; from any thread (it takes the
+    /// IMSIC's own lock).
+    pub(crate) fn aia_imsic_has_interrupt(&self) -> bool {
+        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_has_interrupt(self.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_release()` (C): the vCPU loses the guest
+    /// interrupt file of its HGEI line (that CPU stops virtualization); from
+    /// that CPU, as upstream.
+    pub(crate) fn aia_imsic_release(&self) {
+        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_release(self.as_ptr()) }
+    }
+}
+
+impl VcpuCtx<'_> {
+    /// `kvm_riscv_vcpu_aia_imsic_load()` (C), as the vCPU is loaded on `cpu`.
+    pub(crate) fn aia_imsic_load(&mut self, cpu: c_int) {
+        // SAFETY: the vCPU thread, loading on this CPU.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_load(self.v.as_ptr(), cpu) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_put()` (C).
+    pub(crate) fn aia_imsic_put(&mut self) {
+        // SAFETY: the vCPU thread, putting.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_put(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_rmw()` (C): the guest's access to IMSIC
+    /// register `isel`; a `KVM_INSN_*` value.
+    pub(crate) fn aia_imsic_rmw(
+        &mut self,
+        isel: c_ulong,
+        val: &mut c_ulong,
+        new_val: c_ulong,
+        wr_mask: c_ulong,
+    ) -> c_int {
+        // SAFETY: the vCPU thread, loaded; `val` is valid for the write.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_rmw(self.v.as_ptr(), isel, val, new_val, wr_mask) }
+    }
+}
+
+/// The vCPU that owns an HGEI line of a CPU (`aia_hgei_control.owners[]`),
+/// kept by address: no borrow says how long it lives, but `aia_imsic.c`
+/// frees the line (`kvm_riscv_aia_free_hgei()`) before the vCPU goes away,
+/// and the holder drops the value when the line is freed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HgeiOwner(core::ptr::NonNull<Vcpu>);
+
+// SAFETY: the address of a vCPU, whose shared state (`&Vcpu`) any CPU may
+// use.
+unsafe impl Send for HgeiOwner {}
+
+impl HgeiOwner {
+    /// The owner `v` of a line about to be allocated.
+    ///
+    /// # Safety
+    /// `v` stays live until it frees the line it is given, and the value is
+    /// dropped then.
+    pub(crate) unsafe fn new(v: &Vcpu) -> Self {
+        HgeiOwner(core::ptr::NonNull::from(v))
+    }
+
+    /// The owner's handle.
+    pub(crate) fn vcpu(&self) -> &Vcpu {
+        // SAFETY: the owner is live while it holds its line (`new`'s
+        // contract), which it does while this value is kept.
+        unsafe { self.0.as_ref() }
+    }
+}
 
 // (area `aia`: end)
