@@ -367,24 +367,6 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
     0
 }
 
-/// The kernel-mode-vector callback (`kvm_riscv_vcpu_flush_vector()`,
-/// registered by `main.rs`): the kernel wants the vector unit while this
-/// CPU's running vCPU holds its guest state.
-///
-/// # Safety
-/// Called by the kernel's vector code on the running vCPU's own thread
-/// (`RISCV_V_VCPU_CTX` is only set there, from guest entry to put), with the
-/// vector context claimed, outside the vCPU's load and put.
-#[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_flush_vector() {
-    // SAFETY: this CPU's running vCPU (`*this_cpu_ptr(kvm_get_running_vcpus())`),
-    // read with preemption off (the vector context is claimed).
-    let vcpu = unsafe { b::kvm_get_running_vcpu() };
-    // SAFETY: null, or a live vCPU whose thread we are, per the contract.
-    let mut cx = (!vcpu.is_null()).then(|| unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) });
-    crate::vcpu_vector::flush(cx.as_mut())
-}
-
 // ---------------------------------------------------------------------------
 // C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)
@@ -439,6 +421,84 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // C ABI entry points: aia.rs, main.rs, vcpu_stats.rs
 // (area `aia`: begin)
 
+/// Called by the generic KVM core on each CPU where virtualization starts.
+///
+/// # Safety
+/// The generic core calls it on the CPU being enabled, preemption off.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
+    errno(crate::main::enable_virtualization_cpu())
+}
 
+/// Called by the generic KVM core on each CPU where virtualization stops.
+///
+/// # Safety
+/// The generic core calls it on the CPU being disabled, preemption off.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_disable_virtualization_cpu() {
+    crate::main::disable_virtualization_cpu()
+}
+
+/// The `/dev/kvm` ioctls the generic core does not know.
+///
+/// # Safety
+/// Nothing is dereferenced.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_dev_ioctl(
+    _filp: *mut b::file,
+    ioctl: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    long(crate::main::dev_ioctl(ioctl, arg))
+}
+
+/// `aia_imsic.c` takes a free HGEI line of `cpu` for `owner`'s guest
+/// interrupt file: its number, or a negative errno. The file's mapping and
+/// address go to `hgei_va`/`hgei_pa` when they are not null.
+///
+/// # Safety
+/// `owner` is a live vCPU that frees the line (`kvm_riscv_aia_free_hgei()`)
+/// before it goes away; `hgei_va`, `hgei_pa` are null or valid for a write.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_alloc_hgei(
+    cpu: c_int,
+    owner: *mut b::kvm_vcpu,
+    hgei_va: *mut *mut core::ffi::c_void,
+    hgei_pa: *mut b::phys_addr_t,
+) -> c_int {
+    // SAFETY: per the function's contract, the owner outlives its line.
+    let owner = unsafe { crate::handle::HgeiOwner::new(Vcpu::from_raw(owner)) };
+    let (line, file) = crate::aia::alloc_hgei(cpu, owner);
+    if let Some(file) = file {
+        // SAFETY: per the function's contract, null or valid for a write.
+        if let Some(out) = unsafe { hgei_va.as_mut() } {
+            *out = file.va;
+        }
+        // SAFETY: as above.
+        if let Some(out) = unsafe { hgei_pa.as_mut() } {
+            *out = file.pa;
+        }
+    }
+    line
+}
+
+/// `aia_imsic.c` gives HGEI line `hgei` of `cpu` back.
+///
+/// # Safety
+/// Nothing is dereferenced; any values are checked.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_free_hgei(cpu: c_int, hgei: c_int) {
+    crate::aia::free_hgei(cpu, hgei)
+}
+
+/// The SGEI interrupt, from the C trampoline of `helpers.c` (which returns
+/// `IRQ_HANDLED`).
+///
+/// # Safety
+/// Called in the hard-IRQ handler of the per-CPU SGEI interrupt.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_aia_hgei_handler() {
+    crate::aia::hgei_interrupt()
+}
 
 // (area `aia`: end)

@@ -298,3 +298,389 @@ pub(crate) fn vector_user_allowed() -> bool {
     false
 }
 // (area `onereg`: end)
+// (area aia: begin) aia.rs, main.rs: the HGEI lock, the SGEI interrupt, IMSIC
+// configuration, device ops, CPU PM notifier, KVM registration, init probes.
+
+pub(crate) use aia_ffi::*;
+
+mod aia_ffi {
+    use crate::bindings as b;
+    use crate::percpu::PerCpu;
+    use core::cell::UnsafeCell;
+    use core::ffi::c_void;
+    use core::marker::PhantomData;
+    use core::ops::{Deref, DerefMut};
+    use kernel::cpu::CpuId;
+    use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+    use kernel::sync::atomic::{Acquire, Atomic, Release};
+    use kernel::types::Opaque;
+
+    const LOCK_UNINIT: i32 = 0;
+    const LOCK_INITIALISING: i32 = 1;
+    const LOCK_READY: i32 = 2;
+
+    /// A `raw_spinlock_t` and the data it guards, taken with interrupts off
+    /// (`raw_spin_lock_irqsave()`): usable from a hard-IRQ handler, and
+    /// const-constructible for a (per-CPU) static.
+    ///
+    /// The C lock is initialised once, by [`IrqRawSpinLock::init`] or by the
+    /// first [`IrqRawSpinLock::lock`], at the one init site
+    /// `kvm_riscv_rs_raw_spin_lock_init()`: every such lock is in that site's
+    /// lockdep class (the vCPU locks have their own).
+    pub(crate) struct IrqRawSpinLock<T> {
+        state: Atomic<i32>,
+        lock: Opaque<b::raw_spinlock>,
+        data: UnsafeCell<T>,
+    }
+
+    // SAFETY: the data is only reached through a guard, which holds the lock;
+    // the lock itself is made for sharing between CPUs.
+    unsafe impl<T: Send> Sync for IrqRawSpinLock<T> {}
+
+    impl<T> IrqRawSpinLock<T> {
+        /// A lock around `v`, its C lock not yet initialised.
+        pub(crate) const fn new(v: T) -> Self {
+            Self {
+                state: Atomic::new(LOCK_UNINIT),
+                lock: Opaque::zeroed(),
+                data: UnsafeCell::new(v),
+            }
+        }
+
+        /// Initialises the C lock, once (later calls do nothing).
+        pub(crate) fn init(&self) {
+            if self.state.load(Acquire) != LOCK_READY {
+                self.init_slow();
+            }
+        }
+
+        #[cold]
+        fn init_slow(&self) {
+            match self.state.cmpxchg(LOCK_UNINIT, LOCK_INITIALISING, Acquire) {
+                Ok(_) => {
+                    // SAFETY: nobody takes the lock before `state` is READY,
+                    // and only this caller won the race to initialise it.
+                    unsafe { b::kvm_riscv_rs_raw_spin_lock_init(self.lock.get()) };
+                    self.state.store(LOCK_READY, Release);
+                }
+                Err(_) => {
+                    while self.state.load(Acquire) != LOCK_READY {
+                        kernel::processor::cpu_relax();
+                    }
+                }
+            }
+        }
+
+        /// Takes the lock, interrupts off until the guard drops.
+        #[inline]
+        pub(crate) fn lock(&self) -> IrqRawSpinLockGuard<'_, T> {
+            self.init();
+            // SAFETY: the lock is initialised (above).
+            let flags = unsafe { b::_raw_spin_lock_irqsave(self.lock.get()) };
+            IrqRawSpinLockGuard {
+                lock: self,
+                flags,
+                _not_send: PhantomData,
+            }
+        }
+    }
+
+    /// The data of an [`IrqRawSpinLock`], while it is held.
+    pub(crate) struct IrqRawSpinLockGuard<'a, T> {
+        lock: &'a IrqRawSpinLock<T>,
+        flags: c_ulong,
+        /// Released on the CPU that took it.
+        _not_send: PhantomData<*mut ()>,
+    }
+
+    impl<T> Deref for IrqRawSpinLockGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            // SAFETY: the guard holds the lock, which serialises the data.
+            unsafe { &*self.lock.data.get() }
+        }
+    }
+
+    impl<T> DerefMut for IrqRawSpinLockGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: as in `deref`, and the guard is borrowed mutably.
+            unsafe { &mut *self.lock.data.get() }
+        }
+    }
+
+    impl<T> Drop for IrqRawSpinLockGuard<'_, T> {
+        #[inline]
+        fn drop(&mut self) {
+            // SAFETY: releases the lock the guard took, with its flags.
+            unsafe { b::_raw_spin_unlock_irqrestore(self.lock.lock.get(), self.flags) };
+        }
+    }
+
+    // --- the SGEI interrupt ---------------------------------------------
+
+    /// Maps the per-CPU SGEI interrupt of the INTC domain
+    /// (`irq_create_mapping()`): the IRQ, 0 if it cannot be mapped, or
+    /// `u32::MAX` without an INTC domain.
+    pub(crate) fn map_sgei_irq() -> u32 {
+        // SAFETY: a lookup and mapping in the INTC domain.
+        unsafe { b::kvm_riscv_rs_map_sgei_irq() }
+    }
+
+    /// The per-CPU "pointer" of a per-CPU variable: its address in the
+    /// `.data..percpu` template.
+    fn percpu_cookie<T>(dev: &'static PerCpu<T>) -> *mut c_void {
+        core::ptr::from_ref(dev).cast_mut().cast()
+    }
+
+    /// `request_percpu_irq(irq, <trampoline of kvm_riscv_aia_hgei_handler>,
+    /// "riscv-kvm", dev)`: 0 or a negative errno.
+    pub(crate) fn request_sgei_irq<T>(irq: u32, dev: &'static PerCpu<T>) -> c_int {
+        // SAFETY: `dev` is a per-CPU variable of the module, which outlives
+        // the interrupt (freed at exit); the handler does not use it.
+        unsafe { b::kvm_riscv_rs_request_sgei_irq(irq, percpu_cookie(dev)) }
+    }
+
+    /// `free_percpu_irq()` of an interrupt [`request_sgei_irq`] requested.
+    pub(crate) fn free_percpu_irq<T>(irq: u32, dev: &'static PerCpu<T>) {
+        // SAFETY: a per-CPU cookie; the kernel WARNs if it was not requested.
+        unsafe { b::free_percpu_irq(irq, percpu_cookie(dev)) };
+    }
+
+    /// `enable_percpu_irq(irq, irq_get_trigger_type(irq))` on this CPU.
+    pub(crate) fn enable_percpu_irq(irq: u32) {
+        // SAFETY: acts on this CPU's copy of the interrupt.
+        unsafe { b::kvm_riscv_rs_enable_percpu_irq(irq) }
+    }
+
+    /// `disable_percpu_irq()` on this CPU.
+    pub(crate) fn disable_percpu_irq(irq: u32) {
+        // SAFETY: acts on this CPU's copy of the interrupt.
+        unsafe { b::disable_percpu_irq(irq) }
+    }
+
+    // --- the IMSIC ------------------------------------------------------
+
+    /// The IMSIC's global configuration: (guest files, guest ids), if there
+    /// is an IMSIC.
+    pub(crate) fn imsic_global() -> Option<(u32, u32)> {
+        let (mut files, mut ids) = (0u32, 0u32);
+        // SAFETY: the pointers are valid for the writes.
+        let gc = unsafe { b::kvm_riscv_rs_imsic_global(&mut files, &mut ids) };
+        gc.then_some((files, ids))
+    }
+
+    /// The IMSIC of one CPU.
+    #[derive(Clone, Copy)]
+    pub(crate) struct ImsicLocal {
+        pub(crate) nr_guest_files: u32,
+        pub(crate) msi_pa: b::phys_addr_t,
+        /// The `__iomem` mapping of the interrupt files (never dereferenced
+        /// here).
+        pub(crate) msi_va: *mut c_void,
+    }
+
+    /// The IMSIC configuration of `cpu`, if there is an IMSIC.
+    pub(crate) fn imsic_local(cpu: CpuId) -> Option<ImsicLocal> {
+        let mut l = ImsicLocal {
+            nr_guest_files: 0,
+            msi_pa: 0,
+            msi_va: core::ptr::null_mut(),
+        };
+        // CAST: CPU ids are below nr_cpu_ids, which fits in an int.
+        let c = cpu.as_u32() as c_int;
+        // SAFETY: a valid CPU; the pointers are valid for the writes.
+        let ok = unsafe {
+            b::kvm_riscv_rs_imsic_local(c, &mut l.nr_guest_files, &mut l.msi_pa, &mut l.msi_va)
+        };
+        ok.then_some(l)
+    }
+
+    // --- the AIA device -------------------------------------------------
+
+    /// Registers the AIA device of `aia_device.c` (`kvm_register_device_ops()`).
+    pub(crate) fn register_aia_device_ops() -> c_int {
+        // SAFETY: the device operations of aia_device.c live as long as the
+        // module.
+        unsafe {
+            b::kvm_register_device_ops(
+                &raw const b::kvm_riscv_aia_device_ops,
+                b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA,
+            )
+        }
+    }
+
+    /// `kvm_unregister_device_ops()` of the AIA device.
+    pub(crate) fn unregister_aia_device_ops() {
+        // SAFETY: a table update under the generic core's lock.
+        unsafe { b::kvm_unregister_device_ops(b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA) };
+    }
+
+    // --- the CPU PM notifier --------------------------------------------
+
+    /// A CPU PM notifier: `event(cmd)` for each `CPU_PM_*` event, its return
+    /// value the notifier's. (Without `CONFIG_CPU_PM` it is never registered.)
+    #[cfg_attr(not(CONFIG_CPU_PM), allow(dead_code))]
+    #[repr(C)]
+    pub(crate) struct CpuPmNotifier {
+        nb: Opaque<b::notifier_block>,
+        event: fn(c_ulong) -> c_int,
+    }
+
+    // SAFETY: the notifier chain owns `nb` while it is registered and
+    // serialises access to it; `event` is a plain function pointer.
+    unsafe impl Sync for CpuPmNotifier {}
+
+    #[cfg_attr(not(CONFIG_CPU_PM), allow(dead_code))]
+    impl CpuPmNotifier {
+        /// A notifier that calls `event`.
+        pub(crate) const fn new(event: fn(c_ulong) -> c_int) -> Self {
+            Self {
+                nb: Opaque::new(b::notifier_block {
+                    notifier_call: Some(Self::call),
+                    next: core::ptr::null_mut(),
+                    priority: 0,
+                }),
+                event,
+            }
+        }
+
+        /// # Safety
+        /// Called by the notifier chain with the `nb` of a [`CpuPmNotifier`].
+        unsafe extern "C" fn call(
+            nb: *mut b::notifier_block,
+            cmd: c_ulong,
+            _v: *mut c_void,
+        ) -> c_int {
+            // SAFETY: `nb` is the first field of a live (static)
+            // `CpuPmNotifier` (`repr(C)`, `Opaque` is transparent).
+            let this = unsafe { &*nb.cast::<CpuPmNotifier>() };
+            (this.event)(cmd)
+        }
+
+        /// `cpu_pm_register_notifier()`.
+        #[cfg(CONFIG_CPU_PM)]
+        pub(crate) fn register(&'static self) -> c_int {
+            // SAFETY: a static block; the chain refuses one already in it.
+            unsafe { b::cpu_pm_register_notifier(self.nb.get()) }
+        }
+
+        /// `cpu_pm_unregister_notifier()`.
+        #[cfg(CONFIG_CPU_PM)]
+        pub(crate) fn unregister(&'static self) {
+            // SAFETY: a static block; the chain ignores one not in it.
+            unsafe { b::cpu_pm_unregister_notifier(self.nb.get()) };
+        }
+    }
+
+    // --- registration with the generic core -----------------------------
+
+    /// Proof that [`kvm_init`] succeeded; [`KvmRegistration::exit`] undoes it.
+    pub(crate) struct KvmRegistration(());
+
+    /// `kvm_init(sizeof(struct kvm_vcpu), 0, module)`.
+    pub(crate) fn kvm_init(
+        module: &'static kernel::ThisModule,
+    ) -> kernel::error::Result<KvmRegistration> {
+        // CAST: the vCPU struct size fits in u32.
+        let vcpu_size = core::mem::size_of::<b::kvm_vcpu>() as c_uint;
+        // SAFETY: `module` is this module; everything the core calls back is
+        // set up before (the caller's order).
+        let rc = unsafe { b::kvm_init(vcpu_size, 0, module.as_ptr().cast()) };
+        kernel::error::to_result(rc).map(|()| KvmRegistration(()))
+    }
+
+    impl KvmRegistration {
+        /// `kvm_exit()`.
+        pub(crate) fn exit(self) {
+            // SAFETY: `kvm_init()` succeeded (the value's invariant), once.
+            unsafe { b::kvm_exit() };
+        }
+    }
+
+    /// `kvm_register_perf_callbacks()`.
+    pub(crate) fn register_perf_callbacks() {
+        // SAFETY: no handlers; the core WARNs on a second registration.
+        #[cfg(CONFIG_GUEST_PERF_EVENTS)]
+        unsafe {
+            b::__kvm_register_perf_callbacks(None, None)
+        };
+    }
+
+    /// `kvm_unregister_perf_callbacks()`.
+    pub(crate) fn unregister_perf_callbacks() {
+        // SAFETY: the core ignores (WARNs) an unregistration that does not
+        // match.
+        #[cfg(CONFIG_GUEST_PERF_EVENTS)]
+        unsafe {
+            b::kvm_unregister_perf_callbacks()
+        };
+    }
+
+    /// `kvm_riscv_register_vctx_callback()`: `f` runs when kernel-mode vector
+    /// use finds a vCPU's vector state in the registers.
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    pub(crate) fn register_vctx_callback(f: unsafe extern "C" fn()) {
+        // SAFETY: `f` is a function of the module whose contract is the
+        // callback's; unregistered at exit.
+        unsafe { b::kvm_riscv_register_vctx_callback(Some(f)) };
+    }
+
+    /// `kvm_riscv_unregister_vctx_callback()`.
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    pub(crate) fn unregister_vctx_callback() {
+        // SAFETY: clears the callback pointer.
+        unsafe { b::kvm_riscv_unregister_vctx_callback() };
+    }
+
+    // --- init probes ----------------------------------------------------
+
+    /// `sbi_spec_version`, set once at boot.
+    pub(crate) fn sbi_spec_version() -> c_ulong {
+        // SAFETY: a plain read of a variable set once at boot.
+        unsafe { b::sbi_spec_version }
+    }
+
+    /// `sbi_probe_extension(ext)`: 0 when the extension is absent.
+    pub(crate) fn sbi_probe_extension(ext: u32) -> c_long {
+        // CAST: SBI extension ids are passed as an int, as C does.
+        // SAFETY: probing has no side effect.
+        unsafe { b::sbi_probe_extension(ext as c_int) }
+    }
+
+    /// `kvm_riscv_gstage_mode_detect()` (C, `__init`), then the page-table
+    /// levels it found (`kvm_riscv_gstage_max_pgd_levels`). In `.ref.text`:
+    /// only module init calls it.
+    #[link_section = ".ref.text"]
+    #[inline(never)]
+    pub(crate) fn gstage_mode_detect() -> c_ulong {
+        // SAFETY: detection only reads hardware state; the variable is set by
+        // it and read-only afterwards.
+        unsafe {
+            b::kvm_riscv_gstage_mode_detect();
+            b::kvm_riscv_gstage_max_pgd_levels
+        }
+    }
+
+    /// `kvm_riscv_gstage_vmid_detect()` (C, `__init`). In `.ref.text`, as
+    /// above.
+    #[link_section = ".ref.text"]
+    #[inline(never)]
+    pub(crate) fn gstage_vmid_detect() {
+        // SAFETY: detection only reads hardware state.
+        unsafe { b::kvm_riscv_gstage_vmid_detect() };
+    }
+
+    /// `kvm_riscv_gstage_vmid_bits()`: the detected VMID width.
+    pub(crate) fn gstage_vmid_bits() -> c_ulong {
+        // SAFETY: reads the detected width.
+        unsafe { b::kvm_riscv_gstage_vmid_bits() }
+    }
+
+    /// CPU 0's (mvendorid, marchid), cached at boot.
+    pub(crate) fn boot_cpu_vendor_arch() -> (c_ulong, c_ulong) {
+        // SAFETY: CPU 0 always exists and its cached ids are set at boot.
+        unsafe { (b::riscv_cached_mvendorid(0), b::riscv_cached_marchid(0)) }
+    }
+}
+
+// (area aia: end)

@@ -722,6 +722,33 @@ impl VcpuCtx<'_> {
 }
 
 // ---------------------------------------------------------------------------
+// The kernel-mode-vector callback.
+
+/// What the kernel's vector code asks of the vCPU running on this CPU when
+/// it wants the vector unit (`kvm_riscv_vcpu_flush_vector()`): `cx` is that
+/// vCPU's context, `None` if none runs here.
+pub(crate) trait VectorFlush {
+    /// Saves the guest's vector state.
+    fn flush(cx: Option<&mut VcpuCtx<'_>>);
+}
+
+/// The C ABI of the callback `main.rs` registers
+/// (`kvm_riscv_register_vctx_callback()`), calling `T::flush`.
+///
+/// # Safety
+/// Called by the kernel's vector code on the running vCPU's own thread
+/// (`RISCV_V_VCPU_CTX` is only set there, from guest entry to put), with the
+/// vector context claimed, outside the vCPU's load and put.
+pub(crate) unsafe extern "C" fn vector_flush_entry<T: VectorFlush>() {
+    // SAFETY: this CPU's running vCPU (`*this_cpu_ptr(kvm_get_running_vcpus())`),
+    // read with preemption off (the vector context is claimed).
+    let vcpu = unsafe { b::kvm_get_running_vcpu() };
+    // SAFETY: null, or a live vCPU whose thread we are, per the contract.
+    let mut cx = (!vcpu.is_null()).then(|| unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) });
+    T::flush(cx.as_mut())
+}
+
+// ---------------------------------------------------------------------------
 // The VM.
 
 /// A VM (`struct kvm`).
@@ -1019,24 +1046,6 @@ pub(crate) mod onereg_adapters {
             unsafe { crate::vcpu_sbi::validate(cx.vcpu().as_ptr()) }
         }
     }
-
-    // transitional until aia is converted
-    pub(crate) mod aia {
-        use crate::handle::VcpuCtx;
-        use kernel::ffi::c_ulong;
-        use kernel::prelude::*;
-
-        pub(crate) fn get_csr(cx: &mut VcpuCtx<'_>, reg_num: c_ulong) -> Result<c_ulong> {
-            // SAFETY: the context proves the vCPU thread, its mutex held
-            // (ONE_REG ioctl).
-            unsafe { crate::aia::get_csr(cx.vcpu().as_ptr(), reg_num) }
-        }
-
-        pub(crate) fn set_csr(cx: &mut VcpuCtx<'_>, reg_num: c_ulong, val: c_ulong) -> Result {
-            // SAFETY: as in `get_csr`.
-            unsafe { crate::aia::set_csr(cx.vcpu().as_ptr(), reg_num, val) }
-        }
-    }
 }
 
 
@@ -1063,6 +1072,86 @@ pub(crate) mod onereg_adapters {
 // handle accessors and C-call wrappers: aia.rs, main.rs, vcpu_stats.rs
 // (area `aia`: begin)
 
+impl Vm {
+    /// The VM's in-kernel AIA irqchip is set up
+    /// (`kvm_riscv_aia_initialized()`; `aia_device.c` sets it once).
+    pub(crate) fn aia_initialized(&self) -> bool {
+        read_once!(self.as_ptr(), arch.aia.initialized)
+    }
+}
 
+impl Vcpu {
+    /// `kvm_riscv_vcpu_aia_imsic_has_interrupt()` (C): an enabled interrupt is
+    /// pending in the vCPU's IMSIC file; from any thread (it takes the
+    /// IMSIC's own lock).
+    pub(crate) fn aia_imsic_has_interrupt(&self) -> bool {
+        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_has_interrupt(self.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_release()` (C): the vCPU loses the guest
+    /// interrupt file of its HGEI line (that CPU stops virtualization); from
+    /// that CPU, as upstream.
+    pub(crate) fn aia_imsic_release(&self) {
+        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_release(self.as_ptr()) }
+    }
+}
+
+impl VcpuCtx<'_> {
+    /// `kvm_riscv_vcpu_aia_imsic_load()` (C), as the vCPU is loaded on `cpu`.
+    pub(crate) fn aia_imsic_load(&mut self, cpu: c_int) {
+        // SAFETY: the vCPU thread, loading on this CPU.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_load(self.v.as_ptr(), cpu) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_put()` (C).
+    pub(crate) fn aia_imsic_put(&mut self) {
+        // SAFETY: the vCPU thread, putting.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_put(self.v.as_ptr()) }
+    }
+
+    /// `kvm_riscv_vcpu_aia_imsic_rmw()` (C): the guest's access to IMSIC
+    /// register `isel`; a `KVM_INSN_*` value.
+    pub(crate) fn aia_imsic_rmw(
+        &mut self,
+        isel: c_ulong,
+        val: &mut c_ulong,
+        new_val: c_ulong,
+        wr_mask: c_ulong,
+    ) -> c_int {
+        // SAFETY: the vCPU thread, loaded; `val` is valid for the write.
+        unsafe { b::kvm_riscv_vcpu_aia_imsic_rmw(self.v.as_ptr(), isel, val, new_val, wr_mask) }
+    }
+}
+
+/// The vCPU that owns an HGEI line of a CPU (`aia_hgei_control.owners[]`),
+/// kept by address: no borrow says how long it lives, but `aia_imsic.c`
+/// frees the line (`kvm_riscv_aia_free_hgei()`) before the vCPU goes away,
+/// and the holder drops the value when the line is freed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HgeiOwner(core::ptr::NonNull<Vcpu>);
+
+// SAFETY: the address of a vCPU, whose shared state (`&Vcpu`) any CPU may
+// use.
+unsafe impl Send for HgeiOwner {}
+
+impl HgeiOwner {
+    /// The owner `v` of a line about to be allocated.
+    ///
+    /// # Safety
+    /// `v` stays live until it frees the line it is given, and the value is
+    /// dropped then.
+    pub(crate) unsafe fn new(v: &Vcpu) -> Self {
+        HgeiOwner(core::ptr::NonNull::from(v))
+    }
+
+    /// The owner's handle.
+    pub(crate) fn vcpu(&self) -> &Vcpu {
+        // SAFETY: the owner is live while it holds its line (`new`'s
+        // contract), which it does while this value is kept.
+        unsafe { self.0.as_ref() }
+    }
+}
 
 // (area `aia`: end)

@@ -9,15 +9,17 @@
 
 use crate::bindings as b;
 use crate::csr::{self, HCOUNTEREN_TM};
+use crate::ffi::{self, CpuPmNotifier, KvmRegistration};
 use crate::isa::host_has_ext;
 use crate::nacl;
-use crate::vcpu;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
 use crate::report::{self, NaclFeatures};
 use crate::static_key::StaticKeyFalse;
-use kernel::error::{code::*, to_result};
-use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+use crate::vcpu;
+use kernel::error::code::*;
+use kernel::ffi::{c_int, c_uint, c_ulong};
+use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
@@ -33,15 +35,13 @@ static VIRT_ENABLED: [Atomic<bool>; b::NR_CPUS as usize] =
     [const { Atomic::new(false) }; b::NR_CPUS as usize];
 
 fn this_cpu_virt_enabled() -> &'static Atomic<bool> {
-    let cpu = kernel::cpu::CpuId::current().as_u32() as usize;
-    // CAST: CPU ids are below NR_CPUS.
-    &VIRT_ENABLED[cpu]
+    // CPU ids are below nr_cpu_ids, at most NR_CPUS.
+    &VIRT_ENABLED[usize::from_safe_cast(kernel::cpu::CpuId::current().as_u32())]
 }
 
 /// The H extension's id: `asm/hwcap.h` numbers single-letter extensions by
 /// their letter (`'h' - 'a'`), which bindgen does not evaluate.
 const RISCV_ISA_EXT_H: u32 = (b'h' - b'a') as u32;
-
 
 /// Programs the hypervisor CSRs for a CPU that runs guests (CPU online, or
 /// resume from a non-retention idle state).
@@ -64,30 +64,25 @@ fn csr_cleanup() {
     vcpu::clear_former_vcpu();
 }
 
-/// Called by the generic KVM core for the `/dev/kvm` ioctls it does not know.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_arch_dev_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulong) -> c_long {
-    // CAST: errno values fit in any C integer type.
-    EINVAL.to_errno() as c_long
+/// The `/dev/kvm` ioctls the generic core does not know
+/// (`kvm_arch_dev_ioctl()`): none.
+pub(crate) fn dev_ioctl(_ioctl: c_uint, _arg: c_ulong) -> c_int {
+    EINVAL.to_errno()
 }
 
-/// Called by the generic KVM core on each CPU where virtualization starts.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_arch_enable_virtualization_cpu() -> c_int {
-    if let Err(e) = nacl::enable() {
-        return e.to_errno();
-    }
+/// Starts virtualization on this CPU (`kvm_arch_enable_virtualization_cpu()`).
+pub(crate) fn enable_virtualization_cpu() -> Result {
+    nacl::enable()?;
     csr_init();
-    crate::aia::kvm_riscv_aia_enable();
+    crate::aia::enable();
     this_cpu_virt_enabled().store(true, Relaxed);
-    0
+    Ok(())
 }
 
-/// Called by the generic KVM core on each CPU where virtualization stops.
-#[no_mangle]
-pub(crate) extern "C" fn kvm_arch_disable_virtualization_cpu() {
+/// Stops virtualization on this CPU (`kvm_arch_disable_virtualization_cpu()`).
+pub(crate) fn disable_virtualization_cpu() {
     // On the CPU being disabled, with preemption disabled.
-    crate::aia::kvm_riscv_aia_disable();
+    crate::aia::disable();
     csr_cleanup();
     nacl::disable();
     this_cpu_virt_enabled().store(false, Relaxed);
@@ -103,13 +98,13 @@ fn cpu_pm_event(cmd: c_ulong) -> c_int {
             // resume never re-enables what was explicitly disabled.
             if this_cpu_virt_enabled().load(Relaxed) {
                 csr_init();
-                crate::aia::kvm_riscv_aia_pm_exit();
+                crate::aia::pm_exit();
             }
             NOTIFY_OK
         }
         b::cpu_pm_event_CPU_PM_ENTER => {
             if this_cpu_virt_enabled().load(Relaxed) {
-                crate::aia::kvm_riscv_aia_pm_enter();
+                crate::aia::pm_enter();
                 csr_cleanup();
             }
             NOTIFY_OK
@@ -118,47 +113,16 @@ fn cpu_pm_event(cmd: c_ulong) -> c_int {
     }
 }
 
+// CAST (both): small notifier return values.
 #[cfg_attr(not(CONFIG_CPU_PM), allow(dead_code))]
 const NOTIFY_OK: c_int = b::NOTIFY_OK as c_int;
 #[cfg_attr(not(CONFIG_CPU_PM), allow(dead_code))]
 const NOTIFY_DONE: c_int = b::NOTIFY_DONE as c_int;
 
-#[cfg(CONFIG_CPU_PM)]
-mod cpu_pm {
-    //! Registration of the CPU PM notifier (only with `CONFIG_CPU_PM`).
-    use super::*;
-    use kernel::types::Opaque;
-
-    struct NotifierBlock(Opaque<b::notifier_block>);
-    // SAFETY: the notifier chain owns the block while it is registered and
-    // serialises access to it.
-    unsafe impl Sync for NotifierBlock {}
-
-    static NB: NotifierBlock = NotifierBlock(Opaque::zeroed());
-
-    /// # Safety
-    /// Called by the CPU PM notifier chain.
-    unsafe extern "C" fn notify(
-        _nb: *mut b::notifier_block,
-        cmd: c_ulong,
-        _v: *mut kernel::ffi::c_void,
-    ) -> c_int {
-        cpu_pm_event(cmd)
-    }
-
-    pub(super) fn register() -> Result {
-        // SAFETY: NB is static; it is set up here before it is registered.
-        unsafe {
-            (*NB.0.get()).notifier_call = Some(notify);
-            to_result(b::cpu_pm_register_notifier(NB.0.get()))
-        }
-    }
-
-    pub(super) fn unregister() {
-        // SAFETY: NB was registered by `register`.
-        unsafe { b::cpu_pm_unregister_notifier(NB.0.get()) };
-    }
-}
+/// The CPU PM notifier, for CPU idle non-retention states (registered only
+/// with `CONFIG_CPU_PM`).
+#[cfg_attr(not(CONFIG_CPU_PM), allow(dead_code))]
+static CPU_PM_NB: CpuPmNotifier = CpuPmNotifier::new(cpu_pm_event);
 
 /// The NACL features that were found.
 fn nacl_features() -> Option<NaclFeatures> {
@@ -172,15 +136,10 @@ fn nacl_features() -> Option<NaclFeatures> {
 
 /// Undoes init from AIA down to the perf callbacks (upstream's teardown).
 fn teardown() {
-    crate::aia::kvm_riscv_aia_exit();
-    // SAFETY: each undoes its init step, which ran before; all tolerate the
-    // "not available" case.
-    unsafe {
-        nacl::exit();
-        vector_exit();
-        #[cfg(CONFIG_GUEST_PERF_EVENTS)]
-        b::kvm_unregister_perf_callbacks();
-    }
+    crate::aia::exit();
+    nacl::exit();
+    vector_exit();
+    ffi::unregister_perf_callbacks();
 }
 
 fn host_has_vector() -> bool {
@@ -191,24 +150,22 @@ fn host_has_vector() -> bool {
 fn vector_init() {
     #[cfg(CONFIG_RISCV_ISA_V)]
     if host_has_vector() {
-        // SAFETY: registers a function of this module; unregistered at exit.
-        unsafe { b::kvm_riscv_register_vctx_callback(Some(crate::abi::kvm_riscv_vcpu_flush_vector)) };
+        ffi::register_vctx_callback(
+            crate::handle::vector_flush_entry::<crate::vcpu_vector::Flush>,
+        );
     }
 }
 
 fn vector_exit() {
     #[cfg(CONFIG_RISCV_ISA_V)]
     if host_has_vector() {
-        // SAFETY: undoes `vector_init()`.
-        unsafe { b::kvm_riscv_unregister_vctx_callback() };
+        ffi::unregister_vctx_callback();
     }
 }
 
 fn setup_vendor_features() {
-    // SAFETY: CPU 0 always exists and its cached ids are set at boot.
-    let (vendor, arch) = unsafe { (b::riscv_cached_mvendorid(0), b::riscv_cached_marchid(0)) };
-    // CAST: `unsigned long` is 64-bit on riscv64, the only Rust target.
-    if report::vsstage_tlb_no_gpa(vendor as u64, arch as u64) {
+    let (vendor, arch) = ffi::boot_cpu_vendor_arch();
+    if report::vsstage_tlb_no_gpa(u64::from_safe_cast(vendor), u64::from_safe_cast(arch)) {
         kvm_riscv_vsstage_tlb_no_gpa.enable();
         kvm_info!("VS-stage TLB does not cache guest physical address and VMID\n");
     }
@@ -223,7 +180,10 @@ fn sbi_mk_version(major: c_ulong, minor: c_ulong) -> c_ulong {
 }
 
 /// The loaded backend. Dropping it unloads KVM.
-pub(crate) struct KvmRiscv;
+pub(crate) struct KvmRiscv {
+    /// `kvm_init()` succeeded; taken by the drop.
+    kvm: Option<KvmRegistration>,
+}
 
 impl kernel::Module for KvmRiscv {
     fn init(module: &'static ThisModule) -> Result<Self> {
@@ -242,14 +202,11 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         kvm_info!("hypervisor extension not available\n");
         return Err(ENODEV);
     }
-    // SAFETY: a plain read of a variable set once at boot.
-    let sbi_version = unsafe { b::sbi_spec_version };
-    if sbi_version == sbi_mk_version(0, 1) {
+    if ffi::sbi_spec_version() == sbi_mk_version(0, 1) {
         kvm_info!("require SBI v0.2 or higher\n");
         return Err(ENODEV);
     }
-    // SAFETY: probing an SBI extension has no side effect.
-    if unsafe { b::sbi_probe_extension(b::sbi_ext_id_SBI_EXT_RFENCE as i32) } == 0 {
+    if ffi::sbi_probe_extension(b::sbi_ext_id_SBI_EXT_RFENCE) == 0 {
         kvm_info!("require SBI RFENCE extension\n");
         return Err(ENODEV);
     }
@@ -260,20 +217,16 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         Err(e) => return Err(e),
     }
 
-    // SAFETY: detection only reads hardware state.
-    unsafe { b::kvm_riscv_gstage_mode_detect() };
-    // SAFETY: set by the detection just above, read-only afterwards.
-    let levels = unsafe { b::kvm_riscv_gstage_max_pgd_levels };
-    let Some(mode) = report::gstage_mode_name(levels as u64) else {
+    let levels = ffi::gstage_mode_detect();
+    let Some(mode) = report::gstage_mode_name(u64::from_safe_cast(levels)) else {
         nacl::exit();
         return Err(ENODEV);
     };
 
-    // SAFETY: detection only reads hardware state.
-    unsafe { b::kvm_riscv_gstage_vmid_detect() };
+    ffi::gstage_vmid_detect();
 
-    // Undone by `kvm_riscv_aia_exit()` in `teardown()`.
-    match to_result(crate::aia::kvm_riscv_aia_init()) {
+    // Undone by `aia::exit()` in `teardown()`.
+    match crate::aia::init() {
         Ok(()) => {}
         Err(e) if e == ENODEV => {}
         Err(e) => {
@@ -287,49 +240,47 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         kvm_info!("using SBI nested acceleration with {}\n", features);
     }
     kvm_info!("highest G-stage page table mode is {}\n", mode);
-    // SAFETY: reads the detected VMID width.
-    kvm_info!("VMID {} bits available\n", unsafe { b::kvm_riscv_gstage_vmid_bits() });
+    kvm_info!("VMID {} bits available\n", ffi::gstage_vmid_bits());
 
     setup_vendor_features();
     crate::vcpu_run::init();
     vector_init();
-    #[cfg(CONFIG_GUEST_PERF_EVENTS)]
-    // SAFETY: unregistered in `teardown()`.
-    unsafe {
-        b::__kvm_register_perf_callbacks(None, None)
-    };
+    ffi::register_perf_callbacks();
 
     #[cfg(CONFIG_CPU_PM)]
-    if let Err(e) = cpu_pm::register() {
+    if let Err(e) = kernel::error::to_result(CPU_PM_NB.register()) {
         kvm_err!("Failed to register CPU PM notifier: {}\n", e.to_errno());
         teardown();
         return Err(e);
     }
 
-    // CAST: the vCPU struct size fits in u32.
-    let vcpu_size = core::mem::size_of::<b::kvm_vcpu>() as u32;
-    // SAFETY: `module` is this module; everything KVM calls back is set up.
-    if let Err(e) = to_result(unsafe { b::kvm_init(vcpu_size, 0, module.as_ptr().cast()) }) {
-        #[cfg(CONFIG_CPU_PM)]
-        cpu_pm::unregister();
-        teardown();
-        return Err(e);
-    }
+    let kvm = match ffi::kvm_init(module) {
+        Ok(kvm) => kvm,
+        Err(e) => {
+            #[cfg(CONFIG_CPU_PM)]
+            CPU_PM_NB.unregister();
+            teardown();
+            return Err(e);
+        }
+    };
 
     if crate::aia::available() {
-        let nr = crate::aia::kvm_riscv_aia_nr_hgei.load(kernel::sync::atomic::Relaxed);
-        kvm_info!("AIA available with {} guest external interrupts\n", nr);
+        kvm_info!(
+            "AIA available with {} guest external interrupts\n",
+            crate::aia::nr_hgei()
+        );
     }
 
-    Ok(KvmRiscv)
+    Ok(KvmRiscv { kvm: Some(kvm) })
 }
 
 impl Drop for KvmRiscv {
     fn drop(&mut self) {
-        // SAFETY: `kvm_init()` succeeded in `init`.
-        unsafe { b::kvm_exit() };
+        if let Some(kvm) = self.kvm.take() {
+            kvm.exit();
+        }
         #[cfg(CONFIG_CPU_PM)]
-        cpu_pm::unregister();
+        CPU_PM_NB.unregister();
         teardown();
     }
 }

@@ -14,7 +14,8 @@ use crate::handle::VcpuCtx;
 // transitional until vcpu_timer, vcpu_sbi and aia are converted: the
 // adapters of handle.rs (area `onereg`); at the merge this line becomes
 // `use crate::{aia, vcpu_sbi, vcpu_timer};`.
-use crate::handle::onereg_adapters::{aia, vcpu_sbi, vcpu_timer};
+use crate::aia;
+use crate::handle::onereg_adapters::{vcpu_sbi, vcpu_timer};
 use crate::isa::{self, host_supports};
 use crate::isa_table::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;

@@ -39,8 +39,18 @@ const fn name(s: &str) -> [c_char; NAME_SIZE] {
 const fn desc(kind: Kind, n: &str, offset: usize) -> b::kvm_stats_desc {
     let (ty, unit, exponent, size) = match kind {
         Kind::Counter => (b::KVM_STATS_TYPE_CUMULATIVE, b::KVM_STATS_UNIT_NONE, 0, 1),
-        Kind::TimeNsec => (b::KVM_STATS_TYPE_CUMULATIVE, b::KVM_STATS_UNIT_SECONDS, -9, 1),
-        Kind::LogHistNsec => (b::KVM_STATS_TYPE_LOG_HIST, b::KVM_STATS_UNIT_SECONDS, -9, HIST_COUNT),
+        Kind::TimeNsec => (
+            b::KVM_STATS_TYPE_CUMULATIVE,
+            b::KVM_STATS_UNIT_SECONDS,
+            -9,
+            1,
+        ),
+        Kind::LogHistNsec => (
+            b::KVM_STATS_TYPE_LOG_HIST,
+            b::KVM_STATS_UNIT_SECONDS,
+            -9,
+            HIST_COUNT,
+        ),
         Kind::InstantBool => (b::KVM_STATS_TYPE_INSTANT, b::KVM_STATS_UNIT_BOOLEAN, 0, 1),
     };
     b::kvm_stats_desc {
@@ -56,12 +66,20 @@ const fn desc(kind: Kind, n: &str, offset: usize) -> b::kvm_stats_desc {
 
 macro_rules! generic {
     ($kind:ident, $field:ident) => {
-        desc(Kind::$kind, stringify!($field), offset_of!(b::kvm_vcpu_stat, generic.$field))
+        desc(
+            Kind::$kind,
+            stringify!($field),
+            offset_of!(b::kvm_vcpu_stat, generic.$field),
+        )
     };
 }
 macro_rules! riscv {
     ($kind:ident, $field:ident) => {
-        desc(Kind::$kind, stringify!($field), offset_of!(b::kvm_vcpu_stat, $field))
+        desc(
+            Kind::$kind,
+            stringify!($field),
+            offset_of!(b::kvm_vcpu_stat, $field),
+        )
     };
 }
 

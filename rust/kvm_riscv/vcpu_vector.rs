@@ -11,7 +11,7 @@
 //! are saved and the guest's restore is left to the guest entry (the
 //! current task's `RISCV_V_VCPU_NEED_RESTORE` flag, see
 //! `vcpu.rs::enter_exit`). When the kernel itself wants the vector unit
-//! meanwhile, it calls [`kvm_riscv_vcpu_flush_vector`] (registered by
+//! meanwhile, it calls the callback [`Flush`] (registered by
 //! `main.rs`), which saves the guest's registers and asks for their restore.
 //!
 //! Without `CONFIG_RISCV_ISA_V` every function does nothing (allocation
@@ -193,7 +193,7 @@ pub(crate) fn host_restore(cntx: &mut b::kvm_cpu_context) {
 }
 
 /// At guest entry, interrupts off: if the kernel used the vector unit since
-/// [`kvm_riscv_vcpu_flush_vector`] saved the guest's registers, restores
+/// [`flush`] saved the guest's registers, restores
 /// them now, clean.
 #[cfg(CONFIG_RISCV_ISA_V)]
 #[inline(always)]
@@ -204,7 +204,18 @@ pub(crate) fn restore_on_entry(cntx: &mut b::kvm_cpu_context, irqs: &IrqsOff) {
     }
 }
 
-/// Whether [`kvm_riscv_vcpu_flush_vector`] has warned already.
+/// The kernel-mode-vector callback, for `main.rs` to register.
+#[cfg(CONFIG_RISCV_ISA_V)]
+pub(crate) struct Flush;
+
+#[cfg(CONFIG_RISCV_ISA_V)]
+impl crate::handle::VectorFlush for Flush {
+    fn flush(cx: Option<&mut VcpuCtx<'_>>) {
+        flush(cx)
+    }
+}
+
+/// Whether [`flush`] has warned already.
 #[cfg(CONFIG_RISCV_ISA_V)]
 static FLUSH_WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -216,7 +227,7 @@ static FLUSH_WARNED: AtomicBool = AtomicBool::new(false);
 /// registers (its C entry is in `abi.rs`); `cx` is `None` when no vCPU runs
 /// on this CPU, which never happens with that flag set: a WARN, once.
 #[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn flush(cx: Option<&mut VcpuCtx<'_>>) {
+fn flush(cx: Option<&mut VcpuCtx<'_>>) {
     let Some(cx) = cx else {
         if !FLUSH_WARNED.swap(true, Ordering::Relaxed) {
             kernel::warn_on!(true);
