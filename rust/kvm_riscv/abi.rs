@@ -371,7 +371,49 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
 // C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)
 
+/// `kvm_riscv_vcpu_trap_redirect()`. No C object still linked calls it
+/// (`vcpu_sbi.c` is ported); Rust calls `crate::vcpu_exit::trap_redirect`.
+///
+/// # Safety
+/// `vcpu` is live and loaded on this CPU, the caller its thread; `trap` is
+/// valid.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_trap_redirect(
+    vcpu: *mut b::kvm_vcpu,
+    trap: *const b::kvm_cpu_trap,
+) {
+    // SAFETY: per the function's contract.
+    let (mut cx, trap) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &*trap) };
+    crate::vcpu_exit::trap_redirect(&mut cx, trap)
+}
 
+/// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C).
+///
+/// # Safety
+/// `vcpu` is live and loaded on this CPU, the caller its thread; `trap` is
+/// valid and zeroed.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_unpriv_read(
+    vcpu: *mut b::kvm_vcpu,
+    read_insn: bool,
+    guest_addr: c_ulong,
+    trap: *mut b::kvm_cpu_trap,
+) -> c_ulong {
+    // SAFETY: per the function's contract.
+    let (mut cx, trap) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *trap) };
+    cx.unpriv_read(read_insn, guest_addr, trap)
+}
+
+/// `kvm_riscv_vcpu_wfi()`, for the SBI HSM extension (C).
+///
+/// # Safety
+/// `vcpu` is live, the caller its thread with the SRCU read lock held.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_wfi(vcpu: *mut b::kvm_vcpu) {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    crate::vcpu_insn::wfi(&mut cx)
+}
 
 // (area `exit`: end)
 

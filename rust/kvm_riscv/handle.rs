@@ -940,7 +940,274 @@ impl Run {
 // handle accessors and C-call wrappers: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)
 
+impl VcpuCtx<'_> {
+    /// Reads guest memory at `guest_addr` with the guest's translation: a
+    /// doubleword (HLV.D) or, if `read_insn`, an instruction (HLVX.HU, twice
+    /// for a 32-bit one) (`kvm_riscv_vcpu_unpriv_read()`).
+    ///
+    /// A fault of the access is not taken by the host: the trap vector
+    /// `__kvm_riscv_unpriv_trap` records it in `trap` (SEPC, SCAUSE, STVAL,
+    /// HTVAL, HTINST) and skips the access; the caller passes `trap` zeroed
+    /// and tells success by `trap.scause == 0`. A fault of an instruction
+    /// read is reported as an instruction page fault.
+    pub(crate) fn unpriv_read(
+        &mut self,
+        read_insn: bool,
+        guest_addr: c_ulong,
+        trap: &mut b::kvm_cpu_trap,
+    ) -> c_ulong {
+        let hstatus = self.guest().hstatus;
+        let trap_ptr: *mut b::kvm_cpu_trap = trap;
+        let vector = b::__kvm_riscv_unpriv_trap as *const () as usize;
+        let val: c_ulong;
+        let irqs = crate::irq::disable();
+        // HLV/HLVX act as the guest would (SPVP, VSXL, ...).
+        let old_hstatus = crate::csr::HSTATUS.swap(hstatus);
+        // SAFETY: interrupts are off (`irqs`) for as long as STVEC points at
+        // the unpriv trap vector, and the vector is put back before they are
+        // unmasked; the only trap these instructions can take is a fault of
+        // the guest access, which the vector records through `a0` (a valid,
+        // exclusive `kvm_cpu_trap`) using `a1`, then resumes 4 bytes on (no
+        // compressed instructions here). The host memory the asm writes is
+        // `*trap` alone.
+        unsafe {
+            let old_stvec: usize;
+            core::arch::asm!(
+                "csrrw {old}, stvec, {new}",
+                old = out(reg) old_stvec, new = in(reg) vector,
+                options(nostack),
+            );
+            if read_insn {
+                core::arch::asm!(
+                    ".option push",
+                    ".option norvc",
+                    // hlvx.hu val, (addr)
+                    ".insn r 0x73, 4, 0x32, {val}, {addr}, x3",
+                    "andi {tmp}, {val}, 3",
+                    "addi {tmp}, {tmp}, -3",
+                    "bne {tmp}, zero, 2f",
+                    "addi {addr}, {addr}, 2",
+                    ".insn r 0x73, 4, 0x32, {tmp}, {addr}, x3",
+                    "slli {tmp}, {tmp}, 16",
+                    "add {val}, {val}, {tmp}",
+                    "2:",
+                    ".option pop",
+                    val = out(reg) val, tmp = out(reg) _,
+                    addr = inout(reg) guest_addr => _,
+                    in("a0") trap_ptr, out("a1") _,
+                    options(nostack),
+                );
+            } else {
+                core::arch::asm!(
+                    ".option push",
+                    ".option norvc",
+                    // hlv.d val, (addr)
+                    ".insn r 0x73, 4, 0x36, {val}, {addr}, x0",
+                    ".option pop",
+                    val = out(reg) val, addr = in(reg) guest_addr,
+                    in("a0") trap_ptr, out("a1") _,
+                    options(nostack),
+                );
+            }
+            core::arch::asm!("csrw stvec, {old}", old = in(reg) old_stvec, options(nostack));
+        }
+        crate::csr::HSTATUS.write(old_hstatus);
+        drop(irqs);
+        // A fault of the instruction fetch is an instruction page fault.
+        // CAST (both): exception causes are small.
+        if read_insn && trap.scause == b::EXC_LOAD_PAGE_FAULT as c_ulong {
+            trap.scause = b::EXC_INST_PAGE_FAULT as c_ulong;
+        }
+        val
+    }
 
+    /// Reads `data.len()` bytes at `gpa` from a device on the in-kernel MMIO
+    /// bus (`kvm_io_bus_read()`): `true` if one took the access.
+    pub(crate) fn mmio_bus_read(&mut self, gpa: u64, data: &mut [u8]) -> bool {
+        let Ok(len) = c_int::try_from(data.len()) else {
+            return false;
+        };
+        // SAFETY: the vCPU thread with the SRCU read lock held (the run
+        // loop's); `data` is valid for `len` bytes.
+        let rc = unsafe {
+            b::kvm_io_bus_read(
+                self.v.as_ptr(),
+                b::kvm_bus_KVM_MMIO_BUS,
+                gpa,
+                len,
+                data.as_mut_ptr().cast(),
+            )
+        };
+        rc == 0
+    }
+
+    /// Writes `data` at `gpa` to a device on the in-kernel MMIO bus
+    /// (`kvm_io_bus_write()`): `true` if one took the access.
+    pub(crate) fn mmio_bus_write(&mut self, gpa: u64, data: &[u8]) -> bool {
+        let Ok(len) = c_int::try_from(data.len()) else {
+            return false;
+        };
+        // SAFETY: as in `mmio_bus_read`; `data` is valid for `len` bytes.
+        let rc = unsafe {
+            b::kvm_io_bus_write(
+                self.v.as_ptr(),
+                b::kvm_bus_KVM_MMIO_BUS,
+                gpa,
+                len,
+                data.as_ptr().cast(),
+            )
+        };
+        rc == 0
+    }
+
+    /// The guest frame of `gpa`, if a memslot backs it
+    /// (`gfn_to_memslot()`, `gfn_to_hva_memslot_prot()`), from the vCPU
+    /// thread with the SRCU read lock held (as the run loop holds it).
+    pub(crate) fn guest_frame(&mut self, gpa: u64) -> Option<GuestFrame<'_>> {
+        let gfn = gpa >> b::PAGE_SHIFT;
+        let mut writable = false;
+        // SAFETY: the vCPU's VM is live; the memslots are read under the
+        // SRCU read lock. A null memslot gives an error address.
+        let (slot, hva) = unsafe {
+            let slot = b::gfn_to_memslot(self.v.vm().as_ptr(), gfn);
+            (slot, b::gfn_to_hva_memslot_prot(slot, gfn, &mut writable))
+        };
+        // SAFETY: a pure check of the value.
+        if unsafe { b::kvm_riscv_rs_is_error_hva(hva) } {
+            return None;
+        }
+        Some(GuestFrame {
+            v: self.v,
+            _cx: PhantomData,
+            slot,
+            gpa,
+            hva,
+            writable,
+        })
+    }
+
+    /// `kvm_vcpu_halt()`, with the SRCU read lock the caller holds dropped
+    /// around it (the WFI emulation).
+    pub(crate) fn halt(&mut self) {
+        self.srcu_read_unlock();
+        // SAFETY: the vCPU thread, no SRCU read lock held; it may sleep.
+        unsafe { b::kvm_vcpu_halt(self.v.as_ptr()) };
+        self.srcu_read_lock();
+    }
+
+    /// `kvm_vcpu_on_spin()`: yields to another vCPU of the VM (preferring
+    /// one in kernel mode if `yield_to_kernel_mode`).
+    pub(crate) fn on_spin(&mut self, yield_to_kernel_mode: bool) {
+        // SAFETY: the vCPU thread.
+        unsafe { b::kvm_vcpu_on_spin(self.v.as_ptr(), yield_to_kernel_mode) }
+    }
+
+    /// The `kvm_mmio_emulate` trace event (nothing without
+    /// `CONFIG_TRACEPOINTS`); the guest's pc is read by the C side.
+    #[inline(always)]
+    pub(crate) fn trace_mmio_emulate(
+        &mut self,
+        _insn: c_ulong,
+        _gpa: c_ulong,
+        _write: bool,
+        _len: u32,
+    ) {
+        // SAFETY: a tracepoint call for the live vCPU; it reads the guest's
+        // pc, which no borrow holds.
+        #[cfg(CONFIG_TRACEPOINTS)]
+        unsafe {
+            b::kvm_riscv_rs_trace_kvm_mmio_emulate(self.v.as_ptr(), _insn, _gpa, _write, _len)
+        };
+    }
+
+    /// Counts SBI PMU firmware event `fid` if the guest started it
+    /// (`kvm_riscv_vcpu_pmu_incr_fw()`, through its C entry point):
+    /// `-EINVAL` for an unknown event.
+    #[cfg(CONFIG_RISCV_PMU_SBI)]
+    pub(crate) fn pmu_incr_fw(&mut self, fid: c_ulong) -> c_int {
+        // SAFETY: the vCPU thread; no borrow of the context is held.
+        unsafe { b::kvm_riscv_vcpu_pmu_incr_fw(self.v.as_ptr(), fid) }
+    }
+}
+
+/// A guest frame that a memslot backs, found by [`VcpuCtx::guest_frame`].
+/// It borrows the context exclusively: nothing can drop the SRCU read lock,
+/// and with it the memslot, while it lives.
+pub(crate) struct GuestFrame<'c> {
+    v: &'c Vcpu,
+    _cx: PhantomData<&'c mut ()>,
+    slot: *mut b::kvm_memory_slot,
+    gpa: u64,
+    hva: c_ulong,
+    writable: bool,
+}
+
+impl GuestFrame<'_> {
+    /// Whether the host mapping is writable.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Maps the page into the G-stage (`kvm_riscv_mmu_map()`), writable if
+    /// `write`: 0 or a negative errno.
+    pub(crate) fn map(self, write: bool) -> c_int {
+        let mut host_map = b::kvm_gstage_mapping::default();
+        // SAFETY: the vCPU thread, the SRCU read lock held since the lookup
+        // (the frame borrows the context); `slot` backs `gpa` at `hva`.
+        unsafe {
+            b::kvm_riscv_mmu_map(
+                self.v.as_ptr(),
+                self.slot,
+                self.gpa,
+                self.hva,
+                write,
+                &mut host_map,
+            )
+        }
+    }
+}
+
+// Transitional: the in-kernel CSR handlers of the AIA and the PMU, with the
+// signature of the CSR table, until `aia.rs` and `pmu.rs` take the context;
+// then the table names `crate::aia::rmw_ireg`, `crate::aia::rmw_topei` and
+// `crate::pmu::read_hpm` and these go.
+
+/// `crate::aia::rmw_ireg` (transitional).
+pub(crate) fn csr_rmw_aia_ireg(
+    cx: &mut VcpuCtx<'_>,
+    csr_num: kernel::ffi::c_uint,
+    val: &mut c_ulong,
+    new_val: c_ulong,
+    wr_mask: c_ulong,
+) -> c_int {
+    // SAFETY: the vCPU thread, loaded; no borrow of the context is held.
+    unsafe { crate::aia::rmw_ireg(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
+}
+
+/// `crate::aia::rmw_topei` (transitional).
+pub(crate) fn csr_rmw_aia_topei(
+    cx: &mut VcpuCtx<'_>,
+    csr_num: kernel::ffi::c_uint,
+    val: &mut c_ulong,
+    new_val: c_ulong,
+    wr_mask: c_ulong,
+) -> c_int {
+    // SAFETY: as in `csr_rmw_aia_ireg`.
+    unsafe { crate::aia::rmw_topei(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
+}
+
+/// `crate::pmu::read_hpm` (transitional).
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+pub(crate) fn csr_read_pmu_hpm(
+    cx: &mut VcpuCtx<'_>,
+    csr_num: kernel::ffi::c_uint,
+    val: &mut c_ulong,
+    new_val: c_ulong,
+    wr_mask: c_ulong,
+) -> c_int {
+    // SAFETY: as in `csr_rmw_aia_ireg`.
+    unsafe { crate::pmu::read_hpm(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
+}
 
 // (area `exit`: end)
 

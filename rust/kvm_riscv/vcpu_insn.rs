@@ -4,29 +4,56 @@
 //! that trap to KVM. A virtual-instruction trap is a CSR access, WFI or
 //! WRS.NTO; a G-stage fault on MMIO is a load or a store. Decoding is pure
 //! ([`crate::insn_decode`]); this module applies it to the vCPU: guest
-//! registers, `kvm_run`, the in-kernel MMIO bus and the statistics.
+//! registers, the run page, the in-kernel MMIO bus and the statistics.
+//!
+//! [`trap_redirect`] (of `vcpu_exit.c` upstream) lives here, below
+//! `vcpu_exit`, which re-exports it: the instruction emulation and the SBI
+//! code use it without an import cycle.
 
 use crate::bindings as b;
-use crate::handle::VcpuCtx;
+use crate::handle::{CsrExit, MmioExit, Stat, VcpuCtx};
 use crate::insn_decode::{self as d, SystemInsn, VirtualInsn};
-use crate::vcpu_exit::{kvm_riscv_vcpu_trap_redirect, kvm_riscv_vcpu_unpriv_read};
+use crate::nacl::{ncsr_read, ncsr_write};
+use crate::regs::{u64_to_xlen, xlen_to_u64, Henvcfg, Sstatus};
+use crate::{csr, isa};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
-
-const SR_SPP: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
-
+use kernel::num::casts::FromSafeCast;
 
 /// Steps the guest over the `len`-byte instruction at its pc. The pc
 /// wraps past the top of the address space, as the hardware's does (a
 /// guest may run there).
 pub(crate) fn next_insn(ctx: &mut b::kvm_cpu_context, len: usize) {
-    // CAST: an instruction length, 2 or 4.
-    ctx.sepc = ctx.sepc.wrapping_add(len as c_ulong);
+    ctx.sepc = ctx.sepc.wrapping_add(len);
+}
+
+/// Sends `trap` to the guest's VS-mode trap vector, as the hardware would
+/// have (`kvm_riscv_vcpu_trap_redirect()`). The vCPU is loaded on this CPU.
+pub(crate) fn trap_redirect(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) {
+    let lpe = Henvcfg::from_raw(cx.cfg().henvcfg).lpe();
+    let g = cx.guest();
+    let mut gs = Sstatus::from_raw(xlen_to_u64(g.sstatus));
+    let vs = Sstatus::from_raw(xlen_to_u64(ncsr_read(csr::VSSTATUS)));
+    // SPP: the guest privilege the trap came from; SPIE takes SIE, and SIE
+    // goes off.
+    let mut vs = vs.with_spp(gs.spp()).with_spie(vs.sie()).with_sie(false);
+    // SPELP moves with the trap when landing pads are on.
+    if lpe {
+        vs = vs.with_spelp(gs.spelp());
+        gs = gs.with_spelp(false);
+    }
+    ncsr_write(csr::VSSTATUS, u64_to_xlen(vs.into_raw()));
+    ncsr_write(csr::VSCAUSE, trap.scause);
+    ncsr_write(csr::VSTVAL, trap.stval);
+    ncsr_write(csr::VSEPC, trap.sepc);
+    // The guest resumes at its trap vector, in supervisor mode.
+    g.sepc = ncsr_read(csr::VSTVEC);
+    g.sstatus = u64_to_xlen(gs.with_spp(true).into_raw());
 }
 
 /// What emulating one instruction asks of the caller (`enum
 /// kvm_insn_return`), or a negative errno. The in-kernel CSR handlers of
-/// the AIA and the PMU speak the same values through the C ABI.
+/// the AIA and the PMU speak the same values as C ints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     ExitToUser,
@@ -100,80 +127,54 @@ pub(crate) fn gpr(c: &mut b::kvm_cpu_context, n: usize) -> &mut c_ulong {
     }
 }
 
-fn mmio(run: &mut b::kvm_run) -> &mut b::kvm_run__bindgen_ty_1__bindgen_ty_6 {
-    // SAFETY: a view of the exit-data union; every bit pattern is valid.
-    unsafe { run.__bindgen_anon_1.mmio.as_mut() }
-}
-
-fn riscv_csr(run: &mut b::kvm_run) -> &mut b::kvm_run__bindgen_ty_1__bindgen_ty_25 {
-    // SAFETY: a view of the exit-data union; every bit pattern is valid.
-    unsafe { run.__bindgen_anon_1.riscv_csr.as_mut() }
-}
-
 /// Sends the guest a trap of `cause` for instruction `insn` at its SEPC.
-///
-/// # Safety
-/// `vcpu` is a live vCPU loaded on this CPU, on its thread.
-unsafe fn redirect_insn(vcpu: *mut b::kvm_vcpu, cause: u32, insn: c_ulong) -> c_int {
+fn redirect_insn(cx: &mut VcpuCtx<'_>, cause: u32, insn: c_ulong) -> c_int {
     let trap = b::kvm_cpu_trap {
-        // SAFETY: per the function's contract.
-        sepc: unsafe { (*vcpu).arch.guest_context.sepc },
-        scause: cause as c_ulong,
+        sepc: cx.guest().sepc,
+        scause: c_ulong::from_safe_cast(cause),
         stval: insn,
         htval: 0,
         htinst: 0,
     };
-    // SAFETY: per the function's contract; `trap` lives across the call.
-    unsafe { kvm_riscv_vcpu_trap_redirect(vcpu, &trap) };
+    trap_redirect(cx, &trap);
     1
 }
 
 /// Reads the instruction at the guest's SEPC. `Err`: the read faulted and
 /// the run loop goes on: a G-stage fault on the fetch is left to happen
 /// again when the guest retries, anything else goes to the guest.
-///
-/// # Safety
-/// As for [`redirect_insn`].
-unsafe fn read_guest_insn(vcpu: *mut b::kvm_vcpu) -> Result<c_ulong, c_int> {
+fn read_guest_insn(cx: &mut VcpuCtx<'_>) -> Result<c_ulong, c_int> {
     let mut utrap = b::kvm_cpu_trap::default();
-    // SAFETY: per the function's contract.
-    let sepc = unsafe { (*vcpu).arch.guest_context.sepc };
-    // SAFETY: per the function's contract; `utrap` is zeroed.
-    let insn = unsafe { kvm_riscv_vcpu_unpriv_read(vcpu, true, sepc, &mut utrap) };
+    let sepc = cx.guest().sepc;
+    let insn = cx.unpriv_read(true, sepc, &mut utrap);
     if utrap.scause == 0 {
         return Ok(insn);
     }
-    if utrap.scause != b::EXC_LOAD_GUEST_PAGE_FAULT as c_ulong {
+    if utrap.scause != c_ulong::from_safe_cast(b::EXC_LOAD_GUEST_PAGE_FAULT) {
         utrap.sepc = sepc;
-        // SAFETY: per the function's contract.
-        unsafe { kvm_riscv_vcpu_trap_redirect(vcpu, &utrap) };
+        trap_redirect(cx, &utrap);
     }
     Err(1)
 }
 
 /// `kvm_riscv_vcpu_wfi()`: blocks the vCPU until it has something to do.
-///
-/// # Safety
-/// `vcpu` is a live vCPU on its thread, with its SRCU read lock held.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_wfi(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    if !crate::vcpu::runnable(unsafe { crate::handle::Vcpu::from_raw(vcpu) }) {
-        // SAFETY: the lock is dropped around the halt, as upstream does.
-        unsafe {
-            b::kvm_riscv_rs_vcpu_srcu_read_unlock(vcpu);
-            b::kvm_vcpu_halt(vcpu);
-            b::kvm_riscv_rs_vcpu_srcu_read_lock(vcpu);
-        }
+/// The caller holds the SRCU read lock; it is dropped while the vCPU
+/// sleeps.
+pub(crate) fn wfi(cx: &mut VcpuCtx<'_>) {
+    if !crate::vcpu::runnable(cx.vcpu()) {
+        cx.halt();
     }
 }
+
+/// An in-kernel CSR handler of the AIA or the PMU: (context, CSR, old value
+/// out, new value, write mask) to a `KVM_INSN_*` outcome.
+type CsrRmw = fn(&mut VcpuCtx<'_>, c_uint, &mut c_ulong, c_ulong, c_ulong) -> c_int;
 
 /// A CSR that KVM emulates in the kernel, and who emulates it.
 #[derive(Clone, Copy)]
 enum CsrHandler {
-    /// The AIA or PMU code: (vCPU, CSR, old value out, new value, write
-    /// mask) to a `KVM_INSN_*` outcome.
-    Rmw(unsafe fn(*mut b::kvm_vcpu, c_uint, &mut c_ulong, c_ulong, c_ulong) -> c_int),
+    /// The AIA or PMU code.
+    Rmw(CsrRmw),
     /// Without the SBI PMU: CYCLE and INSTRET read as 0, TIME is illegal
     /// (`kvm_riscv_vcpu_pmu_read_legacy()`).
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
@@ -185,12 +186,16 @@ enum CsrHandler {
 /// PMU serves, and SEED.
 fn csr_handler(csr: u32) -> Option<CsrHandler> {
     #[cfg(CONFIG_RISCV_PMU_SBI)]
-    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::Rmw(crate::pmu::read_hpm));
+    const HPM: (u32, u32, CsrHandler) = (
+        b::CSR_CYCLE,
+        32,
+        CsrHandler::Rmw(crate::handle::csr_read_pmu_hpm),
+    );
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
     match csr {
-        b::CSR_SIREG => Some(CsrHandler::Rmw(crate::aia::rmw_ireg)),
-        b::CSR_STOPEI => Some(CsrHandler::Rmw(crate::aia::rmw_topei)),
+        b::CSR_SIREG => Some(CsrHandler::Rmw(crate::handle::csr_rmw_aia_ireg)),
+        b::CSR_STOPEI => Some(CsrHandler::Rmw(crate::handle::csr_rmw_aia_topei)),
         c if c >= HPM.0 && c - HPM.0 < HPM.1 => Some(HPM.2),
         b::CSR_SEED => Some(CsrHandler::Seed),
         _ => None,
@@ -200,41 +205,40 @@ fn csr_handler(csr: u32) -> Option<CsrHandler> {
 /// Emulates a CSR access: in the kernel when the table has the CSR, else
 /// it is illegal for the guest. SEED goes to userspace when the guest has
 /// Zkr.
-///
-/// # Safety
-/// `vcpu` is a live vCPU loaded on this CPU, on its thread; `run` its run
-/// page.
-unsafe fn csr_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulong, ci: d::CsrInsn) -> Outcome {
-    // SAFETY: per the function's contract, the vCPU thread owns both.
-    let (arch, run) = unsafe { (&mut (*vcpu).arch, &mut *run) };
-    let rs1_val = if ci.reads_rs1() { *gpr(&mut arch.guest_context, ci.rs1) } else { 0 };
-    let (new_val, wr_mask) = ci.operands(rs1_val as usize);
-    arch.csr_decode.insn = insn;
-    arch.csr_decode.return_handled = 0;
-    let rc = riscv_csr(run);
-    rc.csr_num = ci.csr as c_ulong;
-    rc.new_value = new_val as c_ulong;
-    rc.write_mask = wr_mask as c_ulong;
-    rc.ret_value = 0;
+fn csr_insn(cx: &mut VcpuCtx<'_>, insn: c_ulong, ci: d::CsrInsn) -> Outcome {
+    let (new_val, wr_mask) = {
+        let p = cx.parts();
+        let rs1_val = if ci.reads_rs1() {
+            *gpr(p.guest, ci.rs1)
+        } else {
+            0
+        };
+        p.csr_decode.insn = insn;
+        p.csr_decode.return_handled = 0;
+        ci.operands(rs1_val)
+    };
+    let run = cx.vcpu().run_page();
+    let mut exit = CsrExit {
+        csr_num: c_ulong::from_safe_cast(ci.csr),
+        new_value: new_val,
+        write_mask: wr_mask,
+        ret_value: 0,
+    };
+    run.set_csr(&exit);
 
     let Some(handler) = csr_handler(ci.csr) else {
         return Outcome::IllegalTrap;
     };
     let mut val: c_ulong = 0;
     let out = match handler {
-        // SAFETY: the handler's contract is the vCPU thread's; `val` lives
-        // across the call.
-        CsrHandler::Rmw(f) => Outcome::from_c(unsafe {
-            f(vcpu, ci.csr, &mut val, new_val as c_ulong, wr_mask as c_ulong)
-        }),
+        CsrHandler::Rmw(f) => Outcome::from_c(f(cx, ci.csr, &mut val, new_val, wr_mask)),
         #[cfg(not(CONFIG_RISCV_PMU_SBI))]
         CsrHandler::PmuLegacy => match ci.csr {
             b::CSR_CYCLE | b::CSR_INSTRET => Outcome::NextSepc,
             _ => Outcome::IllegalTrap,
         },
         CsrHandler::Seed => {
-            // SAFETY: the vCPU's ISA bitmap.
-            if unsafe { b::__riscv_isa_extension_available(arch.isa.as_ptr(), b::RISCV_ISA_EXT_ZKR) } {
+            if isa::bitmap_has(cx.isa(), b::RISCV_ISA_EXT_ZKR) {
                 Outcome::ExitToUser
             } else {
                 Outcome::IllegalTrap
@@ -243,82 +247,67 @@ unsafe fn csr_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulong, 
     };
     match out {
         Outcome::NextSepc => {
-            riscv_csr(run).ret_value = val;
-            // SAFETY: the vCPU thread.
-            unsafe { (*vcpu).stat.csr_exit_kernel += 1 };
-            csr_complete(arch, run);
+            exit.ret_value = val;
+            run.set_csr(&exit);
+            cx.vcpu().stat_inc(Stat::CsrExitKernel);
+            csr_complete(cx, val);
             Outcome::SameSepc
         }
         Outcome::ExitToUser | Outcome::Error(_) => {
-            // SAFETY: the vCPU thread.
-            unsafe { (*vcpu).stat.csr_exit_user += 1 };
-            run.exit_reason = b::KVM_EXIT_RISCV_CSR;
+            cx.vcpu().stat_inc(Stat::CsrExitUser);
+            run.set_exit_reason(b::KVM_EXIT_RISCV_CSR);
             out
         }
         _ => out,
     }
 }
 
-/// Writes a CSR read's result to rd and steps over the instruction, once.
-fn csr_complete(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run) {
-    if arch.csr_decode.return_handled != 0 {
+/// Writes a CSR read's result `ret_value` to rd and steps over the
+/// instruction, once.
+fn csr_complete(cx: &mut VcpuCtx<'_>, ret_value: c_ulong) {
+    let p = cx.parts();
+    if p.csr_decode.return_handled != 0 {
         return;
     }
-    arch.csr_decode.return_handled = 1;
-    let insn = arch.csr_decode.insn as usize;
+    p.csr_decode.return_handled = 1;
+    let insn = p.csr_decode.insn;
     let rd = d::rd(insn);
     if rd != 0 {
-        *gpr(&mut arch.guest_context, rd) = riscv_csr(run).ret_value;
+        *gpr(p.guest, rd) = ret_value;
     }
-    next_insn(&mut arch.guest_context, d::insn_len(insn));
+    next_insn(p.guest, d::insn_len(insn));
 }
 
 /// `kvm_riscv_vcpu_csr_return()`: completes a CSR access after userspace
-/// (or the kernel) emulated it. Always 0.
-///
-/// # Safety
-/// `vcpu` is a live vCPU on its thread; `run` its run page.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_csr_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
-    // SAFETY: per the function's contract.
-    unsafe { csr_complete(&mut (*vcpu).arch, &mut *run) };
+/// emulated it. Always 0.
+pub(crate) fn csr_return(cx: &mut VcpuCtx<'_>) -> c_int {
+    let ret_value = cx.vcpu().run_page().csr().ret_value;
+    csr_complete(cx, ret_value);
     0
 }
 
 /// Emulates a SYSTEM-opcode instruction.
-///
-/// # Safety
-/// As for [`csr_insn`].
-unsafe fn system_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulong, si: SystemInsn) -> c_int {
+fn system_insn(cx: &mut VcpuCtx<'_>, insn: c_ulong, si: SystemInsn) -> c_int {
     let out = match si {
-        // SAFETY: per the function's contract.
-        SystemInsn::Csr(ci) => unsafe { csr_insn(vcpu, run, insn, ci) },
+        SystemInsn::Csr(ci) => csr_insn(cx, insn, ci),
         SystemInsn::Wfi => {
-            // SAFETY: the vCPU thread, SRCU held by the run loop.
-            unsafe {
-                (*vcpu).stat.wfi_exit_stat += 1;
-                kvm_riscv_vcpu_wfi(vcpu);
-            }
+            cx.vcpu().stat_inc(Stat::WfiExits);
+            wfi(cx);
             Outcome::NextSepc
         }
         SystemInsn::WrsNto => {
-            // SAFETY: the vCPU thread.
-            unsafe {
-                (*vcpu).stat.wrs_exit_stat += 1;
-                let spp = (*vcpu).arch.guest_context.sstatus & SR_SPP != 0;
-                b::kvm_vcpu_on_spin(vcpu, spp);
-            }
+            cx.vcpu().stat_inc(Stat::WrsExits);
+            let spp = Sstatus::from_raw(xlen_to_u64(cx.guest().sstatus)).spp();
+            cx.on_spin(spp);
             Outcome::NextSepc
         }
         SystemInsn::Other => Outcome::IllegalTrap,
     };
     match out {
-        // SAFETY (both): per the function's contract.
-        Outcome::IllegalTrap => unsafe { redirect_insn(vcpu, b::EXC_INST_ILLEGAL, insn) },
-        Outcome::VirtualTrap => unsafe { redirect_insn(vcpu, b::EXC_VIRTUAL_INST_FAULT, insn) },
+        Outcome::IllegalTrap => redirect_insn(cx, b::EXC_INST_ILLEGAL, insn),
+        Outcome::VirtualTrap => redirect_insn(cx, b::EXC_VIRTUAL_INST_FAULT, insn),
         Outcome::NextSepc => {
-            // SAFETY: the vCPU thread.
-            unsafe { next_insn(&mut (*vcpu).arch.guest_context, d::insn_len(insn as usize)) };
+            next_insn(cx.guest(), d::insn_len(insn));
             1
         }
         Outcome::ExitToUser => 0,
@@ -329,206 +318,175 @@ unsafe fn system_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, insn: c_ulon
 
 /// Handles a virtual-instruction trap (`kvm_riscv_vcpu_virtual_insn()`):
 /// > 0 to go on running, 0 to exit to userspace, < 0 an error.
-///
-/// # Safety
-/// `vcpu` is a live vCPU loaded on this CPU, on its thread with SRCU held;
-/// `run` its run page.
-pub(crate) unsafe fn virtual_insn(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, trap: &b::kvm_cpu_trap) -> c_int {
+pub(crate) fn virtual_insn(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) -> c_int {
     let mut insn = trap.stval;
-    let mut class = d::classify_virtual(insn as usize, false);
+    let mut class = d::classify_virtual(insn, false);
     if class == VirtualInsn::Fetch {
-        // SAFETY: per the function's contract.
-        insn = match unsafe { read_guest_insn(vcpu) } {
+        insn = match read_guest_insn(cx) {
             Ok(i) => i,
             Err(rc) => return rc,
         };
-        class = d::classify_virtual(insn as usize, true);
+        class = d::classify_virtual(insn, true);
     }
     match class {
-        // SAFETY: per the function's contract.
-        VirtualInsn::System(si) => unsafe { system_insn(vcpu, run, insn, si) },
-        // SAFETY: per the function's contract.
-        _ => unsafe { redirect_insn(vcpu, b::EXC_INST_ILLEGAL, insn) },
+        VirtualInsn::System(si) => system_insn(cx, insn, si),
+        _ => redirect_insn(cx, b::EXC_INST_ILLEGAL, insn),
     }
 }
 
 /// The instruction behind an MMIO fault and its length, from HTINST or
 /// read from the guest.
-///
-/// # Safety
-/// As for [`redirect_insn`].
-unsafe fn mmio_insn(vcpu: *mut b::kvm_vcpu, htinst: c_ulong) -> Result<(usize, usize), c_int> {
-    if let Some(t) = d::from_htinst(htinst as usize) {
+fn mmio_insn(cx: &mut VcpuCtx<'_>, htinst: c_ulong) -> Result<(usize, usize), c_int> {
+    if let Some(t) = d::from_htinst(htinst) {
         return Ok(t);
     }
-    // SAFETY: per the function's contract.
-    let insn = unsafe { read_guest_insn(vcpu) }? as usize;
+    let insn = read_guest_insn(cx)?;
     Ok((insn, d::insn_len(insn)))
 }
 
-/// Records the decode of an MMIO access and fills `run->mmio`.
-fn mmio_start(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run, rd: usize, insn_len: usize, len: usize, shift: u32, gpa: u64, write: bool) {
+/// The first `len` bytes of an MMIO buffer (`len` as decoded: 1, 2, 4 or 8).
+fn head(buf: &[u8; 8], len: usize) -> &[u8] {
+    match len {
+        1 => &buf[..1],
+        2 => &buf[..2],
+        4 => &buf[..4],
+        _ => buf,
+    }
+}
+
+/// As [`head`], mutable.
+fn head_mut(buf: &mut [u8; 8], len: usize) -> &mut [u8] {
+    match len {
+        1 => &mut buf[..1],
+        2 => &mut buf[..2],
+        4 => &mut buf[..4],
+        _ => buf,
+    }
+}
+
+/// Records the decode of an MMIO access, for its completion.
+fn mmio_start(cx: &mut VcpuCtx<'_>, rd: usize, insn_len: usize, len: usize, shift: u32) {
+    let dec = cx.parts().mmio_decode;
     // The destination register, where upstream keeps a (rewritten) copy of
     // the instruction: only its rd field is read back.
-    arch.mmio_decode.insn = (rd << 7) as c_ulong;
-    arch.mmio_decode.insn_len = insn_len as c_int;
-    arch.mmio_decode.shift = shift as c_int;
-    arch.mmio_decode.len = len as c_int;
-    arch.mmio_decode.return_handled = 0;
-    let m = mmio(run);
-    m.is_write = write as u8;
-    m.phys_addr = gpa;
-    m.len = len as u32;
+    dec.insn = rd << 7;
+    // CAST (all three): an instruction length (2 or 4), an access length
+    // (1 to 8) and a shift (0 to 56).
+    dec.insn_len = insn_len as c_int;
+    dec.shift = shift as c_int;
+    dec.len = len as c_int;
+    dec.return_handled = 0;
 }
 
-#[cfg(CONFIG_TRACEPOINTS)]
-fn trace_mmio(vcpu: *mut b::kvm_vcpu, insn: usize, gpa: u64, write: bool, len: usize) {
-    // SAFETY: a tracepoint call; the vCPU is live.
-    unsafe {
-        b::kvm_riscv_rs_trace_kvm_mmio_emulate(vcpu, insn as c_ulong, gpa as c_ulong, write, len as c_uint)
-    };
+/// The `kvm_mmio_emulate` trace event of an access of `len` bytes at `gpa`.
+fn trace_mmio(cx: &mut VcpuCtx<'_>, insn: usize, gpa: u64, write: bool, len: usize) {
+    // CAST: an access length, 1 to 8.
+    cx.trace_mmio_emulate(insn, u64_to_xlen(gpa), write, len as u32);
 }
 
-#[cfg(not(CONFIG_TRACEPOINTS))]
-fn trace_mmio(_vcpu: *mut b::kvm_vcpu, _insn: usize, _gpa: u64, _write: bool, _len: usize) {}
+/// The MMIO exit of an access of `len` bytes at `gpa`, over the data the
+/// run page holds (the bytes past `len` stay as they are, as upstream).
+fn mmio_exit(cx: &mut VcpuCtx<'_>, gpa: u64, len: usize, is_write: bool) -> MmioExit {
+    let m = cx.vcpu().run_page().mmio();
+    MmioExit {
+        phys_addr: gpa,
+        data: m.data,
+        // CAST: an access length, 1 to 8.
+        len: len as u32,
+        is_write,
+    }
+}
 
 /// Emulates a load from MMIO at `gpa` (`kvm_riscv_vcpu_mmio_load()`): in the
 /// kernel when a device on the MMIO bus takes it, else through userspace.
-///
-/// # Safety
-/// `vcpu` is a live vCPU loaded on this CPU, on its thread with SRCU held;
-/// `run` its run page.
-pub(crate) unsafe fn mmio_load(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, gpa: u64, htinst: c_ulong) -> c_int {
-    // SAFETY: per the function's contract.
-    let (insn, insn_len) = match unsafe { mmio_insn(vcpu, htinst) } {
+pub(crate) fn mmio_load(cx: &mut VcpuCtx<'_>, gpa: u64, htinst: c_ulong) -> c_int {
+    let (insn, insn_len) = match mmio_insn(cx, htinst) {
         Ok(t) => t,
         Err(rc) => return rc,
     };
     let Some(ld) = d::decode_load(insn) else {
         return EOPNOTSUPP.to_errno();
     };
-    if gpa & (ld.len as u64 - 1) != 0 {
+    if gpa & (u64::from_safe_cast(ld.len) - 1) != 0 {
         return EIO.to_errno();
     }
-    trace_mmio(vcpu, insn, gpa, false, ld.len);
-    // SAFETY: per the function's contract, the vCPU thread owns both.
-    let (arch, run) = unsafe { (&mut (*vcpu).arch, &mut *run) };
-    mmio_start(arch, run, ld.rd, insn_len, ld.len, ld.shift(), gpa, false);
+    trace_mmio(cx, insn, gpa, false, ld.len);
+    mmio_start(cx, ld.rd, insn_len, ld.len, ld.shift());
+    let mut m = mmio_exit(cx, gpa, ld.len, false);
 
     let mut data = [0u8; 8];
-    // SAFETY: the vCPU thread, SRCU held; `data` has room for `len` bytes.
-    let rc = unsafe {
-        b::kvm_io_bus_read(vcpu, b::kvm_bus_KVM_MMIO_BUS, gpa, ld.len as c_int, data.as_mut_ptr().cast())
-    };
-    if rc == 0 {
-        let d = &mut mmio(run).data;
-        match ld.len {
-            1 => d[..1].copy_from_slice(&data[..1]),
-            2 => d[..2].copy_from_slice(&data[..2]),
-            4 => d[..4].copy_from_slice(&data[..4]),
-            _ => *d = data,
-        }
-        // SAFETY: the vCPU thread.
-        unsafe { (*vcpu).stat.mmio_exit_kernel += 1 };
-        mmio_complete(arch, run);
+    let handled = cx.mmio_bus_read(gpa, head_mut(&mut data, ld.len));
+    if handled {
+        head_mut(&mut m.data, ld.len).copy_from_slice(head(&data, ld.len));
+    }
+    cx.vcpu().run_page().set_mmio(&m);
+    if handled {
+        cx.vcpu().stat_inc(Stat::MmioExitKernel);
+        mmio_complete(cx, &m);
         return 1;
     }
-    // SAFETY: the vCPU thread.
-    unsafe { (*vcpu).stat.mmio_exit_user += 1 };
-    run.exit_reason = b::KVM_EXIT_MMIO;
+    cx.vcpu().stat_inc(Stat::MmioExitUser);
+    cx.vcpu().run_page().set_exit_reason(b::KVM_EXIT_MMIO);
     0
 }
 
 /// Emulates a store to MMIO at `gpa` (`kvm_riscv_vcpu_mmio_store()`).
-///
-/// # Safety
-/// As for [`mmio_load`].
-pub(crate) unsafe fn mmio_store(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run, gpa: u64, htinst: c_ulong) -> c_int {
-    // SAFETY: per the function's contract.
-    let (insn, insn_len) = match unsafe { mmio_insn(vcpu, htinst) } {
+pub(crate) fn mmio_store(cx: &mut VcpuCtx<'_>, gpa: u64, htinst: c_ulong) -> c_int {
+    let (insn, insn_len) = match mmio_insn(cx, htinst) {
         Ok(t) => t,
         Err(rc) => return rc,
     };
     let Some(st) = d::decode_store(insn) else {
         return EOPNOTSUPP.to_errno();
     };
-    if gpa & (st.len as u64 - 1) != 0 {
+    if gpa & (u64::from_safe_cast(st.len) - 1) != 0 {
         return EIO.to_errno();
     }
-    trace_mmio(vcpu, insn, gpa, true, st.len);
-    // SAFETY: per the function's contract, the vCPU thread owns both.
-    let (arch, run) = unsafe { (&mut (*vcpu).arch, &mut *run) };
-    let value = *gpr(&mut arch.guest_context, st.rs) as u64;
-    mmio_start(arch, run, 0, insn_len, st.len, 0, gpa, true);
+    trace_mmio(cx, insn, gpa, true, st.len);
+    let value = xlen_to_u64(*gpr(cx.guest(), st.rs));
+    mmio_start(cx, 0, insn_len, st.len, 0);
     // Only the access's bytes, as upstream: the rest of `data` stays.
-    let (d, v) = (&mut mmio(run).data, value.to_le_bytes());
-    match st.len {
-        1 => d[..1].copy_from_slice(&v[..1]),
-        2 => d[..2].copy_from_slice(&v[..2]),
-        4 => d[..4].copy_from_slice(&v[..4]),
-        _ => *d = v,
-    }
+    let mut m = mmio_exit(cx, gpa, st.len, true);
+    head_mut(&mut m.data, st.len).copy_from_slice(head(&value.to_le_bytes(), st.len));
+    cx.vcpu().run_page().set_mmio(&m);
 
-    let data = mmio(run).data.as_ptr();
-    // SAFETY: the vCPU thread, SRCU held; `data` holds `len` bytes.
-    let rc = unsafe { b::kvm_io_bus_write(vcpu, b::kvm_bus_KVM_MMIO_BUS, gpa, st.len as c_int, data.cast()) };
-    if rc == 0 {
-        // SAFETY: the vCPU thread.
-        unsafe { (*vcpu).stat.mmio_exit_kernel += 1 };
-        mmio_complete(arch, run);
+    if cx.mmio_bus_write(gpa, head(&m.data, st.len)) {
+        cx.vcpu().stat_inc(Stat::MmioExitKernel);
+        mmio_complete(cx, &m);
         return 1;
     }
-    // SAFETY: the vCPU thread.
-    unsafe { (*vcpu).stat.mmio_exit_user += 1 };
-    run.exit_reason = b::KVM_EXIT_MMIO;
+    cx.vcpu().stat_inc(Stat::MmioExitUser);
+    cx.vcpu().run_page().set_exit_reason(b::KVM_EXIT_MMIO);
     0
 }
 
-/// Completes an MMIO access, once: a load's value goes to rd, and the guest
-/// steps over the instruction.
-fn mmio_complete(arch: &mut b::kvm_vcpu_arch, run: &mut b::kvm_run) -> c_int {
-    let dec = &mut arch.mmio_decode;
+/// Completes an MMIO access `m`, once: a load's value goes to rd, and the
+/// guest steps over the instruction.
+fn mmio_complete(cx: &mut VcpuCtx<'_>, m: &MmioExit) -> c_int {
+    let p = cx.parts();
+    let dec = p.mmio_decode;
     if dec.return_handled != 0 {
         return 0;
     }
     dec.return_handled = 1;
-    let m = mmio(run);
-    if m.is_write == 0 {
-        let len = dec.len as usize;
-        if !matches!(len, 1 | 2 | 4 | 8) {
-            return EOPNOTSUPP.to_errno();
-        }
+    if !m.is_write {
+        let len = match usize::try_from(dec.len) {
+            Ok(len @ (1 | 2 | 4 | 8)) => len,
+            _ => return EOPNOTSUPP.to_errno(),
+        };
+        // CAST: set by `mmio_start` from a decoded shift, 0 to 56.
         let value = d::load_value(m.data, len, dec.shift as u32);
-        let rd = d::rd(dec.insn as usize);
-        *gpr(&mut arch.guest_context, rd) = value as c_ulong;
+        *gpr(p.guest, d::rd(dec.insn)) = value;
     }
-    next_insn(&mut arch.guest_context, arch.mmio_decode.insn_len as usize);
+    // CAST: sign-extends as C's `sepc += insn_len` does; `mmio_start` sets
+    // it to 2 or 4.
+    next_insn(p.guest, dec.insn_len as usize);
     0
 }
 
 /// `kvm_riscv_vcpu_mmio_return()`: completes an MMIO access after userspace
-/// (or the kernel) emulated it.
-///
-/// # Safety
-/// `vcpu` is a live vCPU on its thread; `run` its run page.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_mmio_return(vcpu: *mut b::kvm_vcpu, run: *mut b::kvm_run) -> c_int {
-    // SAFETY: per the function's contract.
-    unsafe { mmio_complete(&mut (*vcpu).arch, &mut *run) }
-}
-
-// ---------------------------------------------------------------------------
-// Transitional entry points on the vCPU handle: the functions below them
-// still take the raw vCPU; the port to the handle replaces them.
-
-#[allow(clippy::undocumented_unsafe_blocks)]
+/// emulated it.
 pub(crate) fn mmio_return(cx: &mut VcpuCtx<'_>) -> c_int {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { kvm_riscv_vcpu_mmio_return(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn csr_return(cx: &mut VcpuCtx<'_>) -> c_int {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { kvm_riscv_vcpu_csr_return(cx.vcpu().as_ptr(), cx.vcpu().run_page().as_ptr()) }
+    let m = cx.vcpu().run_page().mmio();
+    mmio_complete(cx, &m)
 }
