@@ -1167,34 +1167,9 @@ impl GuestFrame<'_> {
     }
 }
 
-// Transitional: the in-kernel CSR handlers of the AIA and the PMU, with the
-// signature of the CSR table, until `aia.rs` and `pmu.rs` take the context;
-// then the table names `crate::aia::rmw_ireg`, `crate::aia::rmw_topei` and
-// `crate::pmu::read_hpm` and these go.
-
-/// `crate::aia::rmw_ireg` (transitional).
-pub(crate) fn csr_rmw_aia_ireg(
-    cx: &mut VcpuCtx<'_>,
-    csr_num: kernel::ffi::c_uint,
-    val: &mut c_ulong,
-    new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
-    // SAFETY: the vCPU thread, loaded; no borrow of the context is held.
-    unsafe { crate::aia::rmw_ireg(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
-}
-
-/// `crate::aia::rmw_topei` (transitional).
-pub(crate) fn csr_rmw_aia_topei(
-    cx: &mut VcpuCtx<'_>,
-    csr_num: kernel::ffi::c_uint,
-    val: &mut c_ulong,
-    new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
-    // SAFETY: as in `csr_rmw_aia_ireg`.
-    unsafe { crate::aia::rmw_topei(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
-}
+// Transitional: the in-kernel CSR handler of the PMU, with the signature of
+// the CSR table, until `pmu.rs` takes the context; then the table names
+// `crate::pmu::read_hpm` and this goes.
 
 /// `crate::pmu::read_hpm` (transitional).
 #[cfg(CONFIG_RISCV_PMU_SBI)]
@@ -1205,7 +1180,7 @@ pub(crate) fn csr_read_pmu_hpm(
     new_val: c_ulong,
     wr_mask: c_ulong,
 ) -> c_int {
-    // SAFETY: as in `csr_rmw_aia_ireg`.
+    // SAFETY: the vCPU thread, loaded; no borrow of the context is held.
     unsafe { crate::pmu::read_hpm(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
 }
 

@@ -194,8 +194,8 @@ fn csr_handler(csr: u32) -> Option<CsrHandler> {
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
     match csr {
-        b::CSR_SIREG => Some(CsrHandler::Rmw(crate::handle::csr_rmw_aia_ireg)),
-        b::CSR_STOPEI => Some(CsrHandler::Rmw(crate::handle::csr_rmw_aia_topei)),
+        b::CSR_SIREG => Some(CsrHandler::Rmw(crate::aia::rmw_ireg)),
+        b::CSR_STOPEI => Some(CsrHandler::Rmw(crate::aia::rmw_topei)),
         c if c >= HPM.0 && c - HPM.0 < HPM.1 => Some(HPM.2),
         b::CSR_SEED => Some(CsrHandler::Seed),
         _ => None,
