@@ -455,7 +455,18 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // C ABI entry points: pmu.rs
 // (area `pmu`: begin)
 
-
+/// Counts firmware event `fid` of `vcpu` (`tlb.c`, `vcpu_sbi_replace.c`).
+///
+/// # Safety
+/// `vcpu` is live. The caller is its thread, or another vCPU's (SBI IPI
+/// counts `IPI_RCVD` into the vCPUs it sends to): the firmware counters are
+/// shared-safe.
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_pmu_incr_fw(vcpu: *mut b::kvm_vcpu, fid: c_ulong) -> c_int {
+    // SAFETY: a live vCPU.
+    errno(crate::pmu::incr_fw_on(unsafe { Vcpu::from_raw(vcpu) }, fid))
+}
 
 // (area `pmu`: end)
 

@@ -1119,15 +1119,6 @@ impl VcpuCtx<'_> {
             b::kvm_riscv_rs_trace_kvm_mmio_emulate(self.v.as_ptr(), _insn, _gpa, _write, _len)
         };
     }
-
-    /// Counts SBI PMU firmware event `fid` if the guest started it
-    /// (`kvm_riscv_vcpu_pmu_incr_fw()`, through its C entry point):
-    /// `-EINVAL` for an unknown event.
-    #[cfg(CONFIG_RISCV_PMU_SBI)]
-    pub(crate) fn pmu_incr_fw(&mut self, fid: c_ulong) -> c_int {
-        // SAFETY: the vCPU thread; no borrow of the context is held.
-        unsafe { b::kvm_riscv_vcpu_pmu_incr_fw(self.v.as_ptr(), fid) }
-    }
 }
 
 /// A guest frame that a memslot backs, found by [`VcpuCtx::guest_frame`].
@@ -1167,22 +1158,6 @@ impl GuestFrame<'_> {
     }
 }
 
-// Transitional: the in-kernel CSR handler of the PMU, with the signature of
-// the CSR table, until `pmu.rs` takes the context; then the table names
-// `crate::pmu::read_hpm` and this goes.
-
-/// `crate::pmu::read_hpm` (transitional).
-#[cfg(CONFIG_RISCV_PMU_SBI)]
-pub(crate) fn csr_read_pmu_hpm(
-    cx: &mut VcpuCtx<'_>,
-    csr_num: kernel::ffi::c_uint,
-    val: &mut c_ulong,
-    new_val: c_ulong,
-    wr_mask: c_ulong,
-) -> c_int {
-    // SAFETY: the vCPU thread, loaded; no borrow of the context is held.
-    unsafe { crate::pmu::read_hpm(cx.v.as_ptr(), csr_num, val, new_val, wr_mask) }
-}
 
 // (area `exit`: end)
 
@@ -1306,7 +1281,332 @@ pub(crate) mod onereg_adapters {
 // handle accessors and C-call wrappers: pmu.rs
 // (area `pmu`: begin)
 
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+pub(crate) use pmu_handle::{pmu_sbi_extension, Pmc, PmuCallbacks, PmuParts};
 
+/// The vCPU's PMU (`arch.pmu_context`, `struct kvm_pmu`).
+///
+/// Only the vCPU's thread touches it ([`VcpuCtx::pmu`]), but for:
+/// - `pmc_overflown`, which the perf overflow handler sets from interrupt
+///   context: only atomic bit operations ([`Vcpu::pmc_overflown_set`], ...);
+/// - each counter's `idx` and `vcpu`, which that handler reads: written with
+///   `WRITE_ONCE()` before its event exists, read with `READ_ONCE()`, never
+///   borrowed;
+/// - `fw_event[]`, which other vCPUs' threads count into (SBI IPI's
+///   `IPI_RCVD`): atomic accesses only ([`Vcpu::pmu_fw_event`]).
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+mod pmu_handle {
+    use super::{Vcpu, VcpuCtx};
+    use crate::bindings as b;
+    use crate::ffi::{OverflowEvent, PerfEvent};
+    use crate::regs::{u64_to_xlen, xlen_to_u64, CtrInfo};
+    use core::marker::PhantomData;
+    use core::ptr::addr_of_mut;
+    use kernel::alloc::KBox;
+    use kernel::ffi::{c_int, c_ulong, c_void};
+    use kernel::prelude::*;
+    use kernel::sync::atomic::{Atomic, Relaxed};
+    use kernel::transmute::{AsBytes, FromBytes};
+
+    // SAFETY: `struct riscv_pmu_snapshot_data` is u64s only: no padding, any
+    // bit pattern valid, all zeroes included.
+    unsafe impl FromBytes for b::riscv_pmu_snapshot_data {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for b::riscv_pmu_snapshot_data {}
+    // SAFETY: as above.
+    unsafe impl Zeroable for b::riscv_pmu_snapshot_data {}
+    // SAFETY: `struct riscv_pmu_event_info` is two u32s then a u64: no
+    // padding, any bit pattern valid.
+    unsafe impl FromBytes for b::riscv_pmu_event_info {}
+    // SAFETY: as above.
+    unsafe impl AsBytes for b::riscv_pmu_event_info {}
+
+    const _: () = {
+        assert!(size_of::<b::riscv_pmu_event_info>() == 16);
+        assert!(size_of::<Option<KBox<b::riscv_pmu_snapshot_data>>>() == size_of::<*mut c_void>());
+        // One word of overflow bits holds every counter.
+        assert!(b::RISCV_KVM_MAX_COUNTERS == c_ulong::BITS);
+    };
+
+    /// The counters one word of `pmc_overflown` holds: all of them.
+    // CAST: 64.
+    const OVERFLOWN_BITS: usize = c_ulong::BITS as usize;
+
+    /// The PMU's callbacks that C calls: the SBI PMU extension's handler and
+    /// probe, and the perf overflow handler of the counters' events. The
+    /// logic implements them; the C ABI trampolines here call them.
+    pub(crate) trait PmuCallbacks {
+        /// The SBI extension's handler: fills `ret`, returns 0 or a
+        /// negative errno for `KVM_RUN`.
+        fn sbi_handler(cx: &mut VcpuCtx<'_>, ret: &mut b::kvm_vcpu_sbi_return) -> c_int;
+        /// The SBI extension's probe: 0 when the guest does not have it.
+        fn sbi_probe(cx: &mut VcpuCtx<'_>) -> c_ulong;
+        /// Counter `idx` of `v` overflowed (interrupt context).
+        fn overflow(v: &Vcpu, idx: usize, ev: &OverflowEvent<'_>);
+    }
+
+    /// # Safety
+    /// The SBI dispatch of `vcpu`'s run loop calls it, with `retdata` valid
+    /// for the call.
+    unsafe extern "C" fn sbi_handler<H: PmuCallbacks>(
+        vcpu: *mut b::kvm_vcpu,
+        _run: *mut b::kvm_run,
+        retdata: *mut b::kvm_vcpu_sbi_return,
+    ) -> c_int {
+        // SAFETY: per the function's contract: the vCPU's thread, whose run
+        // loop holds no borrow of its context across the dispatch.
+        let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
+        H::sbi_handler(&mut cx, ret)
+    }
+
+    /// # Safety
+    /// The SBI code of `vcpu`'s thread calls it (creation).
+    unsafe extern "C" fn sbi_probe<H: PmuCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
+        // SAFETY: per the function's contract.
+        let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+        H::sbi_probe(&mut cx)
+    }
+
+    /// The SBI extension `ext_id` with `H`'s handler and probe, for the
+    /// table of `vcpu_sbi`.
+    pub(crate) const fn pmu_sbi_extension<H: PmuCallbacks>(
+        ext_id: c_ulong,
+    ) -> b::kvm_vcpu_sbi_extension {
+        b::kvm_vcpu_sbi_extension {
+            extid_start: ext_id,
+            extid_end: ext_id,
+            handler: Some(sbi_handler::<H>),
+            probe: Some(sbi_probe::<H>),
+            // SAFETY: all-zero is a valid value of the other fields (no
+            // callbacks, zero numbers).
+            ..unsafe { core::mem::zeroed() }
+        }
+    }
+
+    /// # Safety
+    /// perf calls it, in interrupt context, for an event that
+    /// [`Pmc::create_perf_event`] created.
+    unsafe extern "C" fn overflow<H: PmuCallbacks>(
+        event: *mut b::perf_event,
+        _data: *mut b::perf_sample_data,
+        _regs: *mut b::pt_regs,
+    ) {
+        // SAFETY: per the function's contract.
+        let ev = unsafe { OverflowEvent::from_raw(event) };
+        // The event's context is its counter, in its live vCPU (which
+        // releases its events before it goes); `idx` and `vcpu` were set
+        // before the event existed.
+        let pmc: *mut b::kvm_pmc = ev.context().cast();
+        let idx = read_once!(pmc, idx);
+        let vcpu = read_once!(pmc, vcpu);
+        // SAFETY: as above.
+        let v = unsafe { Vcpu::from_raw(vcpu) };
+        H::overflow(v, usize::from(idx), &ev)
+    }
+
+    /// The state of the vCPU's PMU that only its thread touches, borrowed
+    /// all at once ([`VcpuCtx::pmu`]).
+    pub(crate) struct PmuParts<'a> {
+        /// Hardware counters (TIME's slot included), then firmware ones.
+        pub(crate) num_hw_ctrs: &'a mut c_int,
+        pub(crate) num_fw_ctrs: &'a mut c_int,
+        pub(crate) init_done: &'a mut bool,
+        /// The configured counters (word 0 of `pmc_in_use`: all of them).
+        pub(crate) pmc_in_use: &'a mut c_ulong,
+        /// The guest address of the snapshot area, `!0` without one.
+        pub(crate) snapshot_addr: &'a mut u64,
+        /// The snapshot area (`sdata`, null for `None`).
+        pub(crate) sdata: &'a mut Option<KBox<b::riscv_pmu_snapshot_data>>,
+        /// The counters.
+        pub(crate) pmcs: Pmcs<'a>,
+    }
+
+    /// The counters (`pmc[]`): one at a time, through [`Pmcs::get`].
+    pub(crate) struct Pmcs<'a> {
+        pmu: *mut b::kvm_pmu,
+        _borrow: PhantomData<&'a mut b::kvm_pmu>,
+    }
+
+    impl Pmcs<'_> {
+        /// Counter `i`; panics past the last one, as an index does.
+        pub(crate) fn get(&mut self, i: usize) -> Pmc<'_> {
+            // An array index: bounds-checked.
+            // SAFETY: in bounds of the live vCPU's PMU.
+            let p = unsafe { addr_of_mut!((*self.pmu).pmc[i]) };
+            // SAFETY: fields of the counter that only the vCPU thread
+            // touches (the overflow handler reads only `idx` and `vcpu`),
+            // borrowed as long as `self` is. `Option<PerfEvent>` is the
+            // event pointer (null for `None`): null, or an event KVM created
+            // and nothing else owns.
+            unsafe {
+                Pmc {
+                    counter_val: &mut *addr_of_mut!((*p).counter_val),
+                    started: &mut *addr_of_mut!((*p).started),
+                    event_idx: &mut *addr_of_mut!((*p).event_idx),
+                    cinfo: &mut *addr_of_mut!((*p).cinfo.value),
+                    perf_event: &mut *addr_of_mut!((*p).perf_event).cast::<Option<PerfEvent>>(),
+                    raw: p,
+                }
+            }
+        }
+    }
+
+    /// A counter (`struct kvm_pmc`) as the vCPU thread uses it: its perf
+    /// event lives and dies in it.
+    pub(crate) struct Pmc<'a> {
+        /// The value the counter had when last stopped or set.
+        pub(crate) counter_val: &'a mut u64,
+        /// A hardware counter's event is running.
+        pub(crate) started: &'a mut bool,
+        /// The SBI event it counts.
+        pub(crate) event_idx: &'a mut c_ulong,
+        cinfo: &'a mut c_ulong,
+        perf_event: &'a mut Option<PerfEvent>,
+        raw: *mut b::kvm_pmc,
+    }
+
+    impl Pmc<'_> {
+        /// The counter info word (`cinfo`).
+        pub(crate) fn cinfo(&self) -> CtrInfo {
+            CtrInfo::from_raw(xlen_to_u64(*self.cinfo))
+        }
+
+        /// Sets the counter info word.
+        pub(crate) fn set_cinfo(&mut self, info: CtrInfo) {
+            *self.cinfo = u64_to_xlen(info.into_raw());
+        }
+
+        /// Sets the counter's index (`WRITE_ONCE()`: the overflow handler
+        /// reads it).
+        pub(crate) fn set_idx(&mut self, idx: u8) {
+            write_once!(self.raw, idx, idx)
+        }
+
+        /// Sets the counter's vCPU (`WRITE_ONCE()`: the overflow handler
+        /// reads it).
+        pub(crate) fn set_vcpu(&mut self, v: &Vcpu) {
+            write_once!(self.raw, v.as_ptr(), vcpu)
+        }
+
+        /// The counter's perf event, if it has one.
+        pub(crate) fn perf_event(&self) -> Option<&PerfEvent> {
+            self.perf_event.as_ref()
+        }
+
+        /// Disables and releases the counter's perf event, if it has one.
+        pub(crate) fn release_perf_event(&mut self) {
+            *self.perf_event = None;
+        }
+
+        /// Creates the counter's perf event with `attr`, for the current
+        /// task, its overflows handled by `H`; it replaces any the counter
+        /// had.
+        pub(crate) fn create_perf_event<H: PmuCallbacks>(
+            &mut self,
+            attr: &mut b::perf_event_attr,
+        ) -> Result<&PerfEvent> {
+            self.release_perf_event();
+            // SAFETY: the handler's context is this counter, inside its vCPU,
+            // which releases its events (`pmu::deinit`) before it goes; the
+            // handler only reads `idx` and `vcpu` of it, with READ_ONCE().
+            let event = unsafe { PerfEvent::create(attr, Some(overflow::<H>), self.raw.cast()) }?;
+            Ok(self.perf_event.insert(event))
+        }
+    }
+
+    /// A firmware event's counter (`struct kvm_fw_event`), which other vCPUs
+    /// count into too: atomic accesses only.
+    pub(crate) struct FwEvent<'a> {
+        pub(crate) value: &'a Atomic<u64>,
+        pub(crate) started: &'a Atomic<bool>,
+    }
+
+    impl VcpuCtx<'_> {
+        /// The thread-only state of the vCPU's PMU, borrowed together.
+        pub(crate) fn pmu(&mut self) -> PmuParts<'_> {
+            // SAFETY: in bounds of the live vCPU.
+            let k = unsafe { addr_of_mut!((*self.arch()).pmu_context) };
+            // SAFETY: disjoint fields that only this thread touches (the
+            // type's invariant), none of them one that other contexts reach
+            // (`pmc_overflown`, `fw_event[]`, a counter's `idx` and `vcpu`);
+            // borrowed as long as the context is. `sdata` is null or the
+            // `KBox` the logic put there (no C code uses it):
+            // `Option<KBox<_>>` is that pointer.
+            unsafe {
+                PmuParts {
+                    num_hw_ctrs: &mut *addr_of_mut!((*k).num_hw_ctrs),
+                    num_fw_ctrs: &mut *addr_of_mut!((*k).num_fw_ctrs),
+                    init_done: &mut *addr_of_mut!((*k).init_done),
+                    pmc_in_use: &mut *addr_of_mut!((*k).pmc_in_use[0]),
+                    snapshot_addr: &mut *addr_of_mut!((*k).snapshot_addr),
+                    sdata: &mut *addr_of_mut!((*k).sdata)
+                        .cast::<Option<KBox<b::riscv_pmu_snapshot_data>>>(),
+                    pmcs: Pmcs {
+                        pmu: k,
+                        _borrow: PhantomData,
+                    },
+                }
+            }
+        }
+    }
+
+    impl Vcpu {
+        fn pmu_ptr(&self) -> *mut b::kvm_pmu {
+            // SAFETY: in bounds of the live vCPU.
+            unsafe { addr_of_mut!((*self.arch()).pmu_context) }
+        }
+
+        /// The counter of firmware event `code`; panics past the last one,
+        /// as an index does.
+        pub(crate) fn pmu_fw_event(&self, code: usize) -> FwEvent<'_> {
+            // An array index: bounds-checked.
+            // SAFETY: in bounds of the live vCPU's PMU.
+            let ev = unsafe { addr_of_mut!((*self.pmu_ptr()).fw_event[code]) };
+            // SAFETY: the fields are only ever accessed atomically, and live
+            // as long as the vCPU.
+            unsafe {
+                FwEvent {
+                    value: Atomic::from_ptr(addr_of_mut!((*ev).value)),
+                    started: Atomic::from_ptr(addr_of_mut!((*ev).started)),
+                }
+            }
+        }
+
+        fn pmc_overflown_word(&self) -> *mut c_ulong {
+            // SAFETY: in bounds of the live vCPU's PMU.
+            unsafe { addr_of_mut!((*self.pmu_ptr()).pmc_overflown[0]) }
+        }
+
+        /// Whether counter `idx` (below 64) overflowed (`test_bit()`).
+        pub(crate) fn pmc_overflown(&self, idx: usize) -> bool {
+            // SAFETY: the word is only ever accessed atomically.
+            let w = unsafe { Atomic::from_ptr(self.pmc_overflown_word()) };
+            idx < OVERFLOWN_BITS && w.load(Relaxed) & (1 << idx) != 0
+        }
+
+        /// Marks counter `idx` (below 64) overflowed (`set_bit()`).
+        pub(crate) fn pmc_overflown_set(&self, idx: usize) {
+            if idx < OVERFLOWN_BITS {
+                // SAFETY: an atomic bit operation within the word.
+                unsafe { b::set_bit(idx, self.pmc_overflown_word()) }
+            }
+        }
+
+        /// Clears counter `idx`'s overflow (`clear_bit()`).
+        pub(crate) fn pmc_overflown_clear(&self, idx: usize) {
+            if idx < OVERFLOWN_BITS {
+                // SAFETY: an atomic bit operation within the word.
+                unsafe { b::clear_bit(idx, self.pmc_overflown_word()) }
+            }
+        }
+
+        /// Clears every counter's overflow (`bitmap_zero()`).
+        pub(crate) fn pmc_overflown_clear_all(&self) {
+            // SAFETY: the word is only ever accessed atomically.
+            unsafe { Atomic::from_ptr(self.pmc_overflown_word()) }.store(0, Relaxed)
+        }
+    }
+}
 
 // (area `pmu`: end)
 

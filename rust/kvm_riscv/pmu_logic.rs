@@ -190,11 +190,15 @@ pub(crate) const fn ctr_info_word(csr: u32, width: u32, firmware: bool) -> CtrIn
 }
 
 /// [`ctr_info_word`] as the XLEN value the guest reads.
+// The untyped views of the word: the host tests check them, the kernel
+// keeps the typed word.
+#[allow(dead_code)]
 pub(crate) fn ctr_info(csr: u32, width: u32, firmware: bool) -> usize {
     u64_to_xlen(ctr_info_word(csr, width, firmware).into_raw())
 }
 
 /// The fields of a counter info word: `(csr, width, firmware)`.
+#[allow(dead_code)]
 pub(crate) fn ctr_info_fields(info: usize) -> (u32, u32, bool) {
     let c = CtrInfo::from_raw(xlen_to_u64(info));
     (u32::from(c.csr()), u32::from(c.width()), c.firmware())
@@ -204,23 +208,34 @@ pub(crate) fn ctr_info_fields(info: usize) -> (u32, u32, bool) {
 /// hardware counters `hpm_width + 1` bits wide: CYCLE + i for hardware
 /// counter i (63 bits wide for 0 and 2), firmware ones after. Slot 1, TIME,
 /// has none.
-pub(crate) fn initial_ctr_info(
+pub(crate) fn initial_ctr_info_word(
     ctrs: Counters,
     i: usize,
     hpm_width: u32,
     csr_cycle: u32,
-) -> Option<usize> {
+) -> Option<CtrInfo> {
     if i == 1 || i >= ctrs.total() {
         return None;
     }
     Some(if i < ctrs.hw {
-        ctr_info(
+        ctr_info_word(
             // CAST: i is below ctrs.hw, at most MAX_HW_CTRS (32).
             csr_cycle + i as u32,
             if i < 3 { 63 } else { hpm_width },
             false,
         )
     } else {
-        ctr_info(0, 63, true)
+        ctr_info_word(0, 63, true)
     })
+}
+
+/// [`initial_ctr_info_word`] as the XLEN value the guest reads.
+#[allow(dead_code)]
+pub(crate) fn initial_ctr_info(
+    ctrs: Counters,
+    i: usize,
+    hpm_width: u32,
+    csr_cycle: u32,
+) -> Option<usize> {
+    initial_ctr_info_word(ctrs, i, hpm_width, csr_cycle).map(|c| u64_to_xlen(c.into_raw()))
 }

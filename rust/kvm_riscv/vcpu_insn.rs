@@ -189,7 +189,7 @@ fn csr_handler(csr: u32) -> Option<CsrHandler> {
     const HPM: (u32, u32, CsrHandler) = (
         b::CSR_CYCLE,
         32,
-        CsrHandler::Rmw(crate::handle::csr_read_pmu_hpm),
+        CsrHandler::Rmw(crate::pmu::read_hpm),
     );
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
