@@ -371,22 +371,6 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
 // C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)
 
-/// `kvm_riscv_vcpu_trap_redirect()`. No C object still linked calls it
-/// (`vcpu_sbi.c` is ported); Rust calls `crate::vcpu_exit::trap_redirect`.
-///
-/// # Safety
-/// `vcpu` is live and loaded on this CPU, the caller its thread; `trap` is
-/// valid.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_trap_redirect(
-    vcpu: *mut b::kvm_vcpu,
-    trap: *const b::kvm_cpu_trap,
-) {
-    // SAFETY: per the function's contract.
-    let (mut cx, trap) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &*trap) };
-    crate::vcpu_exit::trap_redirect(&mut cx, trap)
-}
-
 /// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C).
 ///
 /// # Safety
@@ -447,7 +431,97 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // C ABI entry points: vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
 // (area `sbi`: begin)
 
+// SBI: what the C extensions call (`vcpu_sbi_base.c`, `vcpu_sbi_forward.c`,
+// `vcpu_sbi_hsm.c`, `vcpu_sbi_replace.c`, `vcpu_sbi_system.c`,
+// `vcpu_sbi_v01.c`). They run inside the dispatch of `vcpu_sbi::ecall`,
+// which holds no borrow of the vCPU thread's state across the handler: the
+// context made here is the only one in use.
 
+/// The handler of the forwarded extensions, and of calls other handlers
+/// leave to userspace.
+///
+/// # Safety
+/// `vcpu` is live and loaded, the caller its run loop inside the SBI
+/// dispatch; `retdata` is the dispatch's return record.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_sbi_forward_handler(
+    vcpu: *mut b::kvm_vcpu,
+    _run: *mut b::kvm_run,
+    retdata: *mut b::kvm_vcpu_sbi_return,
+) -> c_int {
+    // SAFETY: per the function's contract (`run` is the vCPU's run page).
+    let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
+    crate::vcpu_sbi::forward_handler(&mut cx, ret)
+}
+
+/// # Safety
+/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_sbi_system_reset(
+    vcpu: *mut b::kvm_vcpu,
+    _run: *mut b::kvm_run,
+    type_: u32,
+    reason: u64,
+) {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    crate::vcpu_sbi::system_reset(&mut cx, type_, reason)
+}
+
+/// SBI HSM start and system suspend: `vcpu` may be another vCPU than the
+/// caller's.
+///
+/// # Safety
+/// `vcpu` is live.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_sbi_request_reset(
+    vcpu: *mut b::kvm_vcpu,
+    pc: c_ulong,
+    a1: c_ulong,
+) {
+    // SAFETY: a live vCPU.
+    crate::vcpu_sbi::request_reset(unsafe { Vcpu::from_raw(vcpu) }, pc, a1)
+}
+
+/// Base's probe: the extension that serves `extid` if it is on; null else.
+///
+/// # Safety
+/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
+#[no_mangle]
+unsafe extern "C" fn kvm_vcpu_sbi_find_ext(
+    vcpu: *mut b::kvm_vcpu,
+    extid: c_ulong,
+) -> *const b::kvm_vcpu_sbi_extension {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    crate::vcpu_sbi::find_ext(&mut cx, extid).map_or(core::ptr::null(), core::ptr::from_ref)
+}
+
+// The guest timer (`vcpu_timer.rs`).
+
+/// The SBI timer calls (`vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
+///
+/// # Safety
+/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_vcpu_timer_next_event(
+    vcpu: *mut b::kvm_vcpu,
+    ncycles: u64,
+) -> c_int {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    errno(crate::vcpu_timer::next_event(&mut cx, ncycles))
+}
+
+/// Sets the clock of a new VM up (`vm.c`).
+///
+/// # Safety
+/// `kvm` is a VM being created, by its creator.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
+    // SAFETY: a live VM.
+    crate::vcpu_timer::guest_timer_init(unsafe { crate::handle::Vm::from_raw(kvm) })
+}
 
 // (area `sbi`: end)
 

@@ -876,3 +876,34 @@ mod perf {
         unsafe { b::riscv_pmu_get_event_info(type_, config, null_mut()) }
     }
 }
+// (area sbi: begin)
+
+/// How long the current task has waited to run, in ns
+/// (`READ_ONCE(current->sched_info.run_delay)`).
+pub(crate) fn current_run_delay() -> u64 {
+    // SAFETY: reads a counter of the current task.
+    unsafe { b::kvm_riscv_rs_current_run_delay() }
+}
+
+/// `sched_info_on()`: the scheduler keeps the statistics steal time needs.
+pub(crate) fn sched_info_on() -> bool {
+    // SAFETY: reads a kernel configuration value.
+    unsafe { b::kvm_riscv_rs_sched_info_on() }
+}
+
+/// The host's timebase frequency (`riscv_timebase`).
+pub(crate) fn riscv_timebase() -> kernel::ffi::c_ulong {
+    // SAFETY: a plain read of a variable set once at boot.
+    unsafe { b::riscv_timebase }
+}
+
+/// The clocksource's cycles-to-ns factors, (mult, shift)
+/// (`riscv_cs_get_mult_shift()`).
+pub(crate) fn cs_mult_shift() -> (u32, u32) {
+    let (mut mult, mut shift) = (0, 0);
+    // SAFETY: the two out-parameters are valid.
+    unsafe { b::riscv_cs_get_mult_shift(&mut mult, &mut shift) };
+    (mult, shift)
+}
+
+// (area sbi: end)

@@ -97,7 +97,6 @@ pub(crate) enum Stat {
     MmioExitKernel,
     CsrExitUser,
     CsrExitKernel,
-    SignalExits,
     InstrIllegalExits,
     LoadMisalignedExits,
     StoreMisalignedExits,
@@ -347,7 +346,6 @@ impl Vcpu {
                 Stat::MmioExitKernel => addr_of_mut!((*st).mmio_exit_kernel),
                 Stat::CsrExitUser => addr_of_mut!((*st).csr_exit_user),
                 Stat::CsrExitKernel => addr_of_mut!((*st).csr_exit_kernel),
-                Stat::SignalExits => addr_of_mut!((*st).signal_exits),
                 Stat::InstrIllegalExits => addr_of_mut!((*st).instr_illegal_exits),
                 Stat::LoadMisalignedExits => addr_of_mut!((*st).load_misaligned_exits),
                 Stat::StoreMisalignedExits => addr_of_mut!((*st).store_misaligned_exits),
@@ -895,17 +893,6 @@ impl Run {
         write_once!(p, u8::from(m.is_write), is_write);
     }
 
-    /// Reads `run->riscv_sbi`.
-    pub(crate) fn sbi(&self) -> SbiExit {
-        let p = self.sbi_ptr();
-        SbiExit {
-            extension_id: read_once!(p, extension_id),
-            function_id: read_once!(p, function_id),
-            args: read_once!(p, args),
-            ret: read_once!(p, ret),
-        }
-    }
-
     /// Writes `run->riscv_sbi`.
     pub(crate) fn set_sbi(&self, s: &SbiExit) {
         let p = self.sbi_ptr();
@@ -1201,70 +1188,6 @@ impl VcpuCtx<'_> {
     }
 }
 
-/// Transitional adapters: the ONE_REG classes and the configuration call
-/// into modules that still take the raw vCPU. Each adapter has the signature
-/// the module will have once converted (same name, `cx` first); the merge
-/// deletes them, and `onereg.rs`/`vcpu_config.rs` import the modules
-/// themselves instead.
-pub(crate) mod onereg_adapters {
-    // transitional until vcpu_timer is converted
-    pub(crate) mod vcpu_timer {
-        use crate::handle::VcpuCtx;
-        use crate::reg_id::RegId;
-        use kernel::prelude::*;
-
-        pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: the context proves the vCPU thread, its mutex held
-            // (ONE_REG ioctl).
-            unsafe { crate::vcpu_timer::get_reg(cx.vcpu().as_ptr(), reg, addr) }
-        }
-
-        pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: as in `get_reg`.
-            unsafe { crate::vcpu_timer::set_reg(cx.vcpu().as_ptr(), reg, addr) }
-        }
-    }
-
-    // transitional until vcpu_sbi is converted
-    pub(crate) mod vcpu_sbi {
-        use crate::handle::VcpuCtx;
-        use crate::onereg::RegList;
-        use crate::reg_id::RegId;
-        use kernel::prelude::*;
-
-        pub(crate) fn get_reg_ext(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: the context proves the vCPU thread, its mutex held
-            // (ONE_REG ioctl).
-            unsafe { crate::vcpu_sbi::get_reg_ext(cx.vcpu().as_ptr(), reg, addr) }
-        }
-
-        pub(crate) fn set_reg_ext(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: as in `get_reg_ext`.
-            unsafe { crate::vcpu_sbi::set_reg_ext(cx.vcpu().as_ptr(), reg, addr) }
-        }
-
-        pub(crate) fn get_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: as in `get_reg_ext`.
-            unsafe { crate::vcpu_sbi::get_reg_state(cx.vcpu().as_ptr(), reg, addr) }
-        }
-
-        pub(crate) fn set_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
-            // SAFETY: as in `get_reg_ext`.
-            unsafe { crate::vcpu_sbi::set_reg_state(cx.vcpu().as_ptr(), reg, addr) }
-        }
-
-        pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
-            // SAFETY: as in `get_reg_ext` (KVM_GET_REG_LIST).
-            unsafe { crate::vcpu_sbi::list_regs(cx.vcpu().as_ptr(), l) }
-        }
-
-        pub(crate) fn validate(cx: &mut VcpuCtx<'_>) {
-            // SAFETY: the context proves the vCPU thread (its first run).
-            unsafe { crate::vcpu_sbi::validate(cx.vcpu().as_ptr()) }
-        }
-    }
-}
-
 
 
 // (area `onereg`: end)
@@ -1273,7 +1196,534 @@ pub(crate) mod onereg_adapters {
 // handle accessors and C-call wrappers: vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
 // (area `sbi`: begin)
 
+// --- The SBI extensions ------------------------------------------------------
 
+/// An SBI extension of the vCPU's dispatch table
+/// (`struct kvm_vcpu_sbi_extension`): an upstream C one, or one of ours
+/// behind the same C ABI (STA, PMU).
+pub(crate) type SbiExt = b::kvm_vcpu_sbi_extension;
+
+/// The SBI extensions that the C objects define, by their C symbols
+/// (`vcpu_sbi_ext_*` of `asm/kvm_vcpu_sbi.h`).
+pub(crate) mod sbi_ext {
+    use super::{b, SbiExt};
+
+    macro_rules! by_symbol {
+        ($($(#[$m:meta])* $name:ident = $sym:ident;)*) => {$(
+            $(#[$m])*
+            // SAFETY: an immutable extension description, defined once by
+            // its object for the module's whole life; nothing writes it.
+            pub(crate) static $name: &SbiExt = unsafe { &b::$sym };
+        )*};
+    }
+
+    by_symbol! {
+        #[cfg(CONFIG_RISCV_SBI_V01)]
+        V01 = vcpu_sbi_ext_v01;
+        BASE = vcpu_sbi_ext_base;
+        TIME = vcpu_sbi_ext_time;
+        IPI = vcpu_sbi_ext_ipi;
+        RFENCE = vcpu_sbi_ext_rfence;
+        SRST = vcpu_sbi_ext_srst;
+        HSM = vcpu_sbi_ext_hsm;
+        DBCN = vcpu_sbi_ext_dbcn;
+        SUSP = vcpu_sbi_ext_susp;
+        FWFT = vcpu_sbi_ext_fwft;
+        MPXY = vcpu_sbi_ext_mpxy;
+        EXPERIMENTAL = vcpu_sbi_ext_experimental;
+        VENDOR = vcpu_sbi_ext_vendor;
+    }
+}
+
+/// The callbacks of an SBI extension of ours whose state registers are
+/// each an `unsigned long` (STA), called through its C description
+/// ([`sbi_extension`]) by the dispatch (`vcpu_sbi.rs`) and by C (Base's
+/// probe), on the vCPU's thread.
+pub(crate) trait SbiExtCallbacks {
+    /// The SBI call, on the run loop (`handler`): 0 or a negative errno;
+    /// the SBI result goes into `ret`.
+    fn handler(cx: &mut VcpuCtx<'_>, ret: &mut b::kvm_vcpu_sbi_return) -> c_int;
+    /// Whether the vCPU can have the extension (`probe`).
+    fn probe(cx: &mut VcpuCtx<'_>) -> bool;
+    /// `reset`.
+    fn reset(cx: &mut VcpuCtx<'_>);
+    /// The number of state registers (`get_state_reg_count`).
+    fn state_reg_count(cx: &mut VcpuCtx<'_>) -> c_ulong;
+    /// GET of state register `num` (`get_state_reg`, once its size is
+    /// checked).
+    fn get_state_reg(cx: &mut VcpuCtx<'_>, num: c_ulong) -> Result<c_ulong>;
+    /// SET of state register `num` to `val` (`set_state_reg`, once its size
+    /// is checked).
+    fn set_state_reg(cx: &mut VcpuCtx<'_>, num: c_ulong, val: c_ulong) -> Result;
+}
+
+/// The C description of an extension of ours with the callbacks of `C`:
+/// SBI extension id `extid`, state registers of subtype `subtype`.
+pub(crate) const fn sbi_extension<C: SbiExtCallbacks>(extid: c_ulong, subtype: c_ulong) -> SbiExt {
+    SbiExt {
+        extid_start: extid,
+        extid_end: extid,
+        default_disabled: false,
+        handler: Some(sbi_cb_handler::<C>),
+        probe: Some(sbi_cb_probe::<C>),
+        init: None,
+        deinit: None,
+        reset: Some(sbi_cb_reset::<C>),
+        validate: None,
+        state_reg_subtype: subtype,
+        get_state_reg_count: Some(sbi_cb_state_reg_count::<C>),
+        get_state_reg_id: None,
+        get_state_reg: Some(sbi_cb_get_state_reg::<C>),
+        set_state_reg: Some(sbi_cb_set_state_reg::<C>),
+    }
+}
+
+// The callbacks of `sbi_extension`, as C calls them. Their common contract:
+// `vcpu` is live, the caller is its thread (the SBI dispatch, the SBI
+// ONE_REG code, vCPU creation and reset, Base's probe) and holds no borrow
+// of the thread's state across the call, so the context made here is the
+// only one in use.
+
+/// # Safety
+/// As above, on the run loop; `retdata` is the dispatch's return record.
+unsafe extern "C" fn sbi_cb_handler<C: SbiExtCallbacks>(
+    vcpu: *mut b::kvm_vcpu,
+    _run: *mut b::kvm_run,
+    retdata: *mut b::kvm_vcpu_sbi_return,
+) -> c_int {
+    // SAFETY: per the function's contract.
+    let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
+    C::handler(&mut cx, ret)
+}
+
+/// # Safety
+/// As above.
+unsafe extern "C" fn sbi_cb_probe<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    c_ulong::from(C::probe(&mut cx))
+}
+
+/// # Safety
+/// As above.
+unsafe extern "C" fn sbi_cb_reset<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    C::reset(&mut cx)
+}
+
+/// # Safety
+/// As above.
+unsafe extern "C" fn sbi_cb_state_reg_count<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    C::state_reg_count(&mut cx)
+}
+
+/// # Safety
+/// As above; `val` is valid for `size` bytes, aligned for an `unsigned
+/// long`.
+unsafe extern "C" fn sbi_cb_get_state_reg<C: SbiExtCallbacks>(
+    vcpu: *mut b::kvm_vcpu,
+    num: c_ulong,
+    size: c_ulong,
+    val: *mut core::ffi::c_void,
+) -> c_int {
+    // Each register is an `unsigned long`: another size is -EINVAL, first.
+    if size != core::mem::size_of::<c_ulong>() {
+        return kernel::error::code::EINVAL.to_errno();
+    }
+    // SAFETY: per the function's contract.
+    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
+    match C::get_state_reg(&mut cx, num) {
+        Ok(v) => {
+            // SAFETY: `val` holds an `unsigned long` (its size, checked).
+            unsafe { val.cast::<c_ulong>().write(v) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+/// As for [`sbi_cb_get_state_reg`]; `val` is only read.
+unsafe extern "C" fn sbi_cb_set_state_reg<C: SbiExtCallbacks>(
+    vcpu: *mut b::kvm_vcpu,
+    num: c_ulong,
+    size: c_ulong,
+    val: *const core::ffi::c_void,
+) -> c_int {
+    // As in `sbi_cb_get_state_reg`.
+    if size != core::mem::size_of::<c_ulong>() {
+        return kernel::error::code::EINVAL.to_errno();
+    }
+    // SAFETY: per the function's contract; `val` holds an `unsigned long`
+    // (its size, checked).
+    let (mut cx, v) = unsafe {
+        (
+            VcpuCtx::new(Vcpu::from_raw(vcpu)),
+            val.cast::<c_ulong>().read(),
+        )
+    };
+    match C::set_state_reg(&mut cx, num, v) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// What an SBI extension's handler left for the dispatch
+/// (`struct kvm_vcpu_sbi_return`, and the trap it may have recorded).
+#[derive(Default)]
+pub(crate) struct SbiRet {
+    /// The value for a1.
+    pub(crate) out_val: c_ulong,
+    /// The SBI error for a0.
+    pub(crate) err_val: c_ulong,
+    /// Userspace finishes the call.
+    pub(crate) uexit: bool,
+    /// A trap for the guest, if `scause` is not 0.
+    pub(crate) utrap: b::kvm_cpu_trap,
+}
+
+// The callbacks of an extension, on the vCPU's thread. Each may come back
+// into Rust (the extensions of ours, the C ABI entry points the C ones
+// call), which makes its own context: none of these holds a borrow of the
+// thread's state across the call.
+impl VcpuCtx<'_> {
+    /// `ext->probe(vcpu)`; `None` if it has no probe.
+    pub(crate) fn sbi_ext_probe(&mut self, ext: &SbiExt) -> Option<c_ulong> {
+        let f = ext.probe?;
+        // SAFETY: the extension's own callback, for the live vCPU, on its
+        // thread.
+        Some(unsafe { f(self.v.as_ptr()) })
+    }
+
+    /// `ext->init(vcpu)`: 0 or a negative errno; `None` if it has none.
+    pub(crate) fn sbi_ext_init(&mut self, ext: &SbiExt) -> Option<c_int> {
+        let f = ext.init?;
+        // SAFETY: as in `sbi_ext_probe`.
+        Some(unsafe { f(self.v.as_ptr()) })
+    }
+
+    /// `ext->deinit(vcpu)`, if it has one.
+    pub(crate) fn sbi_ext_deinit(&mut self, ext: &SbiExt) {
+        if let Some(f) = ext.deinit {
+            // SAFETY: as in `sbi_ext_probe`.
+            unsafe { f(self.v.as_ptr()) }
+        }
+    }
+
+    /// `ext->reset(vcpu)`, if it has one.
+    pub(crate) fn sbi_ext_reset(&mut self, ext: &SbiExt) {
+        if let Some(f) = ext.reset {
+            // SAFETY: as in `sbi_ext_probe`.
+            unsafe { f(self.v.as_ptr()) }
+        }
+    }
+
+    /// `ext->validate(vcpu)`, if it has one.
+    pub(crate) fn sbi_ext_validate(&mut self, ext: &SbiExt) {
+        if let Some(f) = ext.validate {
+            // SAFETY: as in `sbi_ext_probe`.
+            unsafe { f(self.v.as_ptr()) }
+        }
+    }
+
+    /// Calls the handler of `ext` for the guest's ecall, on the run loop;
+    /// `ret` gets what it left. `None` if it has no handler.
+    #[inline]
+    pub(crate) fn call_sbi_handler(&mut self, ext: &SbiExt, ret: &mut SbiRet) -> Option<c_int> {
+        let f = ext.handler?;
+        let mut r = b::kvm_vcpu_sbi_return {
+            out_val: ret.out_val,
+            err_val: ret.err_val,
+            utrap: &mut ret.utrap,
+            uexit: ret.uexit,
+        };
+        // SAFETY: the extension's own handler, for the live vCPU on its run
+        // loop, with its run page; `r` and the trap it points to outlive the
+        // call.
+        let rc = unsafe { f(self.v.as_ptr(), self.v.run_page().as_ptr(), &mut r) };
+        (ret.out_val, ret.err_val, ret.uexit) = (r.out_val, r.err_val, r.uexit);
+        Some(rc)
+    }
+
+    /// `ext->get_state_reg_count(vcpu)`; `None` if the extension has no
+    /// state registers.
+    pub(crate) fn sbi_ext_state_reg_count(&mut self, ext: &SbiExt) -> Option<c_ulong> {
+        let f = ext.get_state_reg_count?;
+        // SAFETY: as in `sbi_ext_probe`.
+        Some(unsafe { f(self.v.as_ptr()) })
+    }
+
+    /// `ext->get_state_reg_id(vcpu, index, id)`: 0 or a negative errno;
+    /// `None` if it has none.
+    pub(crate) fn sbi_ext_state_reg_id(
+        &mut self,
+        ext: &SbiExt,
+        index: c_int,
+        id: &mut u64,
+    ) -> Option<c_int> {
+        let f = ext.get_state_reg_id?;
+        // SAFETY: as in `sbi_ext_probe`; `id` is valid for the call.
+        Some(unsafe { f(self.v.as_ptr(), index, id) })
+    }
+
+    /// `ext->get_state_reg(vcpu, num, size, val)`: the register's first
+    /// `size` bytes into `val`; 0 or a negative errno. `None` if it has
+    /// none.
+    pub(crate) fn sbi_ext_get_state_reg(
+        &mut self,
+        ext: &SbiExt,
+        num: c_ulong,
+        size: usize,
+        val: &mut u64,
+    ) -> Option<c_int> {
+        let f = ext.get_state_reg?;
+        if size > core::mem::size_of::<u64>() {
+            return Some(kernel::error::code::EINVAL.to_errno());
+        }
+        // SAFETY: as in `sbi_ext_probe`; `val` holds `size` bytes, aligned
+        // for any register size.
+        Some(unsafe { f(self.v.as_ptr(), num, size, core::ptr::from_mut(val).cast()) })
+    }
+
+    /// `ext->set_state_reg(vcpu, num, size, val)`: the register from the
+    /// first `size` bytes of `val`; 0 or a negative errno. `None` if it has
+    /// none.
+    pub(crate) fn sbi_ext_set_state_reg(
+        &mut self,
+        ext: &SbiExt,
+        num: c_ulong,
+        size: usize,
+        val: &u64,
+    ) -> Option<c_int> {
+        let f = ext.set_state_reg?;
+        if size > core::mem::size_of::<u64>() {
+            return Some(kernel::error::code::EINVAL.to_errno());
+        }
+        // SAFETY: as in `sbi_ext_get_state_reg`; the callback only reads.
+        Some(unsafe { f(self.v.as_ptr(), num, size, core::ptr::from_ref(val).cast()) })
+    }
+
+    /// The vCPU's steal-time state (`arch.sta`): only its thread touches it.
+    pub(crate) fn sta(&mut self) -> &mut b::kvm_vcpu_arch__bindgen_ty_1 {
+        // SAFETY: a field of the live vCPU that only this thread touches;
+        // the borrow is of the context.
+        unsafe { &mut *addr_of_mut!((*self.arch()).sta) }
+    }
+}
+
+// --- The run page: SBI answers and system events -----------------------------
+
+impl Run {
+    /// `run->riscv_sbi.ret`: userspace's answer to a forwarded SBI call.
+    pub(crate) fn sbi_ret(&self) -> [c_ulong; 2] {
+        read_once!(self.sbi_ptr(), ret)
+    }
+
+    /// Writes `run->system_event` (zeroed, then the event `type_` with one
+    /// datum, `data`).
+    pub(crate) fn set_system_event(&self, type_: u32, data: u64) {
+        let mut ev = b::kvm_run__bindgen_ty_1__bindgen_ty_19 {
+            type_,
+            ndata: 1,
+            ..Default::default()
+        };
+        // `data[0]`, the union's first word.
+        ev.__bindgen_anon_1.bindgen_union_field[0] = data;
+        // SAFETY: in bounds of the run page, a union member's address.
+        let p = unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.system_event) };
+        // SAFETY: a volatile write of the whole member.
+        unsafe {
+            p.cast::<b::kvm_run__bindgen_ty_1__bindgen_ty_19>()
+                .write_volatile(ev)
+        }
+    }
+}
+
+// --- The timer ---------------------------------------------------------------
+
+/// A vCPU's timer (`arch.timer`, `struct kvm_vcpu_timer`), shared by the
+/// vCPU's thread and its hrtimer's callback (hard interrupt context), as
+/// upstream shares it: each access is one `READ_ONCE()`/`WRITE_ONCE()` of a
+/// field.
+///
+/// # Invariants
+/// Inside a live vCPU, whose creation set the hrtimer up
+/// ([`VcpuCtx::timer_setup`]) before anyone else could reach the vCPU, and
+/// whose destruction cancels it.
+#[repr(transparent)]
+pub(crate) struct VcpuTimer(Opaque<b::kvm_vcpu_timer>);
+
+/// A callback of a vCPU's timer, which the hrtimer core runs in hard
+/// interrupt context when the timer expires.
+pub(crate) trait VcpuTimerCallback {
+    /// The timer of `v` expired: `Some(ns)` to run again `ns` after now
+    /// (`hrtimer_forward_now()`, `HRTIMER_RESTART`), `None` to stop.
+    fn expired(v: &Vcpu) -> Option<u64>;
+}
+
+/// The hrtimer callback of a vCPU timer set up with `C`.
+///
+/// # Safety
+/// `h` is the `arch.timer.hrt` of a live vCPU, and the hrtimer core is
+/// running its callback.
+unsafe extern "C" fn vcpu_timer_expired<C: VcpuTimerCallback>(
+    h: *mut b::hrtimer,
+) -> b::hrtimer_restart {
+    // SAFETY: `container_of()`: per the function's contract, `h` is that many
+    // bytes into a live vCPU (destroy cancels the timer before it goes).
+    let v = unsafe {
+        Vcpu::from_raw(
+            h.byte_sub(core::mem::offset_of!(b::kvm_vcpu, arch.timer.hrt))
+                .cast(),
+        )
+    };
+    match C::expired(v) {
+        Some(ns) => {
+            // SAFETY: the running callback's own hrtimer
+            // (`hrtimer_forward_now()`). CAST: `ktime_set(0, ns)`, as
+            // upstream.
+            unsafe { b::hrtimer_forward(h, b::hrtimer_cb_get_time(h), ns as b::ktime_t) };
+            b::hrtimer_restart::HRTIMER_RESTART
+        }
+        None => b::hrtimer_restart::HRTIMER_NORESTART,
+    }
+}
+
+impl Vcpu {
+    /// The vCPU's timer.
+    pub(crate) fn timer(&self) -> &VcpuTimer {
+        // SAFETY: in bounds of the live vCPU; a transparent wrapper, which
+        // `Opaque` lets the callback change.
+        unsafe { &*addr_of_mut!((*self.arch()).timer).cast::<VcpuTimer>() }
+    }
+
+    /// `kvm_vcpu_is_blocking()`: the vCPU's thread waits in `kvm_vcpu_block()`.
+    pub(crate) fn is_blocking(&self) -> bool {
+        // SAFETY: reads the live vCPU's wait state.
+        unsafe { b::kvm_riscv_rs_vcpu_is_blocking(self.as_ptr()) }
+    }
+}
+
+impl VcpuTimer {
+    fn as_ptr(&self) -> *mut b::kvm_vcpu_timer {
+        self.0.get()
+    }
+
+    fn hrt(&self) -> *mut b::hrtimer {
+        // SAFETY: in bounds of the live timer.
+        unsafe { addr_of_mut!((*self.as_ptr()).hrt) }
+    }
+
+    /// `init_done`: the timer was set up and not torn down.
+    pub(crate) fn init_done(&self) -> bool {
+        read_once!(self.as_ptr(), init_done)
+    }
+
+    pub(crate) fn set_init_done(&self, v: bool) {
+        write_once!(self.as_ptr(), v, init_done)
+    }
+
+    /// `next_set`: the hrtimer is armed for the next event.
+    pub(crate) fn next_set(&self) -> bool {
+        read_once!(self.as_ptr(), next_set)
+    }
+
+    pub(crate) fn set_next_set(&self, v: bool) {
+        write_once!(self.as_ptr(), v, next_set)
+    }
+
+    /// `next_cycles`: the next event, in guest cycles.
+    pub(crate) fn next_cycles(&self) -> u64 {
+        read_once!(self.as_ptr(), next_cycles)
+    }
+
+    pub(crate) fn set_next_cycles(&self, v: u64) {
+        write_once!(self.as_ptr(), v, next_cycles)
+    }
+
+    /// `sstc_enabled`: the guest programs VSTIMECMP itself.
+    pub(crate) fn sstc_enabled(&self) -> bool {
+        read_once!(self.as_ptr(), sstc_enabled)
+    }
+
+    pub(crate) fn set_sstc_enabled(&self, v: bool) {
+        write_once!(self.as_ptr(), v, sstc_enabled)
+    }
+
+    /// Arms the hrtimer `ns` from now (`hrtimer_start(..., HRTIMER_MODE_REL)`).
+    pub(crate) fn start(&self, ns: u64) {
+        // SAFETY: set up at creation (type invariant). CAST: `ktime_set(0,
+        // ns)`, as upstream.
+        unsafe {
+            b::hrtimer_start_range_ns(
+                self.hrt(),
+                ns as b::ktime_t,
+                0,
+                b::hrtimer_mode_HRTIMER_MODE_REL,
+            )
+        };
+    }
+
+    /// Disarms the hrtimer, waiting for a running callback (`hrtimer_cancel()`).
+    pub(crate) fn cancel(&self) {
+        // SAFETY: set up at creation (type invariant).
+        unsafe { b::hrtimer_cancel(self.hrt()) };
+    }
+}
+
+impl VcpuCtx<'_> {
+    /// Sets the vCPU's hrtimer up with the callback of `C`, relative and on
+    /// CLOCK_MONOTONIC (`hrtimer_setup()`); vCPU creation does, before the
+    /// timer can be armed.
+    pub(crate) fn timer_setup<C: VcpuTimerCallback>(&mut self) {
+        let f: unsafe extern "C" fn(*mut b::hrtimer) -> b::hrtimer_restart =
+            vcpu_timer_expired::<C>;
+        // SAFETY: the new vCPU's own hrtimer, not armed; the callback gets
+        // the vCPU's `arch.timer.hrt`, as it requires. CAST: a small clock id.
+        unsafe {
+            b::hrtimer_setup(
+                self.v.timer().hrt(),
+                Some(f),
+                b::CLOCK_MONOTONIC as b::clockid_t,
+                b::hrtimer_mode_HRTIMER_MODE_REL,
+            )
+        };
+    }
+}
+
+// --- The VM's guest clock -----------------------------------------------------
+
+impl Vm {
+    /// The guest's `time` offset from the host's (`arch.timer.time_delta`):
+    /// userspace may set it through one vCPU while others read it, a word
+    /// each way, as upstream allows.
+    pub(crate) fn time_delta(&self) -> u64 {
+        read_once!(self.as_ptr(), arch.timer.time_delta)
+    }
+
+    pub(crate) fn set_time_delta(&self, delta: u64) {
+        write_once!(self.as_ptr(), delta, arch.timer.time_delta)
+    }
+
+    /// The clocksource's cycles-to-ns factors (mult, shift), set when the VM
+    /// is created.
+    pub(crate) fn timer_factors(&self) -> (u32, u32) {
+        (
+            read_once!(self.as_ptr(), arch.timer.nsec_mult),
+            read_once!(self.as_ptr(), arch.timer.nsec_shift),
+        )
+    }
+
+    /// Sets the guest clock of a new VM up: its factors and offset.
+    pub(crate) fn init_guest_timer(&self, mult: u32, shift: u32, delta: u64) {
+        write_once!(self.as_ptr(), mult, arch.timer.nsec_mult);
+        write_once!(self.as_ptr(), shift, arch.timer.nsec_shift);
+        self.set_time_delta(delta);
+    }
+}
 
 // (area `sbi`: end)
 

@@ -15,7 +15,7 @@ use crate::handle::VcpuCtx;
 // adapters of handle.rs (area `onereg`); at the merge this line becomes
 // `use crate::{aia, vcpu_sbi, vcpu_timer};`.
 use crate::aia;
-use crate::handle::onereg_adapters::{vcpu_sbi, vcpu_timer};
+use crate::{vcpu_sbi, vcpu_timer};
 use crate::isa::{self, host_supports};
 use crate::isa_table::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;

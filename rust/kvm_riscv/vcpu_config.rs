@@ -12,7 +12,7 @@ use crate::csr;
 use crate::handle::VcpuCtx;
 // transitional until vcpu_sbi is converted: the adapter of handle.rs (area
 // `onereg`); at the merge this line becomes `use crate::vcpu_sbi;`.
-use crate::handle::onereg_adapters::vcpu_sbi;
+use crate::vcpu_sbi;
 use crate::isa::host_has_ext;
 use crate::isa_table::bitmap_has;
 use crate::nacl::ncsr_write;

@@ -19,9 +19,6 @@ use kernel::ffi::{c_int, c_ulong};
 /// emulation, which uses it too.
 pub(crate) use crate::vcpu_insn::trap_redirect;
 
-/// Transitional: `vcpu_sbi.rs` still calls the C entry point by this path;
-/// this goes once it calls [`trap_redirect`].
-pub(crate) use crate::abi::kvm_riscv_vcpu_trap_redirect;
 
 // The cause numbers and firmware events of `trap` must be the kernel's.
 const _: () = {

@@ -10,26 +10,27 @@
 //! HTIMEDELTA.
 //!
 //! The state is upstream's `struct kvm_vcpu_timer`, embedded in the C
-//! `struct kvm_vcpu`; the kernel crate's `HrTimer` wants to own its timer
-//! in a pinned Rust value, so the embedded hrtimer is driven through the C
-//! calls here. `next_cycles` and `next_set` are shared by the vCPU thread
-//! and the hrtimer callback (hard interrupt context), as upstream shares
-//! them: each access is one volatile load or store of a word.
+//! `struct kvm_vcpu` ([`VcpuTimer`]); the kernel crate's `HrTimer` wants to
+//! own its timer in a pinned Rust value, so the embedded hrtimer is driven
+//! through the handle. `next_cycles` and `next_set` are shared by the vCPU
+//! thread and the hrtimer callback (hard interrupt context), as upstream
+//! shares them: each access is one volatile load or store of a word.
 
 use crate::bindings as b;
-use crate::handle::VcpuCtx;
 use crate::csr;
+use crate::ffi;
+use crate::handle::{Vcpu, VcpuCtx, VcpuTimer, VcpuTimerCallback, Vm};
+use crate::irq;
 use crate::isa::host_has_ext;
 use crate::nacl::{ncsr_read, ncsr_write};
-use crate::onereg::user;
 use crate::reg_id::RegId;
 use crate::timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
-use crate::handle::Vcpu;
 use core::mem::{offset_of, size_of};
-use core::ptr::addr_of_mut;
 use kernel::error::code::*;
-use kernel::ffi::c_int;
+use kernel::num::casts::arch::u64_as_usize;
+use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
+use kernel::uaccess::{UserPtr, UserSlice};
 
 // The uapi's timer states and register layout are the ones `timer_logic`
 // knows.
@@ -45,206 +46,111 @@ const _: () = {
 
 /// The host's `time` (`get_cycles64()`; RV64).
 fn host_cycles() -> u64 {
-    // CAST: XLEN is 64.
-    csr::TIME.read() as u64
+    u64::from_safe_cast(csr::TIME.read())
 }
 
-/// The VM's guest clock (`struct kvm_guest_timer`): its offset from the
-/// host's `time`, and the clocksource's cycles-to-ns factors.
-#[derive(Clone, Copy)]
-struct GuestClock(*mut b::kvm_guest_timer);
-
-impl GuestClock {
-    fn delta(self) -> u64 {
-        // SAFETY: the live VM's clock; a word read (userspace may set it
-        // meanwhile, as upstream allows).
-        unsafe { addr_of_mut!((*self.0).time_delta).read_volatile() }
-    }
-
-    fn set_delta(self, delta: u64) {
-        // SAFETY: as above, a word write.
-        unsafe { addr_of_mut!((*self.0).time_delta).write_volatile(delta) }
-    }
-
-    /// The guest's `time` now.
-    fn now(self) -> u64 {
-        host_cycles().wrapping_add(self.delta())
-    }
-
-    /// Nanoseconds until guest cycle `next`, 0 once it has passed.
-    fn ns_until(self, next: u64) -> u64 {
-        // Interrupts off, as upstream: `time` is read and converted at one
-        // instant.
-        // SAFETY: paired with the restore below.
-        let flags = unsafe { b::kvm_riscv_rs_local_irq_save() };
-        // SAFETY: the factors are set when the VM is created.
-        let (mult, shift) = unsafe { ((*self.0).nsec_mult, (*self.0).nsec_shift) };
-        let ns = cycles_to_ns(self.now(), next, mult, shift);
-        // SAFETY: restores what the save above returned.
-        unsafe { b::kvm_riscv_rs_local_irq_restore(flags) };
-        ns
-    }
+/// The guest's `time` now, on the VM's clock.
+fn guest_now(vm: &Vm) -> u64 {
+    host_cycles().wrapping_add(vm.time_delta())
 }
 
-/// A vCPU's timer (`struct kvm_vcpu_timer`).
-///
-/// # Invariants
-/// `vcpu` is live, and `t` is its `arch.timer`.
-#[derive(Clone, Copy)]
-struct Timer {
-    vcpu: *mut b::kvm_vcpu,
-    t: *mut b::kvm_vcpu_timer,
+/// Nanoseconds until guest cycle `next` on the VM's clock, 0 once it has
+/// passed.
+fn ns_until(vm: &Vm, next: u64) -> u64 {
+    // Interrupts off, as upstream: `time` is read and converted at one
+    // instant.
+    let _irqs = irq::disable();
+    let (mult, shift) = vm.timer_factors();
+    cycles_to_ns(guest_now(vm), next, mult, shift)
 }
 
-/// Reads a field of the timer (`READ_ONCE()`).
-macro_rules! get {
-    ($t:expr, $f:ident) => {{
-        let t = $t;
-        // SAFETY: the live vCPU's timer (type invariant); a word read.
-        unsafe { addr_of_mut!((*t.t).$f).read_volatile() }
-    }};
+/// Disarms the timer; -EINVAL if it was not initialised or not armed
+/// (`kvm_riscv_vcpu_timer_cancel()`).
+fn cancel(t: &VcpuTimer) -> Result {
+    if !t.init_done() {
+        return Err(EINVAL);
+    }
+    t.cancel();
+    if !t.next_set() {
+        return Err(EINVAL);
+    }
+    t.set_next_set(false);
+    Ok(())
 }
 
-/// Writes a field of the timer (`WRITE_ONCE()`).
-macro_rules! set {
-    ($t:expr, $f:ident, $v:expr) => {{
-        let (t, v) = ($t, $v);
-        // SAFETY: the live vCPU's timer (type invariant); a word write.
-        unsafe { addr_of_mut!((*t.t).$f).write_volatile(v) }
-    }};
+/// Programs the next event at guest cycle `ncycles`
+/// (`kvm_riscv_vcpu_timer_next_event()`; the SBI timer calls of C come
+/// through `abi.rs`).
+pub(crate) fn next_event(cx: &mut VcpuCtx<'_>, ncycles: u64) -> Result {
+    let v = cx.vcpu();
+    let t = v.timer();
+    if t.sstc_enabled() {
+        ncsr_write(csr::VSTIMECMP, u64_as_usize(ncycles));
+        return Ok(());
+    }
+    if !t.init_done() {
+        return Err(EINVAL);
+    }
+    // IRQ_VS_TIMER is always a settable interrupt.
+    let _ = crate::vcpu_irq::unset_interrupt(v, b::IRQ_VS_TIMER);
+    let ns = ns_until(v.vm(), ncycles);
+    t.set_next_cycles(ncycles);
+    t.start(ns);
+    t.set_next_set(true);
+    Ok(())
 }
 
-impl Timer {
-    /// # Safety
-    /// `vcpu` is live for as long as the value is used.
-    unsafe fn of(vcpu: *mut b::kvm_vcpu) -> Self {
-        // SAFETY: in bounds of the live vCPU.
-        Timer { vcpu, t: unsafe { addr_of_mut!((*vcpu).arch.timer) } }
+/// Arms the hrtimer for the vCPU thread that blocks
+/// (`kvm_riscv_vcpu_timer_blocking()`).
+fn blocking(v: &Vcpu) {
+    let t = v.timer();
+    if !t.init_done() {
+        return;
     }
+    t.start(ns_until(v.vm(), t.next_cycles()));
+    t.set_next_set(true);
+}
 
-    /// The timer whose hrtimer is `h`.
-    ///
-    /// # Safety
-    /// `h` is the `arch.timer.hrt` of a live vCPU.
-    unsafe fn of_hrtimer(h: *mut b::hrtimer) -> Self {
-        // SAFETY: `container_of()`: per the function's contract, the vCPU
-        // starts that many bytes before `h`.
-        let vcpu = unsafe { h.byte_sub(offset_of!(b::kvm_vcpu, arch.timer.hrt)) }.cast();
-        // SAFETY: as above, a live vCPU.
-        unsafe { Timer::of(vcpu) }
-    }
-
-    fn clock(self) -> GuestClock {
-        // SAFETY: the VM outlives its vCPUs; in bounds of it.
-        GuestClock(unsafe { addr_of_mut!((*(*self.vcpu).kvm).arch.timer) })
-    }
-
-    fn vcpu<'a>(self) -> &'a Vcpu {
-        // SAFETY: live, per the type invariant.
-        unsafe { Vcpu::from_raw(self.vcpu) }
-    }
-
-    fn hrt(self) -> *mut b::hrtimer {
-        // SAFETY: in bounds of the live vCPU.
-        unsafe { addr_of_mut!((*self.t).hrt) }
-    }
-
-    /// Arms the hrtimer `ns` from now (`hrtimer_start(..., HRTIMER_MODE_REL)`).
-    fn start(self, ns: u64) {
-        // SAFETY: the hrtimer was set up by `init` (callers check
-        // `init_done`). CAST: `ktime_set(0, ns)`, as upstream.
-        unsafe { b::hrtimer_start_range_ns(self.hrt(), ns as b::ktime_t, 0, b::hrtimer_mode_HRTIMER_MODE_REL) };
-    }
-
-    /// Disarms the timer; -EINVAL if it was not initialised or not armed
-    /// (`kvm_riscv_vcpu_timer_cancel()`).
-    fn cancel(self) -> Result {
-        if !get!(self, init_done) {
-            return Err(EINVAL);
-        }
-        // SAFETY: set up by `init`; waits for a running callback.
-        unsafe { b::hrtimer_cancel(self.hrt()) };
-        if !get!(self, next_set) {
-            return Err(EINVAL);
-        }
-        set!(self, next_set, false);
-        Ok(())
-    }
-
-    /// Programs the next event at guest cycle `ncycles`
-    /// (`kvm_riscv_vcpu_timer_next_event()`).
-    fn next_event(self, ncycles: u64) -> Result {
-        if get!(self, sstc_enabled) {
-            // CAST: XLEN is 64.
-            ncsr_write(csr::VSTIMECMP, ncycles as usize);
-            return Ok(());
-        }
-        if !get!(self, init_done) {
-            return Err(EINVAL);
-        }
-        // IRQ_VS_TIMER is always a settable interrupt.
-        let _ = crate::vcpu_irq::unset_interrupt(self.vcpu(), b::IRQ_VS_TIMER);
-        let ns = self.clock().ns_until(ncycles);
-        set!(self, next_cycles, ncycles);
-        self.start(ns);
-        set!(self, next_set, true);
-        Ok(())
-    }
-
-    /// Arms the hrtimer for the vCPU thread that blocks
-    /// (`kvm_riscv_vcpu_timer_blocking()`).
-    fn blocking(self) {
-        if !get!(self, init_done) {
-            return;
-        }
-        self.start(self.clock().ns_until(get!(self, next_cycles)));
-        set!(self, next_set, true);
-    }
-
-    /// `kvm_riscv_vcpu_timer_unblocking()`: nothing to undo if the timer
-    /// was not armed.
-    fn unblocking(self) {
-        let _ = self.cancel();
-    }
+/// `kvm_riscv_vcpu_timer_unblocking()`: nothing to undo if the timer was
+/// not armed.
+fn unblocking(t: &VcpuTimer) {
+    let _ = cancel(t);
 }
 
 /// The hrtimer callback: re-arms itself if the host timer fired before
 /// the guest's compare value (the clocks differ), else marks the event
 /// done and calls `fire`.
-fn expired(t: Timer, fire: impl FnOnce(&Vcpu)) -> b::hrtimer_restart {
-    let clock = t.clock();
-    let next = get!(t, next_cycles);
-    if clock.now() < next {
-        let ns = clock.ns_until(next);
-        // SAFETY: the running callback's own timer (`hrtimer_forward_now()`).
-        // CAST: `ktime_set(0, ns)`, as upstream.
-        unsafe { b::hrtimer_forward(t.hrt(), b::hrtimer_cb_get_time(t.hrt()), ns as b::ktime_t) };
-        return b::hrtimer_restart::HRTIMER_RESTART;
+fn expired(v: &Vcpu, fire: impl FnOnce(&Vcpu)) -> Option<u64> {
+    let vm = v.vm();
+    let t = v.timer();
+    let next = t.next_cycles();
+    if guest_now(vm) < next {
+        return Some(ns_until(vm, next));
     }
-    set!(t, next_set, false);
-    fire(t.vcpu());
-    b::hrtimer_restart::HRTIMER_NORESTART
+    t.set_next_set(false);
+    fire(v);
+    None
 }
 
 /// Without Sstc: the guest's timer event, as the VS timer interrupt.
-///
-/// # Safety
-/// Called by the hrtimer core for the timer `init` set up.
-unsafe extern "C" fn hrtimer_expired(h: *mut b::hrtimer) -> b::hrtimer_restart {
-    // SAFETY: `h` is a live vCPU's `arch.timer.hrt` (destroy cancels it).
-    // The interrupt number is always settable.
-    expired(unsafe { Timer::of_hrtimer(h) }, |v| {
-        let _ = crate::vcpu_irq::set_interrupt(v, b::IRQ_VS_TIMER);
-    })
+struct HrtimerExpired;
+
+impl VcpuTimerCallback for HrtimerExpired {
+    fn expired(v: &Vcpu) -> Option<u64> {
+        // The interrupt number is always settable.
+        expired(v, |v| {
+            let _ = crate::vcpu_irq::set_interrupt(v, b::IRQ_VS_TIMER);
+        })
+    }
 }
 
 /// With Sstc: wakes the blocked vCPU thread, whose VSTIMECMP has passed.
-///
-/// # Safety
-/// As for [`hrtimer_expired`].
-unsafe extern "C" fn vstimer_expired(h: *mut b::hrtimer) -> b::hrtimer_restart {
-    // SAFETY: as in `hrtimer_expired`.
-    expired(unsafe { Timer::of_hrtimer(h) }, |v| v.kick())
+struct VstimerExpired;
+
+impl VcpuTimerCallback for VstimerExpired {
+    fn expired(v: &Vcpu) -> Option<u64> {
+        expired(v, |v| v.kick())
+    }
 }
 
 // --- the vCPU's side ----------------------------------------------------------
@@ -252,124 +158,104 @@ unsafe extern "C" fn vstimer_expired(h: *mut b::hrtimer) -> b::hrtimer_restart {
 /// Sets the timer up at vCPU creation (`kvm_riscv_vcpu_timer_init()`):
 /// VSTIMECMP if the host has Sstc, else an hrtimer that injects the
 /// interrupt.
-///
-/// # Safety
-/// `vcpu` is being created, by its creator.
-pub(crate) unsafe fn init_raw(vcpu: *mut b::kvm_vcpu) -> Result {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    if get!(t, init_done) {
+pub(crate) fn init(cx: &mut VcpuCtx<'_>) -> Result {
+    let t = cx.vcpu().timer();
+    if t.init_done() {
         return Err(EINVAL);
     }
-    set!(t, init_done, true);
-    set!(t, next_set, false);
+    t.set_init_done(true);
+    t.set_next_set(false);
     let sstc = host_has_ext(b::RISCV_ISA_EXT_SSTC);
-    set!(t, sstc_enabled, sstc);
-    let f: unsafe extern "C" fn(*mut b::hrtimer) -> b::hrtimer_restart =
-        if sstc { vstimer_expired } else { hrtimer_expired };
-    // SAFETY: the vCPU's own hrtimer, not armed yet; the callback matches.
-    // CAST: a small clock id.
-    unsafe { b::hrtimer_setup(t.hrt(), Some(f), b::CLOCK_MONOTONIC as b::clockid_t, b::hrtimer_mode_HRTIMER_MODE_REL) };
+    t.set_sstc_enabled(sstc);
+    if sstc {
+        cx.timer_setup::<VstimerExpired>();
+    } else {
+        cx.timer_setup::<HrtimerExpired>();
+    }
     Ok(())
 }
 
 /// Stops the timer of a vCPU that goes away (`kvm_riscv_vcpu_timer_deinit()`).
-///
-/// # Safety
-/// `vcpu` is live; its destroyer calls.
-pub(crate) unsafe fn deinit_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    let _ = t.cancel();
-    set!(t, init_done, false);
+pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
+    let t = cx.vcpu().timer();
+    let _ = cancel(t);
+    t.set_init_done(false);
 }
 
 /// `kvm_riscv_vcpu_timer_reset()`: no event, nothing armed.
-///
-/// # Safety
-/// `vcpu` is live; its own thread calls.
-pub(crate) unsafe fn reset_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    set!(t, next_cycles, u64::MAX);
-    let _ = t.cancel();
+pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
+    let t = cx.vcpu().timer();
+    t.set_next_cycles(u64::MAX);
+    let _ = cancel(t);
 }
 
-/// Loads the timer CSRs at vCPU load (`kvm_riscv_vcpu_timer_restore()`).
-///
-/// # Safety
-/// `vcpu` is live and being loaded on this CPU, preemption off.
-pub(crate) unsafe fn restore_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    // CAST: XLEN is 64.
-    ncsr_write(csr::HTIMEDELTA, t.clock().delta() as usize);
-    if !get!(t, sstc_enabled) {
+/// Loads the timer CSRs at vCPU load (`kvm_riscv_vcpu_timer_restore()`),
+/// preemption off.
+pub(crate) fn restore(cx: &mut VcpuCtx<'_>) {
+    let v = cx.vcpu();
+    let t = v.timer();
+    ncsr_write(csr::HTIMEDELTA, u64_as_usize(v.vm().time_delta()));
+    if !t.sstc_enabled() {
         return;
     }
-    // CAST: as above.
-    ncsr_write(csr::VSTIMECMP, get!(t, next_cycles) as usize);
-    if get!(t, init_done) {
-        t.unblocking();
+    ncsr_write(csr::VSTIMECMP, u64_as_usize(t.next_cycles()));
+    if t.init_done() {
+        unblocking(t);
     }
 }
 
 /// Reads VSTIMECMP back after a guest exit (`kvm_riscv_vcpu_timer_sync()`).
-///
-/// # Safety
-/// `vcpu` is live and loaded on this CPU.
-pub(crate) unsafe fn sync_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    if get!(t, sstc_enabled) {
-        // CAST: XLEN is 64.
-        set!(t, next_cycles, ncsr_read(csr::VSTIMECMP) as u64);
+pub(crate) fn sync(cx: &mut VcpuCtx<'_>) {
+    let t = cx.vcpu().timer();
+    if t.sstc_enabled() {
+        t.set_next_cycles(u64::from_safe_cast(ncsr_read(csr::VSTIMECMP)));
     }
 }
 
-/// At vCPU put (`kvm_riscv_vcpu_timer_save()`): VSTIMECMP was saved by
-/// [`sync`] at the last exit. It is set to "never" so that a passed event
-/// does not keep this CPU's WFI from sleeping, and the hrtimer takes over
-/// while the vCPU thread blocks.
-///
-/// # Safety
-/// `vcpu` is live and being put on this CPU, preemption off.
-pub(crate) unsafe fn save_raw(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    if !get!(t, sstc_enabled) {
+/// At vCPU put (`kvm_riscv_vcpu_timer_save()`), preemption off: VSTIMECMP
+/// was saved by [`sync`] at the last exit. It is set to "never" so that a
+/// passed event does not keep this CPU's WFI from sleeping, and the
+/// hrtimer takes over while the vCPU thread blocks.
+pub(crate) fn save(cx: &mut VcpuCtx<'_>) {
+    let v = cx.vcpu();
+    let t = v.timer();
+    if !t.sstc_enabled() {
         return;
     }
     // The CSR itself, as upstream (not through NACL).
     csr::VSTIMECMP.write(usize::MAX);
-    if !get!(t, init_done) {
+    if !t.init_done() {
         return;
     }
-    // SAFETY: the live vCPU.
-    if unsafe { b::kvm_riscv_rs_vcpu_is_blocking(vcpu) } {
-        t.blocking();
+    if v.is_blocking() {
+        blocking(v);
     }
 }
 
 /// Is the guest's timer event due, or its interrupt pending
-/// (`kvm_riscv_vcpu_timer_pending()`)?
-///
-/// # Safety
-/// `vcpu` is live.
-pub(crate) unsafe fn pending_raw(vcpu: *mut b::kvm_vcpu) -> bool {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
-    t.clock().ns_until(get!(t, next_cycles)) == 0 || crate::vcpu_irq::has_interrupts(t.vcpu(), 1 << b::IRQ_VS_TIMER)
+/// (`kvm_riscv_vcpu_timer_pending()`)? From any thread.
+pub(crate) fn pending(v: &Vcpu) -> bool {
+    ns_until(v.vm(), v.timer().next_cycles()) == 0
+        || crate::vcpu_irq::has_interrupts(v, 1 << b::IRQ_VS_TIMER)
+}
+
+/// Sets the clock of a new VM up (`kvm_riscv_guest_timer_init()`, which
+/// `vm.c` calls through `abi.rs`): its `time` starts at 0.
+pub(crate) fn guest_timer_init(vm: &Vm) {
+    let (mult, shift) = ffi::cs_mult_shift();
+    vm.init_guest_timer(mult, shift, host_cycles().wrapping_neg());
 }
 
 // --- ONE_REG ------------------------------------------------------------------
 
+/// The user's u64 at `addr`, a ONE_REG value.
+fn user_u64(addr: u64) -> UserSlice {
+    UserSlice::new(UserPtr::from_addr(u64_as_usize(addr)), size_of::<u64>())
+}
+
 /// The host's timebase frequency, which the guest's is.
 fn timebase() -> u64 {
-    // SAFETY: a plain read of a variable set once at boot.
-    let f = unsafe { b::riscv_timebase };
-    // CAST: XLEN is 64.
-    f as u64
+    u64::from_safe_cast(ffi::riscv_timebase())
 }
 
 /// Checks the id of a timer register: u64-sized (-EINVAL), and a register
@@ -382,119 +268,38 @@ fn timer_reg(reg: RegId) -> Result<TimerReg> {
 }
 
 /// `KVM_GET_ONE_REG` of a timer register (`kvm_riscv_vcpu_get_reg_timer()`).
-///
-/// # Safety
-/// `vcpu` is live; the caller holds its mutex.
-pub(crate) unsafe fn get_reg(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) -> Result {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
+pub(crate) fn get_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
+    let v = cx.vcpu();
+    let t = v.timer();
     let val = match timer_reg(reg)? {
         TimerReg::Frequency => timebase(),
-        TimerReg::Time => t.clock().now(),
-        TimerReg::Compare => get!(t, next_cycles),
-        TimerReg::State if get!(t, next_set) => STATE_ON,
+        TimerReg::Time => guest_now(v.vm()),
+        TimerReg::Compare => t.next_cycles(),
+        TimerReg::State if t.next_set() => STATE_ON,
         TimerReg::State => STATE_OFF,
     };
-    user(addr, size_of::<u64>()).writer().write(&val)
+    user_u64(addr).writer().write(&val)
 }
 
 /// `KVM_SET_ONE_REG` of a timer register (`kvm_riscv_vcpu_set_reg_timer()`).
 /// Upstream's order: the id, then the user copy, then the value.
-///
-/// # Safety
-/// As for [`get_reg`].
-pub(crate) unsafe fn set_reg(vcpu: *mut b::kvm_vcpu, reg: RegId, addr: u64) -> Result {
-    // SAFETY: per the function's contract.
-    let t = unsafe { Timer::of(vcpu) };
+pub(crate) fn set_reg(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Result {
     let which = timer_reg(reg)?;
-    let val: u64 = user(addr, size_of::<u64>()).reader().read()?;
+    let val: u64 = user_u64(addr).reader().read()?;
+    let v = cx.vcpu();
+    let t = v.timer();
     match which {
         TimerReg::Frequency if val != timebase() => Err(EINVAL),
         TimerReg::Frequency => Ok(()),
         TimerReg::Time => {
-            t.clock().set_delta(val.wrapping_sub(host_cycles()));
+            v.vm().set_time_delta(val.wrapping_sub(host_cycles()));
             Ok(())
         }
         TimerReg::Compare => {
-            set!(t, next_cycles, val);
+            t.set_next_cycles(val);
             Ok(())
         }
-        TimerReg::State if val == STATE_ON => t.next_event(get!(t, next_cycles)),
-        TimerReg::State => t.cancel(),
+        TimerReg::State if val == STATE_ON => next_event(cx, t.next_cycles()),
+        TimerReg::State => cancel(t),
     }
-}
-
-// --- C entry points -----------------------------------------------------------
-
-/// The SBI timer calls (`vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
-///
-/// # Safety
-/// `vcpu` is live; its own thread calls.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_vcpu_timer_next_event(vcpu: *mut b::kvm_vcpu, ncycles: u64) -> c_int {
-    // SAFETY: per the function's contract.
-    match unsafe { Timer::of(vcpu) }.next_event(ncycles) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// Sets the clock of a new VM up (`kvm_riscv_guest_timer_init()`, called
-/// by `vm.c`): its `time` starts at 0.
-///
-/// # Safety
-/// `kvm` is a VM being created, by its creator.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
-    // SAFETY: per the function's contract: nobody else sees the VM yet.
-    let gt = unsafe { &mut (*kvm).arch.timer };
-    // SAFETY: the two out-parameters are valid.
-    unsafe { b::riscv_cs_get_mult_shift(&mut gt.nsec_mult, &mut gt.nsec_shift) };
-    gt.time_delta = host_cycles().wrapping_neg();
-}
-
-// ---------------------------------------------------------------------------
-// Transitional entry points on the vCPU handle: the functions below them
-// still take the raw vCPU; the port to the handle replaces them.
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn init(cx: &mut VcpuCtx<'_>) -> Result {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { init_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { deinit_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { reset_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn restore(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { restore_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn sync(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { sync_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn save(cx: &mut VcpuCtx<'_>) {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { save_raw(cx.vcpu().as_ptr()) }
-}
-
-#[allow(clippy::undocumented_unsafe_blocks)]
-pub(crate) fn pending(v: &crate::handle::Vcpu) -> bool {
-    // SAFETY: transitional: the context proves the vCPU thread.
-    unsafe { pending_raw(v.as_ptr()) }
 }
