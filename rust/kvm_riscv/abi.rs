@@ -141,7 +141,7 @@ thread_entry! {
     }
     /// Called by C on the vCPU thread, the vCPU loaded: VSIE and HVIP back.
     fn kvm_riscv_vcpu_sync_interrupts(cx) {
-        crate::vcpu_irq::sync_interrupts(cx)
+        crate::vcpu::sync_interrupts(cx)
     }
 }
 
@@ -156,7 +156,7 @@ shared_entry! {
     }
     /// `kvm_arch_vcpu_runnable()`.
     fn kvm_arch_vcpu_runnable(v) -> c_int {
-        c_int::from(crate::vcpu::runnable(v))
+        c_int::from(crate::vcpu_irq::runnable(v))
     }
     /// `kvm_arch_vcpu_should_kick()`.
     fn kvm_arch_vcpu_should_kick(v) -> c_int {

@@ -105,9 +105,11 @@ pub(crate) fn stopped(v: &Vcpu) -> bool {
     v.mp_state() == b::KVM_MP_STATE_STOPPED
 }
 
-/// Whether the vCPU could run now (`kvm_arch_vcpu_runnable()`).
-pub(crate) fn runnable(v: &Vcpu) -> bool {
-    crate::vcpu_irq::has_interrupts(v, u64::MAX) && !stopped(v) && !v.paused()
+/// Reads back what the guest changed in VSIE and HVIP, and its timer CSRs
+/// (`kvm_riscv_vcpu_sync_interrupts()`).
+pub(crate) fn sync_interrupts(cx: &mut VcpuCtx<'_>) {
+    crate::vcpu_irq::sync_interrupts(cx);
+    crate::vcpu_timer::sync(cx);
 }
 
 /// `KVM_SET_MP_STATE`.

@@ -161,7 +161,7 @@ fn read_guest_insn(cx: &mut VcpuCtx<'_>) -> Result<c_ulong, c_int> {
 /// The caller holds the SRCU read lock; it is dropped while the vCPU
 /// sleeps.
 pub(crate) fn wfi(cx: &mut VcpuCtx<'_>) {
-    if !crate::vcpu::runnable(cx.vcpu()) {
+    if !crate::vcpu_irq::runnable(cx.vcpu()) {
         cx.halt();
     }
 }

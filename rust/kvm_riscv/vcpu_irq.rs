@@ -85,8 +85,9 @@ pub(crate) fn flush_interrupts(cx: &mut VcpuCtx<'_>) {
     cx.csr().hvip = new;
 }
 
-/// Reads back what the guest changed in VSIE and HVIP
-/// (`kvm_riscv_vcpu_sync_interrupts()`).
+/// Reads back what the guest changed in VSIE and HVIP (the interrupt part
+/// of `kvm_riscv_vcpu_sync_interrupts()`; [`crate::vcpu::sync_interrupts`]
+/// adds the timer's).
 pub(crate) fn sync_interrupts(cx: &mut VcpuCtx<'_>) {
     let v = cx.vcpu();
     let csr = cx.csr();
@@ -114,7 +115,6 @@ pub(crate) fn sync_interrupts(cx: &mut VcpuCtx<'_>) {
         }
         // (The AIA high interrupts of upstream's sync exist only on RV32.)
     });
-    crate::vcpu_timer::sync(cx);
 }
 
 /// Is an interrupt of `mask` pending and enabled?
@@ -125,6 +125,12 @@ pub(crate) fn has_interrupts(v: &Vcpu, mask: u64) -> bool {
     let ie = (vsip_to_hvip(vsie) & mask) | (vsie & !IRQ_LOCAL_MASK & mask);
     let ret = v.with_irqs(|pending, _| *pending & ie != 0);
     ret || crate::aia::has_interrupts(v, u64::from_safe_cast(mask))
+}
+
+/// Whether the vCPU could run now (`kvm_arch_vcpu_runnable()`): an
+/// interrupt is pending and enabled, and it is neither stopped nor paused.
+pub(crate) fn runnable(v: &Vcpu) -> bool {
+    has_interrupts(v, u64::MAX) && v.mp_state() != b::KVM_MP_STATE_STOPPED && !v.paused()
 }
 
 /// Clears every pending interrupt (reset).

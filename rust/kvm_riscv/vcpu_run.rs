@@ -262,7 +262,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
 
     cx.set_mode(Mode::OutsideGuest);
     cx.vcpu().stat_inc(Stat::Exits);
-    crate::vcpu_irq::sync_interrupts(cx);
+    crate::vcpu::sync_interrupts(cx);
 
     // Take pending interrupts before leaving guest timing, so that timer
     // ticks count as guest time.
