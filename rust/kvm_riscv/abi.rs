@@ -371,33 +371,26 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
 // C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
 // (area `exit`: begin)
 
-/// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C).
-///
-/// # Safety
-/// `vcpu` is live and loaded on this CPU, the caller its thread; `trap` is
-/// valid and zeroed.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_unpriv_read(
-    vcpu: *mut b::kvm_vcpu,
-    read_insn: bool,
-    guest_addr: c_ulong,
-    trap: *mut b::kvm_cpu_trap,
-) -> c_ulong {
-    // SAFETY: per the function's contract.
-    let (mut cx, trap) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *trap) };
-    cx.unpriv_read(read_insn, guest_addr, trap)
+thread_entry! {
+    /// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C): the
+    /// vCPU loaded on this CPU; `trap` valid and zeroed.
+    fn kvm_riscv_vcpu_unpriv_read(
+        cx,
+        read_insn: bool,
+        guest_addr: c_ulong,
+        trap: *mut b::kvm_cpu_trap
+    ) -> c_ulong {
+        // SAFETY: the caller's record, valid and ours for the call.
+        cx.unpriv_read(read_insn, guest_addr, unsafe { &mut *trap })
+    }
+    /// `kvm_riscv_vcpu_wfi()`, for the SBI HSM extension (C), with the SRCU
+    /// read lock held.
+    fn kvm_riscv_vcpu_wfi(cx) {
+        crate::vcpu_insn::wfi(cx)
+    }
 }
 
-/// `kvm_riscv_vcpu_wfi()`, for the SBI HSM extension (C).
-///
-/// # Safety
-/// `vcpu` is live, the caller its thread with the SRCU read lock held.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_wfi(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_insn::wfi(&mut cx)
-}
+
 
 // (area `exit`: end)
 
@@ -437,81 +430,46 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // which holds no borrow of the vCPU thread's state across the handler: the
 // context made here is the only one in use.
 
-/// The handler of the forwarded extensions, and of calls other handlers
-/// leave to userspace.
-///
-/// # Safety
-/// `vcpu` is live and loaded, the caller its run loop inside the SBI
-/// dispatch; `retdata` is the dispatch's return record.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_sbi_forward_handler(
-    vcpu: *mut b::kvm_vcpu,
-    _run: *mut b::kvm_run,
-    retdata: *mut b::kvm_vcpu_sbi_return,
-) -> c_int {
-    // SAFETY: per the function's contract (`run` is the vCPU's run page).
-    let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
-    crate::vcpu_sbi::forward_handler(&mut cx, ret)
+thread_entry! {
+    /// The handler of the forwarded extensions, and of calls other handlers
+    /// leave to userspace (on the run loop); `retdata` is the dispatch's
+    /// return record.
+    fn kvm_riscv_vcpu_sbi_forward_handler(
+        cx,
+        _run: *mut b::kvm_run,
+        retdata: *mut b::kvm_vcpu_sbi_return
+    ) -> c_int {
+        // SAFETY: the dispatch's record, valid and ours for the call.
+        crate::vcpu_sbi::forward_handler(cx, unsafe { &mut *retdata })
+    }
+    /// SBI system reset (`vcpu_sbi_system.c`, `vcpu_sbi_v01.c`).
+    fn kvm_riscv_vcpu_sbi_system_reset(cx, _run: *mut b::kvm_run, type_: u32, reason: u64) {
+        crate::vcpu_sbi::system_reset(cx, type_, reason)
+    }
+    /// Base's probe: the extension that serves `extid` if it is on; null
+    /// else.
+    fn kvm_vcpu_sbi_find_ext(cx, extid: c_ulong) -> *const b::kvm_vcpu_sbi_extension {
+        crate::vcpu_sbi::find_ext(cx, extid).map_or(core::ptr::null(), core::ptr::from_ref)
+    }
+    /// The guest timer's next event (the SBI timer calls of
+    /// `vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
+    fn kvm_riscv_vcpu_timer_next_event(cx, ncycles: u64) -> c_int {
+        errno(crate::vcpu_timer::next_event(cx, ncycles))
+    }
 }
 
-/// # Safety
-/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_sbi_system_reset(
-    vcpu: *mut b::kvm_vcpu,
-    _run: *mut b::kvm_run,
-    type_: u32,
-    reason: u64,
-) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_sbi::system_reset(&mut cx, type_, reason)
+shared_entry! {
+    /// SBI HSM start and system suspend: the vCPU may be another than the
+    /// caller's.
+    fn kvm_riscv_vcpu_sbi_request_reset(v, pc: c_ulong, a1: c_ulong) {
+        crate::vcpu_sbi::request_reset(v, pc, a1)
+    }
 }
 
-/// SBI HSM start and system suspend: `vcpu` may be another vCPU than the
-/// caller's.
-///
-/// # Safety
-/// `vcpu` is live.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_sbi_request_reset(
-    vcpu: *mut b::kvm_vcpu,
-    pc: c_ulong,
-    a1: c_ulong,
-) {
-    // SAFETY: a live vCPU.
-    crate::vcpu_sbi::request_reset(unsafe { Vcpu::from_raw(vcpu) }, pc, a1)
-}
 
-/// Base's probe: the extension that serves `extid` if it is on; null else.
-///
-/// # Safety
-/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
-#[no_mangle]
-unsafe extern "C" fn kvm_vcpu_sbi_find_ext(
-    vcpu: *mut b::kvm_vcpu,
-    extid: c_ulong,
-) -> *const b::kvm_vcpu_sbi_extension {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    crate::vcpu_sbi::find_ext(&mut cx, extid).map_or(core::ptr::null(), core::ptr::from_ref)
-}
 
-// The guest timer (`vcpu_timer.rs`).
 
-/// The SBI timer calls (`vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
-///
-/// # Safety
-/// As for [`kvm_riscv_vcpu_sbi_forward_handler`].
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_timer_next_event(
-    vcpu: *mut b::kvm_vcpu,
-    ncycles: u64,
-) -> c_int {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    errno(crate::vcpu_timer::next_event(&mut cx, ncycles))
-}
+
 
 /// Sets the clock of a new VM up (`vm.c`).
 ///
@@ -529,18 +487,17 @@ unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
 // C ABI entry points: pmu.rs
 // (area `pmu`: begin)
 
-/// Counts firmware event `fid` of `vcpu` (`tlb.c`, `vcpu_sbi_replace.c`).
-///
-/// # Safety
-/// `vcpu` is live. The caller is its thread, or another vCPU's (SBI IPI
-/// counts `IPI_RCVD` into the vCPUs it sends to): the firmware counters are
-/// shared-safe.
-#[cfg(CONFIG_RISCV_PMU_SBI)]
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_vcpu_pmu_incr_fw(vcpu: *mut b::kvm_vcpu, fid: c_ulong) -> c_int {
-    // SAFETY: a live vCPU.
-    errno(crate::pmu::incr_fw_on(unsafe { Vcpu::from_raw(vcpu) }, fid))
+shared_entry! {
+    /// Counts firmware event `fid` of the vCPU (`tlb.c`,
+    /// `vcpu_sbi_replace.c`), from its thread or another vCPU's (SBI IPI
+    /// counts `IPI_RCVD` into the vCPUs it sends to): the firmware counters
+    /// are shared-safe.
+    #[cfg(CONFIG_RISCV_PMU_SBI)]
+    fn kvm_riscv_vcpu_pmu_incr_fw(v, fid: c_ulong) -> c_int {
+        errno(crate::pmu::incr_fw_on(v, fid))
+    }
 }
+
 
 // (area `pmu`: end)
 

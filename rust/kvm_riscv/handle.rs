@@ -23,7 +23,6 @@ use crate::bindings as b;
 use core::marker::PhantomData;
 use core::ptr::addr_of_mut;
 use kernel::ffi::{c_int, c_ulong};
-use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::barrier::{smp_mb, Full, Write};
@@ -48,6 +47,105 @@ macro_rules! write_once {
         // SAFETY: as in `read_once!`.
         unsafe { addr_of_mut!((*p).$($f)+).write_volatile(v) }
     }};
+}
+
+/// The C objects the handles stand for: [`Vcpu`], [`Vm`], [`Run`].
+///
+/// Private: `raw()` of an implementor points to its live C object for as
+/// long as the handle is borrowed (each type's invariant), which is what
+/// [`field!`] relies on.
+trait Handle {
+    /// The C struct.
+    type C;
+    /// The C object of the handle.
+    fn raw(&self) -> *mut Self::C;
+}
+
+/// The address of field `$f` (a path: `arch.timer`, `stat.exits`, ...) of
+/// the C object of handle `$h`: a place computation, no access. Reading or
+/// writing through it is the caller's business.
+macro_rules! field {
+    ($h:expr, $($f:tt)+) => {{
+        let p = $crate::handle::Handle::raw($h);
+        // SAFETY: `p` is the live C object of a handle (`Handle`), so the
+        // field's address is in bounds; nothing is read or written here.
+        unsafe { addr_of_mut!((*p).$($f)+) }
+    }};
+}
+
+/// Declares methods of [`VcpuCtx`] that call a C function whose only
+/// argument is the vCPU and whose contract is: a live vCPU, called on that
+/// vCPU's own thread (what a [`VcpuCtx`] proves). Anything else a function
+/// needs (interrupts off, preemption off, SRCU held) is said on it, and is
+/// what the run loop does, as upstream's.
+macro_rules! vcpu_thread_calls {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl VcpuCtx<'_> {$(
+            $(#[$m])*
+            #[inline]
+            pub(crate) fn $name(&mut self $(, $a: $t)*) $(-> $ret)? {
+                // SAFETY: `$cfn` takes a live vCPU on its own thread: the
+                // context proves both; its other arguments are values or
+                // references valid for the call (see the macro).
+                unsafe { $cfn(self.v.as_ptr() $(, $a)*) }
+            }
+        )*}
+    };
+}
+
+/// Declares methods of [`Vcpu`] that call a C function whose first argument
+/// is the vCPU and whose contract is: a live vCPU (which a handle is), from
+/// any thread (the function serialises what it touches itself, with its own
+/// locks or atomics); other arguments are values or references valid for
+/// the call, which the function does not keep.
+macro_rules! vcpu_calls {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl Vcpu {$(
+            $(#[$m])*
+            #[inline]
+            pub(crate) fn $name(&self $(, $a: $t)*) $(-> $ret)? {
+                // SAFETY: `$cfn` takes a live vCPU from any thread (see the
+                // macro); the handle is live.
+                unsafe { $cfn(self.as_ptr() $(, $a)*) }
+            }
+        )*}
+    };
+}
+
+/// Writes C ABI callbacks that C calls on a vCPU's own thread, generic over
+/// the trait the logic implements (`$g: $bound`): each makes the vCPU's
+/// context once from the pointer and runs `$body` with it as `$cx`.
+macro_rules! thread_callbacks {
+    ($($(#[$m:meta])* fn $name:ident<$g:ident: $bound:path>($cx:ident $(, $a:ident: $t:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// `vcpu` is live and the caller is its own thread, holding no borrow
+        /// of the thread's state across the call (so the context made here
+        /// is the only one in use); pointer arguments are valid as the
+        /// callback's C contract says.
+        unsafe extern "C" fn $name<$g: $bound>(
+            vcpu: *mut $crate::bindings::kvm_vcpu $(, $a: $t)*
+        ) $(-> $ret)? {
+            // SAFETY: per the function's contract.
+            let mut ctx = unsafe { $crate::handle::VcpuCtx::new($crate::handle::Vcpu::from_raw(vcpu)) };
+            let $cx = &mut ctx;
+            $body
+        }
+    )*};
+}
+
+/// `set_bit()`/`clear_bit()` and the like on a word other CPUs change too:
+/// `f` applied atomically (a compare-and-exchange loop, relaxed, as those
+/// are), returning the old value.
+fn atomic_update(w: &Atomic<u64>, f: impl Fn(u64) -> u64) -> u64 {
+    let mut old = w.load(Relaxed);
+    loop {
+        match w.cmpxchg(old, f(old), Relaxed) {
+            Ok(o) => return o,
+            Err(cur) => old = cur,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -129,8 +227,7 @@ impl Vcpu {
     }
 
     fn arch(&self) -> *mut b::kvm_vcpu_arch {
-        // SAFETY: in bounds of the live vCPU.
-        unsafe { addr_of_mut!((*self.as_ptr()).arch) }
+        field!(self, arch)
     }
 
     /// `vcpu->vcpu_id`, set at creation.
@@ -174,20 +271,16 @@ impl Vcpu {
     // --- requests -------------------------------------------------------
 
     fn requests(&self) -> &Atomic<u64> {
-        // SAFETY: `vcpu->requests` is a u64 only ever accessed atomically.
-        unsafe { Atomic::from_ptr(addr_of_mut!((*self.as_ptr()).requests)) }
+        let p = field!(self, requests);
+        // SAFETY: `vcpu->requests` is a u64 of the live vCPU, only ever
+        // accessed atomically.
+        unsafe { Atomic::from_ptr(p) }
     }
 
     /// `kvm_make_request()`: publishes what goes with the request, then sets it.
     pub(crate) fn make_request(&self, req: Request) {
         smp_mb(Write);
-        // SAFETY: an atomic bit operation on the live vCPU's request word.
-        unsafe {
-            b::set_bit(
-                c_ulong::from_safe_cast(req.bit()),
-                addr_of_mut!((*self.as_ptr()).requests).cast(),
-            )
-        }
+        atomic_update(self.requests(), |w| w | (1 << req.bit()));
     }
 
     /// `kvm_check_request()`: tests and clears, then sees what went with it.
@@ -196,13 +289,7 @@ impl Vcpu {
         if self.requests().load(Relaxed) & bit == 0 {
             return false;
         }
-        // SAFETY: an atomic bit operation on the live vCPU's request word.
-        unsafe {
-            b::clear_bit(
-                c_ulong::from_safe_cast(req.bit()),
-                addr_of_mut!((*self.as_ptr()).requests).cast(),
-            )
-        };
+        atomic_update(self.requests(), |w| w & !bit);
         // smp_mb__after_atomic(), paired with the barrier of make_request.
         smp_mb(Full);
         true
@@ -215,21 +302,12 @@ impl Vcpu {
 
     /// `kvm_vcpu_kick()`.
     pub(crate) fn kick(&self) {
-        // SAFETY: the vCPU is live.
-        unsafe { b::__kvm_vcpu_kick(self.as_ptr(), false) }
+        self.kick_wait(false)
     }
 
     /// `kvm_vcpu_wake_up()`.
     pub(crate) fn wake_up(&self) {
-        // SAFETY: the vCPU is live.
-        unsafe { b::kvm_vcpu_wake_up(self.as_ptr()) };
-    }
-
-    /// `kvm_vcpu_exiting_guest_mode()`: the mode before it became
-    /// EXITING_GUEST_MODE.
-    pub(crate) fn exiting_guest_mode(&self) -> c_int {
-        // SAFETY: the vCPU is live; an atomic exchange on `vcpu->mode`.
-        unsafe { b::kvm_riscv_rs_vcpu_exiting_guest_mode(self.as_ptr()) }
+        self.wake_up_raw();
     }
 
     // --- interrupts, power state, reset state ---------------------------
@@ -237,33 +315,30 @@ impl Vcpu {
     /// Runs `f` on the pending-interrupt bitmaps (`irqs_pending`,
     /// `irqs_pending_mask`) under their raw spinlock, interrupts off.
     pub(crate) fn with_irqs<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
-        let a = self.arch();
-        // SAFETY: the lock is initialised at vCPU creation.
-        let flags = unsafe { b::_raw_spin_lock_irqsave(addr_of_mut!((*a).irqs_pending_lock)) };
-        // SAFETY: word 0 of both bitmaps (64 interrupts: one word); every
-        // access to them, C's included, takes the lock held here.
-        let r = unsafe {
-            f(
-                &mut *addr_of_mut!((*a).irqs_pending[0]),
-                &mut *addr_of_mut!((*a).irqs_pending_mask[0]),
-            )
-        };
-        // SAFETY: releases the lock taken above.
-        unsafe { b::_raw_spin_unlock_irqrestore(addr_of_mut!((*a).irqs_pending_lock), flags) };
+        let lock = field!(self, arch.irqs_pending_lock);
+        let (pending, mask) = (
+            field!(self, arch.irqs_pending[0]),
+            field!(self, arch.irqs_pending_mask[0]),
+        );
+        // SAFETY: the lock is initialised at vCPU creation; under it, word 0
+        // of both bitmaps (64 interrupts: one word) is ours, since every
+        // access to them, C's included, takes it; the lock is released below.
+        let flags = unsafe { b::_raw_spin_lock_irqsave(lock) };
+        // SAFETY: (see above) exclusive access under the lock, for `f` only.
+        let r = f(unsafe { &mut *pending }, unsafe { &mut *mask });
+        // SAFETY: (see above) releases the lock taken above.
+        unsafe { b::_raw_spin_unlock_irqrestore(lock, flags) };
         r
     }
 
     /// Runs `f` under `mp_state_lock`; `f` gets the proof that it is held.
     pub(crate) fn with_mp_state_lock<R>(&self, f: impl FnOnce(&MpStateLocked<'_>) -> R) -> R {
-        let lock = || {
-            // SAFETY: in bounds of the live vCPU.
-            unsafe { addr_of_mut!((*self.arch()).mp_state_lock) }
-        };
+        let lock = field!(self, arch.mp_state_lock);
         // SAFETY: the lock is initialised at vCPU creation.
-        unsafe { b::spin_lock(lock()) };
+        unsafe { b::spin_lock(lock) };
         let r = f(&MpStateLocked(self));
         // SAFETY: releases the lock taken above.
-        unsafe { b::spin_unlock(lock()) };
+        unsafe { b::spin_unlock(lock) };
         r
     }
 
@@ -275,14 +350,16 @@ impl Vcpu {
     /// The start state SBI HSM asked for, (pc, a1), read or written under its
     /// spinlock (`arch.reset_state`).
     pub(crate) fn with_reset_state<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
-        // SAFETY: in bounds of the live vCPU.
-        let rs = unsafe { addr_of_mut!((*self.arch()).reset_state) };
-        // SAFETY: the lock is initialised at vCPU creation.
-        unsafe { b::spin_lock(addr_of_mut!((*rs).lock)) };
-        // SAFETY: the lock serialises every access to the two fields.
-        let r = unsafe { f(&mut *addr_of_mut!((*rs).pc), &mut *addr_of_mut!((*rs).a1)) };
-        // SAFETY: releases the lock taken above.
-        unsafe { b::spin_unlock(addr_of_mut!((*rs).lock)) };
+        let lock = field!(self, arch.reset_state.lock);
+        let (pc, a1) = (field!(self, arch.reset_state.pc), field!(self, arch.reset_state.a1));
+        // SAFETY: the lock is initialised at vCPU creation; it serialises
+        // every access to the two fields, which `f` alone gets while it is
+        // held; released below.
+        unsafe { b::spin_lock(lock) };
+        // SAFETY: (see above) exclusive access under the lock.
+        let r = f(unsafe { &mut *pc }, unsafe { &mut *a1 });
+        // SAFETY: (see above) releases the lock taken above.
+        unsafe { b::spin_unlock(lock) };
         r
     }
 
@@ -329,34 +406,16 @@ impl Vcpu {
     pub(crate) fn guest_debug(&self) -> c_ulong {
         read_once!(self.as_ptr(), guest_debug)
     }
+}
 
-    /// Adds one to a statistic. Only the vCPU thread writes them; the stats
-    /// file reads them racily, as upstream.
-    pub(crate) fn stat_inc(&self, s: Stat) {
-        // SAFETY: in bounds of the live vCPU.
-        let st = unsafe { addr_of_mut!((*self.as_ptr()).stat) };
-        // SAFETY: each arm takes the address of one u64 of the stats.
-        let p: *mut u64 = unsafe {
-            match s {
-                Stat::Exits => addr_of_mut!((*st).exits),
-                Stat::EcallExits => addr_of_mut!((*st).ecall_exit_stat),
-                Stat::WfiExits => addr_of_mut!((*st).wfi_exit_stat),
-                Stat::WrsExits => addr_of_mut!((*st).wrs_exit_stat),
-                Stat::MmioExitUser => addr_of_mut!((*st).mmio_exit_user),
-                Stat::MmioExitKernel => addr_of_mut!((*st).mmio_exit_kernel),
-                Stat::CsrExitUser => addr_of_mut!((*st).csr_exit_user),
-                Stat::CsrExitKernel => addr_of_mut!((*st).csr_exit_kernel),
-                Stat::InstrIllegalExits => addr_of_mut!((*st).instr_illegal_exits),
-                Stat::LoadMisalignedExits => addr_of_mut!((*st).load_misaligned_exits),
-                Stat::StoreMisalignedExits => addr_of_mut!((*st).store_misaligned_exits),
-                Stat::LoadAccessExits => addr_of_mut!((*st).load_access_exits),
-                Stat::StoreAccessExits => addr_of_mut!((*st).store_access_exits),
-            }
-        };
-        // SAFETY: `p` is a u64 of the live vCPU's stats; only this thread
-        // writes it.
-        unsafe { p.write_volatile(p.read_volatile().wrapping_add(1)) };
-    }
+vcpu_calls! {
+    /// `__kvm_vcpu_kick()`, waiting for the vCPU to acknowledge if `wait`.
+    fn kick_wait(wait: bool) = b::__kvm_vcpu_kick;
+    /// `kvm_vcpu_wake_up()`: whether it woke the vCPU.
+    fn wake_up_raw() -> bool = b::kvm_vcpu_wake_up;
+    /// `kvm_vcpu_exiting_guest_mode()`: the mode before it became
+    /// EXITING_GUEST_MODE (an atomic exchange on `vcpu->mode`).
+    fn exiting_guest_mode() -> c_int = b::kvm_riscv_rs_vcpu_exiting_guest_mode;
 }
 
 /// Proof that the vCPU's `mp_state_lock` is held.
@@ -379,6 +438,13 @@ impl<'a> MpStateLocked<'a> {
     /// Sets the power state (`WRITE_ONCE()`, under the lock).
     pub(crate) fn set_mp_state(&self, s: u32) {
         write_once!(self.0.arch(), s, mp_state.mp_state)
+    }
+}
+
+impl Handle for Vcpu {
+    type C = b::kvm_vcpu;
+    fn raw(&self) -> *mut b::kvm_vcpu {
+        self.as_ptr()
     }
 }
 
@@ -492,6 +558,29 @@ impl<'a> VcpuCtx<'a> {
         self.parts().isa
     }
 
+    /// Adds one to a statistic. Only the vCPU thread writes them; the stats
+    /// file reads them racily, as upstream.
+    pub(crate) fn stat_inc(&mut self, s: Stat) {
+        let p: *mut u64 = match s {
+            Stat::Exits => field!(self.v, stat.exits),
+            Stat::EcallExits => field!(self.v, stat.ecall_exit_stat),
+            Stat::WfiExits => field!(self.v, stat.wfi_exit_stat),
+            Stat::WrsExits => field!(self.v, stat.wrs_exit_stat),
+            Stat::MmioExitUser => field!(self.v, stat.mmio_exit_user),
+            Stat::MmioExitKernel => field!(self.v, stat.mmio_exit_kernel),
+            Stat::CsrExitUser => field!(self.v, stat.csr_exit_user),
+            Stat::CsrExitKernel => field!(self.v, stat.csr_exit_kernel),
+            Stat::InstrIllegalExits => field!(self.v, stat.instr_illegal_exits),
+            Stat::LoadMisalignedExits => field!(self.v, stat.load_misaligned_exits),
+            Stat::StoreMisalignedExits => field!(self.v, stat.store_misaligned_exits),
+            Stat::LoadAccessExits => field!(self.v, stat.load_access_exits),
+            Stat::StoreAccessExits => field!(self.v, stat.store_access_exits),
+        };
+        // SAFETY: `p` is a u64 of the live vCPU's stats; only this thread
+        // writes it.
+        unsafe { p.write_volatile(p.read_volatile().wrapping_add(1)) };
+    }
+
     /// Marks that the run loop ran the vCPU (`arch.ran_atleast_once`).
     pub(crate) fn set_ran_once(&mut self) {
         write_once!(self.arch(), true, ran_atleast_once)
@@ -528,11 +617,6 @@ impl<'a> VcpuCtx<'a> {
         }
     }
 
-    /// Initialises the vCPU's locks, each with its own lockdep class.
-    pub(crate) fn init_locks(&mut self) {
-        // SAFETY: nobody else sees the vCPU yet (create).
-        unsafe { b::kvm_riscv_rs_vcpu_locks_init(self.v.as_ptr()) }
-    }
 
     /// Sets the zero-fill flag of the MMU page cache (create).
     pub(crate) fn init_mmu_page_cache(&mut self) {
@@ -572,25 +656,6 @@ impl<'a> VcpuCtx<'a> {
 
 // ---------------------------------------------------------------------------
 // Calls into C that act on the vCPU, from its own thread.
-
-/// Declares methods of [`VcpuCtx`] that call a C function whose only
-/// argument is the vCPU and whose contract is: a live vCPU, called on that
-/// vCPU's own thread (what a [`VcpuCtx`] proves). Anything else a function
-/// needs (interrupts off, preemption off, SRCU held) is said on it, and is
-/// what the run loop does, as upstream's.
-macro_rules! vcpu_thread_calls {
-    ($($(#[$m:meta])* fn $name:ident() $(-> $ret:ty)? = $cfn:path;)*) => {
-        impl VcpuCtx<'_> {$(
-            $(#[$m])*
-            #[inline]
-            pub(crate) fn $name(&mut self) $(-> $ret)? {
-                // SAFETY: `$cfn` takes a live vCPU on its own thread: the
-                // context proves both (see the macro).
-                unsafe { $cfn(self.v.as_ptr()) }
-            }
-        )*}
-    };
-}
 
 vcpu_thread_calls! {
     /// `kvm_vcpu_srcu_read_lock()`; paired with `srcu_read_unlock`.
@@ -637,6 +702,17 @@ vcpu_thread_calls! {
     /// `kvm_riscv_vcpu_aia_update()` of the AIA device (C), preemption
     /// off: > 0 to enter.
     fn aia_device_update() -> c_int = b::kvm_riscv_vcpu_aia_update;
+    /// Initialises the vCPU's locks, each with its own lockdep class
+    /// (`kvm_riscv_rs_vcpu_locks_init()`), at create.
+    fn init_locks() = b::kvm_riscv_rs_vcpu_locks_init;
+    /// Marks guest frame `gfn` dirty (`kvm_vcpu_mark_page_dirty()`), SRCU
+    /// held.
+    fn mark_page_dirty(gfn: u64) = b::kvm_vcpu_mark_page_dirty;
+    /// `kvm_vcpu_halt()`, with no SRCU read lock held; it may sleep.
+    fn vcpu_halt() = b::kvm_vcpu_halt;
+    /// `kvm_vcpu_on_spin()`: yields to another vCPU of the VM (preferring
+    /// one in kernel mode if `yield_to_kernel_mode`).
+    fn on_spin(yield_to_kernel_mode: bool) = b::kvm_vcpu_on_spin;
 }
 
 impl VcpuCtx<'_> {
@@ -712,11 +788,6 @@ impl VcpuCtx<'_> {
         (!unsafe { b::kvm_riscv_rs_is_error_hva(hva) }).then_some(hva)
     }
 
-    /// Marks guest frame `gfn` dirty (`kvm_vcpu_mark_page_dirty()`).
-    pub(crate) fn mark_page_dirty(&mut self, gfn: u64) {
-        // SAFETY: the vCPU thread, SRCU held.
-        unsafe { b::kvm_vcpu_mark_page_dirty(self.v.as_ptr(), gfn) }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -800,6 +871,13 @@ impl Vm {
     }
 }
 
+impl Handle for Vm {
+    type C = b::kvm;
+    fn raw(&self) -> *mut b::kvm {
+        self.as_ptr()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The run page.
 
@@ -858,19 +936,19 @@ impl Run {
         write_once!(self.as_ptr(), r, exit_reason)
     }
 
+    // The exit-data union's members (bindgen's `__BindgenUnionField`s are
+    // zero-sized markers at the union's address).
+
     fn mmio_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_6 {
-        // SAFETY: in bounds of the run page; a union member's address.
-        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.mmio).cast() }
+        field!(self, __bindgen_anon_1.mmio).cast()
     }
 
     fn sbi_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_24 {
-        // SAFETY: as in `mmio_ptr`.
-        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.riscv_sbi).cast() }
+        field!(self, __bindgen_anon_1.riscv_sbi).cast()
     }
 
     fn csr_ptr(&self) -> *mut b::kvm_run__bindgen_ty_1__bindgen_ty_25 {
-        // SAFETY: as in `mmio_ptr`.
-        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.riscv_csr).cast() }
+        field!(self, __bindgen_anon_1.riscv_csr).cast()
     }
 
     /// Reads `run->mmio`.
@@ -920,6 +998,13 @@ impl Run {
         write_once!(p, c.new_value, new_value);
         write_once!(p, c.write_mask, write_mask);
         write_once!(p, c.ret_value, ret_value);
+    }
+}
+
+impl Handle for Run {
+    type C = b::kvm_run;
+    fn raw(&self) -> *mut b::kvm_run {
+        self.as_ptr()
     }
 }
 
@@ -1077,17 +1162,10 @@ impl VcpuCtx<'_> {
     /// around it (the WFI emulation).
     pub(crate) fn halt(&mut self) {
         self.srcu_read_unlock();
-        // SAFETY: the vCPU thread, no SRCU read lock held; it may sleep.
-        unsafe { b::kvm_vcpu_halt(self.v.as_ptr()) };
+        self.vcpu_halt();
         self.srcu_read_lock();
     }
 
-    /// `kvm_vcpu_on_spin()`: yields to another vCPU of the VM (preferring
-    /// one in kernel mode if `yield_to_kernel_mode`).
-    pub(crate) fn on_spin(&mut self, yield_to_kernel_mode: bool) {
-        // SAFETY: the vCPU thread.
-        unsafe { b::kvm_vcpu_on_spin(self.v.as_ptr(), yield_to_kernel_mode) }
-    }
 
     /// The `kvm_mmio_emulate` trace event (nothing without
     /// `CONFIG_TRACEPOINTS`); the guest's pc is read by the C side.
@@ -1284,90 +1362,72 @@ pub(crate) const fn sbi_extension<C: SbiExtCallbacks>(extid: c_ulong, subtype: c
 // of the thread's state across the call, so the context made here is the
 // only one in use.
 
-/// # Safety
-/// As above, on the run loop; `retdata` is the dispatch's return record.
-unsafe extern "C" fn sbi_cb_handler<C: SbiExtCallbacks>(
-    vcpu: *mut b::kvm_vcpu,
-    _run: *mut b::kvm_run,
-    retdata: *mut b::kvm_vcpu_sbi_return,
-) -> c_int {
-    // SAFETY: per the function's contract.
-    let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
-    C::handler(&mut cx, ret)
-}
-
-/// # Safety
-/// As above.
-unsafe extern "C" fn sbi_cb_probe<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    c_ulong::from(C::probe(&mut cx))
-}
-
-/// # Safety
-/// As above.
-unsafe extern "C" fn sbi_cb_reset<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    C::reset(&mut cx)
-}
-
-/// # Safety
-/// As above.
-unsafe extern "C" fn sbi_cb_state_reg_count<C: SbiExtCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    C::state_reg_count(&mut cx)
-}
-
-/// # Safety
-/// As above; `val` is valid for `size` bytes, aligned for an `unsigned
-/// long`.
-unsafe extern "C" fn sbi_cb_get_state_reg<C: SbiExtCallbacks>(
-    vcpu: *mut b::kvm_vcpu,
-    num: c_ulong,
-    size: c_ulong,
-    val: *mut core::ffi::c_void,
-) -> c_int {
-    // Each register is an `unsigned long`: another size is -EINVAL, first.
-    if size != core::mem::size_of::<c_ulong>() {
-        return kernel::error::code::EINVAL.to_errno();
+thread_callbacks! {
+    /// The handler, on the run loop; `retdata` is the dispatch's return
+    /// record.
+    fn sbi_cb_handler<C: SbiExtCallbacks>(
+        cx,
+        _run: *mut b::kvm_run,
+        retdata: *mut b::kvm_vcpu_sbi_return
+    ) -> c_int {
+        // SAFETY: the dispatch's record, valid and ours for the call.
+        C::handler(cx, unsafe { &mut *retdata })
     }
-    // SAFETY: per the function's contract.
-    let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-    match C::get_state_reg(&mut cx, num) {
-        Ok(v) => {
-            // SAFETY: `val` holds an `unsigned long` (its size, checked).
-            unsafe { val.cast::<c_ulong>().write(v) };
-            0
+
+    /// The probe.
+    fn sbi_cb_probe<C: SbiExtCallbacks>(cx) -> c_ulong {
+        c_ulong::from(C::probe(cx))
+    }
+
+    /// The reset.
+    fn sbi_cb_reset<C: SbiExtCallbacks>(cx) {
+        C::reset(cx)
+    }
+
+    /// The number of state registers.
+    fn sbi_cb_state_reg_count<C: SbiExtCallbacks>(cx) -> c_ulong {
+        C::state_reg_count(cx)
+    }
+
+    /// GET of a state register; `val` is valid for `size` bytes, aligned for
+    /// an `unsigned long`.
+    fn sbi_cb_get_state_reg<C: SbiExtCallbacks>(
+        cx,
+        num: c_ulong,
+        size: c_ulong,
+        val: *mut core::ffi::c_void
+    ) -> c_int {
+        // Each register is an `unsigned long`: another size is -EINVAL, first.
+        if size != core::mem::size_of::<c_ulong>() {
+            return kernel::error::code::EINVAL.to_errno();
         }
-        Err(e) => e.to_errno(),
+        match C::get_state_reg(cx, num) {
+            Ok(v) => {
+                // SAFETY: `val` holds an `unsigned long` (its size, checked).
+                unsafe { val.cast::<c_ulong>().write(v) };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
     }
-}
 
-/// # Safety
-/// As for [`sbi_cb_get_state_reg`]; `val` is only read.
-unsafe extern "C" fn sbi_cb_set_state_reg<C: SbiExtCallbacks>(
-    vcpu: *mut b::kvm_vcpu,
-    num: c_ulong,
-    size: c_ulong,
-    val: *const core::ffi::c_void,
-) -> c_int {
-    // As in `sbi_cb_get_state_reg`.
-    if size != core::mem::size_of::<c_ulong>() {
-        return kernel::error::code::EINVAL.to_errno();
-    }
-    // SAFETY: per the function's contract; `val` holds an `unsigned long`
-    // (its size, checked).
-    let (mut cx, v) = unsafe {
-        (
-            VcpuCtx::new(Vcpu::from_raw(vcpu)),
-            val.cast::<c_ulong>().read(),
-        )
-    };
-    match C::set_state_reg(&mut cx, num, v) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+    /// SET of a state register; as the GET, `val` only read.
+    fn sbi_cb_set_state_reg<C: SbiExtCallbacks>(
+        cx,
+        num: c_ulong,
+        size: c_ulong,
+        val: *const core::ffi::c_void
+    ) -> c_int {
+        // As in `sbi_cb_get_state_reg`.
+        if size != core::mem::size_of::<c_ulong>() {
+            return kernel::error::code::EINVAL.to_errno();
+        }
+        // SAFETY: `val` holds an `unsigned long` (its size, checked).
+        let v = unsafe { val.cast::<c_ulong>().read() };
+        match C::set_state_reg(cx, num, v) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
     }
 }
 
@@ -1389,43 +1449,50 @@ pub(crate) struct SbiRet {
 // into Rust (the extensions of ours, the C ABI entry points the C ones
 // call), which makes its own context: none of these holds a borrow of the
 // thread's state across the call.
+
+/// Calls callback `$f` of an SBI extension description for the context's
+/// vCPU, with the other arguments `$a`. Only for the callbacks of a
+/// [`SbiExt`] (module-private): their common contract is a live vCPU, on its
+/// own thread, pointer arguments valid for the call.
+macro_rules! ext_call {
+    ($cx:expr, $f:expr $(, $a:expr)*) => {{
+        let (f, vcpu) = ($f, $cx.v.as_ptr());
+        // SAFETY: an SBI extension's own callback (the macro's contract), for
+        // the live vCPU of a context, on its thread; the arguments are valid
+        // for the call.
+        unsafe { f(vcpu $(, $a)*) }
+    }};
+}
+
 impl VcpuCtx<'_> {
     /// `ext->probe(vcpu)`; `None` if it has no probe.
     pub(crate) fn sbi_ext_probe(&mut self, ext: &SbiExt) -> Option<c_ulong> {
-        let f = ext.probe?;
-        // SAFETY: the extension's own callback, for the live vCPU, on its
-        // thread.
-        Some(unsafe { f(self.v.as_ptr()) })
+        Some(ext_call!(self, ext.probe?))
     }
 
     /// `ext->init(vcpu)`: 0 or a negative errno; `None` if it has none.
     pub(crate) fn sbi_ext_init(&mut self, ext: &SbiExt) -> Option<c_int> {
-        let f = ext.init?;
-        // SAFETY: as in `sbi_ext_probe`.
-        Some(unsafe { f(self.v.as_ptr()) })
+        Some(ext_call!(self, ext.init?))
     }
 
     /// `ext->deinit(vcpu)`, if it has one.
     pub(crate) fn sbi_ext_deinit(&mut self, ext: &SbiExt) {
         if let Some(f) = ext.deinit {
-            // SAFETY: as in `sbi_ext_probe`.
-            unsafe { f(self.v.as_ptr()) }
+            ext_call!(self, f)
         }
     }
 
     /// `ext->reset(vcpu)`, if it has one.
     pub(crate) fn sbi_ext_reset(&mut self, ext: &SbiExt) {
         if let Some(f) = ext.reset {
-            // SAFETY: as in `sbi_ext_probe`.
-            unsafe { f(self.v.as_ptr()) }
+            ext_call!(self, f)
         }
     }
 
     /// `ext->validate(vcpu)`, if it has one.
     pub(crate) fn sbi_ext_validate(&mut self, ext: &SbiExt) {
         if let Some(f) = ext.validate {
-            // SAFETY: as in `sbi_ext_probe`.
-            unsafe { f(self.v.as_ptr()) }
+            ext_call!(self, f)
         }
     }
 
@@ -1440,10 +1507,9 @@ impl VcpuCtx<'_> {
             utrap: &mut ret.utrap,
             uexit: ret.uexit,
         };
-        // SAFETY: the extension's own handler, for the live vCPU on its run
-        // loop, with its run page; `r` and the trap it points to outlive the
-        // call.
-        let rc = unsafe { f(self.v.as_ptr(), self.v.run_page().as_ptr(), &mut r) };
+        // On the run loop, with its run page; `r` and the trap it points to
+        // outlive the call.
+        let rc = ext_call!(self, f, self.v.run_page().as_ptr(), &mut r);
         (ret.out_val, ret.err_val, ret.uexit) = (r.out_val, r.err_val, r.uexit);
         Some(rc)
     }
@@ -1451,9 +1517,7 @@ impl VcpuCtx<'_> {
     /// `ext->get_state_reg_count(vcpu)`; `None` if the extension has no
     /// state registers.
     pub(crate) fn sbi_ext_state_reg_count(&mut self, ext: &SbiExt) -> Option<c_ulong> {
-        let f = ext.get_state_reg_count?;
-        // SAFETY: as in `sbi_ext_probe`.
-        Some(unsafe { f(self.v.as_ptr()) })
+        Some(ext_call!(self, ext.get_state_reg_count?))
     }
 
     /// `ext->get_state_reg_id(vcpu, index, id)`: 0 or a negative errno;
@@ -1464,9 +1528,7 @@ impl VcpuCtx<'_> {
         index: c_int,
         id: &mut u64,
     ) -> Option<c_int> {
-        let f = ext.get_state_reg_id?;
-        // SAFETY: as in `sbi_ext_probe`; `id` is valid for the call.
-        Some(unsafe { f(self.v.as_ptr(), index, id) })
+        Some(ext_call!(self, ext.get_state_reg_id?, index, id))
     }
 
     /// `ext->get_state_reg(vcpu, num, size, val)`: the register's first
@@ -1483,9 +1545,8 @@ impl VcpuCtx<'_> {
         if size > core::mem::size_of::<u64>() {
             return Some(kernel::error::code::EINVAL.to_errno());
         }
-        // SAFETY: as in `sbi_ext_probe`; `val` holds `size` bytes, aligned
-        // for any register size.
-        Some(unsafe { f(self.v.as_ptr(), num, size, core::ptr::from_mut(val).cast()) })
+        // `val` holds `size` bytes, aligned for any register size.
+        Some(ext_call!(self, f, num, size, core::ptr::from_mut(val).cast()))
     }
 
     /// `ext->set_state_reg(vcpu, num, size, val)`: the register from the
@@ -1502,8 +1563,8 @@ impl VcpuCtx<'_> {
         if size > core::mem::size_of::<u64>() {
             return Some(kernel::error::code::EINVAL.to_errno());
         }
-        // SAFETY: as in `sbi_ext_get_state_reg`; the callback only reads.
-        Some(unsafe { f(self.v.as_ptr(), num, size, core::ptr::from_ref(val).cast()) })
+        // As in `sbi_ext_get_state_reg`; the callback only reads.
+        Some(ext_call!(self, f, num, size, core::ptr::from_ref(val).cast()))
     }
 
     /// The vCPU's steal-time state (`arch.sta`): only its thread touches it.
@@ -1532,8 +1593,7 @@ impl Run {
         };
         // `data[0]`, the union's first word.
         ev.__bindgen_anon_1.bindgen_union_field[0] = data;
-        // SAFETY: in bounds of the run page, a union member's address.
-        let p = unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.system_event) };
+        let p = field!(self, __bindgen_anon_1.system_event);
         // SAFETY: a volatile write of the whole member.
         unsafe {
             p.cast::<b::kvm_run__bindgen_ty_1__bindgen_ty_19>()
@@ -1599,11 +1659,17 @@ impl Vcpu {
         // `Opaque` lets the callback change.
         unsafe { &*addr_of_mut!((*self.arch()).timer).cast::<VcpuTimer>() }
     }
+}
 
+vcpu_calls! {
     /// `kvm_vcpu_is_blocking()`: the vCPU's thread waits in `kvm_vcpu_block()`.
-    pub(crate) fn is_blocking(&self) -> bool {
-        // SAFETY: reads the live vCPU's wait state.
-        unsafe { b::kvm_riscv_rs_vcpu_is_blocking(self.as_ptr()) }
+    fn is_blocking() -> bool = b::kvm_riscv_rs_vcpu_is_blocking;
+}
+
+impl Handle for VcpuTimer {
+    type C = b::kvm_vcpu_timer;
+    fn raw(&self) -> *mut b::kvm_vcpu_timer {
+        self.as_ptr()
     }
 }
 
@@ -1613,8 +1679,7 @@ impl VcpuTimer {
     }
 
     fn hrt(&self) -> *mut b::hrtimer {
-        // SAFETY: in bounds of the live timer.
-        unsafe { addr_of_mut!((*self.as_ptr()).hrt) }
+        field!(self, hrt)
     }
 
     /// `init_done`: the timer was set up and not torn down.
@@ -1795,26 +1860,22 @@ mod pmu_handle {
         fn overflow(v: &Vcpu, idx: usize, ev: &OverflowEvent<'_>);
     }
 
-    /// # Safety
-    /// The SBI dispatch of `vcpu`'s run loop calls it, with `retdata` valid
-    /// for the call.
-    unsafe extern "C" fn sbi_handler<H: PmuCallbacks>(
-        vcpu: *mut b::kvm_vcpu,
-        _run: *mut b::kvm_run,
-        retdata: *mut b::kvm_vcpu_sbi_return,
-    ) -> c_int {
-        // SAFETY: per the function's contract: the vCPU's thread, whose run
-        // loop holds no borrow of its context across the dispatch.
-        let (mut cx, ret) = unsafe { (VcpuCtx::new(Vcpu::from_raw(vcpu)), &mut *retdata) };
-        H::sbi_handler(&mut cx, ret)
-    }
+    thread_callbacks! {
+        /// The SBI PMU handler, on the run loop; `retdata` is the
+        /// dispatch's return record.
+        fn sbi_handler<H: PmuCallbacks>(
+            cx,
+            _run: *mut b::kvm_run,
+            retdata: *mut b::kvm_vcpu_sbi_return
+        ) -> c_int {
+            // SAFETY: the dispatch's record, valid and ours for the call.
+            H::sbi_handler(cx, unsafe { &mut *retdata })
+        }
 
-    /// # Safety
-    /// The SBI code of `vcpu`'s thread calls it (creation).
-    unsafe extern "C" fn sbi_probe<H: PmuCallbacks>(vcpu: *mut b::kvm_vcpu) -> c_ulong {
-        // SAFETY: per the function's contract.
-        let mut cx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
-        H::sbi_probe(&mut cx)
+        /// The SBI PMU probe (creation).
+        fn sbi_probe<H: PmuCallbacks>(cx) -> c_ulong {
+            H::sbi_probe(cx)
+        }
     }
 
     /// The SBI extension `ext_id` with `H`'s handler and probe, for the
@@ -1974,8 +2035,7 @@ mod pmu_handle {
     impl VcpuCtx<'_> {
         /// The thread-only state of the vCPU's PMU, borrowed together.
         pub(crate) fn pmu(&mut self) -> PmuParts<'_> {
-            // SAFETY: in bounds of the live vCPU.
-            let k = unsafe { addr_of_mut!((*self.arch()).pmu_context) };
+            let k = field!(self.vcpu(), arch.pmu_context);
             // SAFETY: disjoint fields that only this thread touches (the
             // type's invariant), none of them one that other contexts reach
             // (`pmc_overflown`, `fw_event[]`, a counter's `idx` and `vcpu`);
@@ -2001,17 +2061,12 @@ mod pmu_handle {
     }
 
     impl Vcpu {
-        fn pmu_ptr(&self) -> *mut b::kvm_pmu {
-            // SAFETY: in bounds of the live vCPU.
-            unsafe { addr_of_mut!((*self.arch()).pmu_context) }
-        }
 
         /// The counter of firmware event `code`; panics past the last one,
         /// as an index does.
         pub(crate) fn pmu_fw_event(&self, code: usize) -> FwEvent<'_> {
             // An array index: bounds-checked.
-            // SAFETY: in bounds of the live vCPU's PMU.
-            let ev = unsafe { addr_of_mut!((*self.pmu_ptr()).fw_event[code]) };
+            let ev = field!(self, arch.pmu_context.fw_event[code]);
             // SAFETY: the fields are only ever accessed atomically, and live
             // as long as the vCPU.
             unsafe {
@@ -2022,38 +2077,37 @@ mod pmu_handle {
             }
         }
 
-        fn pmc_overflown_word(&self) -> *mut c_ulong {
-            // SAFETY: in bounds of the live vCPU's PMU.
-            unsafe { addr_of_mut!((*self.pmu_ptr()).pmc_overflown[0]) }
+        /// `pmc_overflown` (one word: every counter), which the perf
+        /// overflow handler sets in interrupt context.
+        fn pmc_overflown_word(&self) -> &Atomic<u64> {
+            let p = field!(self, arch.pmu_context.pmc_overflown[0]).cast::<u64>();
+            // SAFETY: an unsigned long (u64 here) of the live vCPU, only ever
+            // accessed atomically (C's bit operations included).
+            unsafe { Atomic::from_ptr(p) }
         }
 
         /// Whether counter `idx` (below 64) overflowed (`test_bit()`).
         pub(crate) fn pmc_overflown(&self, idx: usize) -> bool {
-            // SAFETY: the word is only ever accessed atomically.
-            let w = unsafe { Atomic::from_ptr(self.pmc_overflown_word()) };
-            idx < OVERFLOWN_BITS && w.load(Relaxed) & (1 << idx) != 0
+            idx < OVERFLOWN_BITS && self.pmc_overflown_word().load(Relaxed) & (1 << idx) != 0
         }
 
         /// Marks counter `idx` (below 64) overflowed (`set_bit()`).
         pub(crate) fn pmc_overflown_set(&self, idx: usize) {
             if idx < OVERFLOWN_BITS {
-                // SAFETY: an atomic bit operation within the word.
-                unsafe { b::set_bit(idx, self.pmc_overflown_word()) }
+                super::atomic_update(self.pmc_overflown_word(), |w| w | (1 << idx));
             }
         }
 
         /// Clears counter `idx`'s overflow (`clear_bit()`).
         pub(crate) fn pmc_overflown_clear(&self, idx: usize) {
             if idx < OVERFLOWN_BITS {
-                // SAFETY: an atomic bit operation within the word.
-                unsafe { b::clear_bit(idx, self.pmc_overflown_word()) }
+                super::atomic_update(self.pmc_overflown_word(), |w| w & !(1 << idx));
             }
         }
 
         /// Clears every counter's overflow (`bitmap_zero()`).
         pub(crate) fn pmc_overflown_clear_all(&self) {
-            // SAFETY: the word is only ever accessed atomically.
-            unsafe { Atomic::from_ptr(self.pmc_overflown_word()) }.store(0, Relaxed)
+            self.pmc_overflown_word().store(0, Relaxed)
         }
     }
 }
@@ -2072,49 +2126,25 @@ impl Vm {
     }
 }
 
-impl Vcpu {
-    /// `kvm_riscv_vcpu_aia_imsic_has_interrupt()` (C): an enabled interrupt is
-    /// pending in the vCPU's IMSIC file; from any thread (it takes the
-    /// IMSIC's own lock).
-    pub(crate) fn aia_imsic_has_interrupt(&self) -> bool {
-        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
-        unsafe { b::kvm_riscv_vcpu_aia_imsic_has_interrupt(self.as_ptr()) }
-    }
-
+vcpu_calls! {
+    /// `kvm_riscv_vcpu_aia_imsic_has_interrupt()` (C): an enabled interrupt
+    /// is pending in the vCPU's IMSIC file (the IMSIC takes its own lock).
+    fn aia_imsic_has_interrupt() -> bool = b::kvm_riscv_vcpu_aia_imsic_has_interrupt;
     /// `kvm_riscv_vcpu_aia_imsic_release()` (C): the vCPU loses the guest
     /// interrupt file of its HGEI line (that CPU stops virtualization); from
-    /// that CPU, as upstream.
-    pub(crate) fn aia_imsic_release(&self) {
-        // SAFETY: the vCPU is live; the IMSIC code serialises itself.
-        unsafe { b::kvm_riscv_vcpu_aia_imsic_release(self.as_ptr()) }
-    }
+    /// that CPU, as upstream (the IMSIC serialises itself).
+    fn aia_imsic_release() = b::kvm_riscv_vcpu_aia_imsic_release;
 }
 
-impl VcpuCtx<'_> {
+vcpu_thread_calls! {
     /// `kvm_riscv_vcpu_aia_imsic_load()` (C), as the vCPU is loaded on `cpu`.
-    pub(crate) fn aia_imsic_load(&mut self, cpu: c_int) {
-        // SAFETY: the vCPU thread, loading on this CPU.
-        unsafe { b::kvm_riscv_vcpu_aia_imsic_load(self.v.as_ptr(), cpu) }
-    }
-
+    fn aia_imsic_load(cpu: c_int) = b::kvm_riscv_vcpu_aia_imsic_load;
     /// `kvm_riscv_vcpu_aia_imsic_put()` (C).
-    pub(crate) fn aia_imsic_put(&mut self) {
-        // SAFETY: the vCPU thread, putting.
-        unsafe { b::kvm_riscv_vcpu_aia_imsic_put(self.v.as_ptr()) }
-    }
-
+    fn aia_imsic_put() = b::kvm_riscv_vcpu_aia_imsic_put;
     /// `kvm_riscv_vcpu_aia_imsic_rmw()` (C): the guest's access to IMSIC
-    /// register `isel`; a `KVM_INSN_*` value.
-    pub(crate) fn aia_imsic_rmw(
-        &mut self,
-        isel: c_ulong,
-        val: &mut c_ulong,
-        new_val: c_ulong,
-        wr_mask: c_ulong,
-    ) -> c_int {
-        // SAFETY: the vCPU thread, loaded; `val` is valid for the write.
-        unsafe { b::kvm_riscv_vcpu_aia_imsic_rmw(self.v.as_ptr(), isel, val, new_val, wr_mask) }
-    }
+    /// register `isel` (the vCPU loaded); a `KVM_INSN_*` value.
+    fn aia_imsic_rmw(isel: c_ulong, val: &mut c_ulong, new_val: c_ulong, wr_mask: c_ulong) -> c_int
+        = b::kvm_riscv_vcpu_aia_imsic_rmw;
 }
 
 /// The vCPU that owns an HGEI line of a CPU (`aia_hgei_control.owners[]`),

@@ -128,7 +128,7 @@ pub(crate) fn handle(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) -> c_int {
                 #[cfg(CONFIG_RISCV_PMU_SBI)]
                 // CAST: a small firmware event number.
                 let _ = crate::pmu::incr_fw(cx, event as c_ulong);
-                v.stat_inc(match event {
+                cx.stat_inc(match event {
                     FwEvent::IllegalInsn => Stat::InstrIllegalExits,
                     FwEvent::MisalignedLoad => Stat::LoadMisalignedExits,
                     FwEvent::MisalignedStore => Stat::StoreMisalignedExits,

@@ -249,12 +249,12 @@ fn csr_insn(cx: &mut VcpuCtx<'_>, insn: c_ulong, ci: d::CsrInsn) -> Outcome {
         Outcome::NextSepc => {
             exit.ret_value = val;
             run.set_csr(&exit);
-            cx.vcpu().stat_inc(Stat::CsrExitKernel);
+            cx.stat_inc(Stat::CsrExitKernel);
             csr_complete(cx, val);
             Outcome::SameSepc
         }
         Outcome::ExitToUser | Outcome::Error(_) => {
-            cx.vcpu().stat_inc(Stat::CsrExitUser);
+            cx.stat_inc(Stat::CsrExitUser);
             run.set_exit_reason(b::KVM_EXIT_RISCV_CSR);
             out
         }
@@ -291,12 +291,12 @@ fn system_insn(cx: &mut VcpuCtx<'_>, insn: c_ulong, si: SystemInsn) -> c_int {
     let out = match si {
         SystemInsn::Csr(ci) => csr_insn(cx, insn, ci),
         SystemInsn::Wfi => {
-            cx.vcpu().stat_inc(Stat::WfiExits);
+            cx.stat_inc(Stat::WfiExits);
             wfi(cx);
             Outcome::NextSepc
         }
         SystemInsn::WrsNto => {
-            cx.vcpu().stat_inc(Stat::WrsExits);
+            cx.stat_inc(Stat::WrsExits);
             let spp = Sstatus::from_raw(xlen_to_u64(cx.guest().sstatus)).spp();
             cx.on_spin(spp);
             Outcome::NextSepc
@@ -421,11 +421,11 @@ pub(crate) fn mmio_load(cx: &mut VcpuCtx<'_>, gpa: u64, htinst: c_ulong) -> c_in
     }
     cx.vcpu().run_page().set_mmio(&m);
     if handled {
-        cx.vcpu().stat_inc(Stat::MmioExitKernel);
+        cx.stat_inc(Stat::MmioExitKernel);
         mmio_complete(cx, &m);
         return 1;
     }
-    cx.vcpu().stat_inc(Stat::MmioExitUser);
+    cx.stat_inc(Stat::MmioExitUser);
     cx.vcpu().run_page().set_exit_reason(b::KVM_EXIT_MMIO);
     0
 }
@@ -451,11 +451,11 @@ pub(crate) fn mmio_store(cx: &mut VcpuCtx<'_>, gpa: u64, htinst: c_ulong) -> c_i
     cx.vcpu().run_page().set_mmio(&m);
 
     if cx.mmio_bus_write(gpa, head(&m.data, st.len)) {
-        cx.vcpu().stat_inc(Stat::MmioExitKernel);
+        cx.stat_inc(Stat::MmioExitKernel);
         mmio_complete(cx, &m);
         return 1;
     }
-    cx.vcpu().stat_inc(Stat::MmioExitUser);
+    cx.stat_inc(Stat::MmioExitUser);
     cx.vcpu().run_page().set_exit_reason(b::KVM_EXIT_MMIO);
     0
 }

@@ -261,7 +261,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
     enter_exit(cx, trap, &irqs);
 
     cx.set_mode(Mode::OutsideGuest);
-    cx.vcpu().stat_inc(Stat::Exits);
+    cx.stat_inc(Stat::Exits);
     crate::vcpu::sync_interrupts(cx);
 
     // Take pending interrupts before leaving guest timing, so that timer

@@ -365,8 +365,8 @@ pub(crate) fn load_reset_state(cx: &mut VcpuCtx<'_>) {
 /// loop.
 pub(crate) fn forward_handler(cx: &mut VcpuCtx<'_>, ret: &mut b::kvm_vcpu_sbi_return) -> c_int {
     cx.parts().sbi.return_handled = 0;
+    cx.stat_inc(Stat::EcallExits);
     let v = cx.vcpu();
-    v.stat_inc(Stat::EcallExits);
     let g = cx.guest();
     let exit = SbiExit {
         extension_id: g.a7,
