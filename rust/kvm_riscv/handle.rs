@@ -320,26 +320,31 @@ impl Vcpu {
             field!(self, arch.irqs_pending[0]),
             field!(self, arch.irqs_pending_mask[0]),
         );
-        // SAFETY: the lock is initialised at vCPU creation; under it, word 0
-        // of both bitmaps (64 interrupts: one word) is ours, since every
-        // access to them, C's included, takes it; the lock is released below.
-        let flags = unsafe { b::_raw_spin_lock_irqsave(lock) };
-        // SAFETY: (see above) exclusive access under the lock, for `f` only.
-        let r = f(unsafe { &mut *pending }, unsafe { &mut *mask });
-        // SAFETY: (see above) releases the lock taken above.
-        unsafe { b::_raw_spin_unlock_irqrestore(lock, flags) };
-        r
+        // SAFETY: one critical section. The lock is initialised at vCPU
+        // creation; while it is held, word 0 of both bitmaps (64 interrupts:
+        // one word) is ours alone, since every access to them, C's included,
+        // takes it, and `f` gets them for the section only; the lock is
+        // released before returning (a panic in `f` stops the kernel anyway).
+        unsafe {
+            let flags = b::_raw_spin_lock_irqsave(lock);
+            let r = f(&mut *pending, &mut *mask);
+            b::_raw_spin_unlock_irqrestore(lock, flags);
+            r
+        }
     }
 
     /// Runs `f` under `mp_state_lock`; `f` gets the proof that it is held.
     pub(crate) fn with_mp_state_lock<R>(&self, f: impl FnOnce(&MpStateLocked<'_>) -> R) -> R {
         let lock = field!(self, arch.mp_state_lock);
-        // SAFETY: the lock is initialised at vCPU creation.
-        unsafe { b::spin_lock(lock) };
-        let r = f(&MpStateLocked(self));
-        // SAFETY: releases the lock taken above.
-        unsafe { b::spin_unlock(lock) };
-        r
+        // SAFETY: one critical section: the lock is initialised at vCPU
+        // creation, taken here and released before returning; `f` gets the
+        // proof for the section only.
+        unsafe {
+            b::spin_lock(lock);
+            let r = f(&MpStateLocked(self));
+            b::spin_unlock(lock);
+            r
+        }
     }
 
     /// The power state (`READ_ONCE(vcpu->arch.mp_state.mp_state)`).
@@ -352,15 +357,15 @@ impl Vcpu {
     pub(crate) fn with_reset_state<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
         let lock = field!(self, arch.reset_state.lock);
         let (pc, a1) = (field!(self, arch.reset_state.pc), field!(self, arch.reset_state.a1));
-        // SAFETY: the lock is initialised at vCPU creation; it serialises
-        // every access to the two fields, which `f` alone gets while it is
-        // held; released below.
-        unsafe { b::spin_lock(lock) };
-        // SAFETY: (see above) exclusive access under the lock.
-        let r = f(unsafe { &mut *pc }, unsafe { &mut *a1 });
-        // SAFETY: (see above) releases the lock taken above.
-        unsafe { b::spin_unlock(lock) };
-        r
+        // SAFETY: one critical section: the lock is initialised at vCPU
+        // creation; it serialises every access to the two fields, which `f`
+        // alone gets while it is held; released before returning.
+        unsafe {
+            b::spin_lock(lock);
+            let r = f(&mut *pc, &mut *a1);
+            b::spin_unlock(lock);
+            r
+        }
     }
 
     /// `vcpu->arch.pause`.

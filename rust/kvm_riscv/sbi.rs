@@ -46,26 +46,25 @@ pub(crate) fn spec_version() -> (usize, usize) {
     (major, v & b::SBI_SPEC_VERSION_MINOR_MASK as usize)
 }
 
-/// The machine vendor id the SBI implementation reports (`sbi_get_mvendorid()`).
-pub(crate) fn mvendorid() -> usize {
-    // SAFETY: an SBI base call without arguments.
-    let v = unsafe { b::sbi_get_mvendorid() };
-    // CAST: an XLEN value the C API returns as long.
-    v as usize
+/// Declares safe readers of the machine ids the SBI implementation
+/// reports: SBI base calls without arguments or side effects.
+macro_rules! machine_ids {
+    ($($(#[$m:meta])* fn $name:ident = $cfn:path;)*) => {$(
+        $(#[$m])*
+        pub(crate) fn $name() -> usize {
+            // SAFETY: an SBI base call without arguments (see the macro).
+            let v = unsafe { $cfn() };
+            // CAST: an XLEN value the C API returns as a long.
+            v as usize
+        }
+    )*};
 }
 
-/// The machine architecture id (`sbi_get_marchid()`).
-pub(crate) fn marchid() -> usize {
-    // SAFETY: as above.
-    let v = unsafe { b::sbi_get_marchid() };
-    // CAST: as above.
-    v as usize
-}
-
-/// The machine implementation id (`sbi_get_mimpid()`).
-pub(crate) fn mimpid() -> usize {
-    // SAFETY: as above.
-    let v = unsafe { b::sbi_get_mimpid() };
-    // CAST: as above.
-    v as usize
+machine_ids! {
+    /// The machine vendor id (`sbi_get_mvendorid()`).
+    fn mvendorid = b::sbi_get_mvendorid;
+    /// The machine architecture id (`sbi_get_marchid()`).
+    fn marchid = b::sbi_get_marchid;
+    /// The machine implementation id (`sbi_get_mimpid()`).
+    fn mimpid = b::sbi_get_mimpid;
 }

@@ -36,13 +36,6 @@ impl StaticKeyFalse {
         // SAFETY: `self.key` is a valid, initialised key for its whole lifetime.
         unsafe { b::static_key_enable(self.as_key()) }
     }
-
-    /// The key's state, read from its count (not patched code).
-    #[allow(dead_code)]
-    pub(crate) fn is_enabled(&self) -> bool {
-        // SAFETY: `self.key` is a valid, initialised key.
-        unsafe { b::static_key_count(self.as_key()) > 0 }
-    }
 }
 
 /// Branch on a Rust-owned [`StaticKeyFalse`] static, `unlikely` direction.
