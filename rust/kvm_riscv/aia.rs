@@ -36,19 +36,19 @@ use core::ffi::c_void;
 use kernel::cpu::CpuId;
 use kernel::error::{code::*, to_result, Result};
 use kernel::ffi::{c_int, c_uint, c_ulong};
-use kernel::num::casts::FromSafeCast;
+use kernel::num::casts::{u32_as_usize, FromSafeCast};
 use kernel::sync::atomic::{Atomic, Full, Relaxed};
 
 // The constants of `aia_logic` must be the kernel's.
 const _: () = {
-    assert!(l::IRQ_S_EXT == b::IRQ_S_EXT as usize);
+    assert!(l::IRQ_S_EXT == u32_as_usize(b::IRQ_S_EXT));
     assert!(l::HVICTL_IID_SHIFT == b::HVICTL_IID_SHIFT);
-    assert!(l::ISELECT_IPRIO0 == b::ISELECT_IPRIO0 as usize);
-    assert!(l::ISELECT_IPRIO15 == b::ISELECT_IPRIO15 as usize);
-    assert!(l::IMSIC_FIRST == b::IMSIC_EIDELIVERY as usize);
-    assert!(l::IMSIC_LAST == b::IMSIC_EIE63 as usize);
-    assert!(l::HVICTL_IID == b::kvm_riscv_rs_const64_KVM_RISCV_RS_HVICTL_IID as usize);
-    assert!(l::ISELECT_MASK == b::kvm_riscv_rs_const64_KVM_RISCV_RS_ISELECT_MASK as usize);
+    assert!(l::ISELECT_IPRIO0 == u32_as_usize(b::ISELECT_IPRIO0));
+    assert!(l::ISELECT_IPRIO15 == u32_as_usize(b::ISELECT_IPRIO15));
+    assert!(l::IMSIC_FIRST == u32_as_usize(b::IMSIC_EIDELIVERY));
+    assert!(l::IMSIC_LAST == u32_as_usize(b::IMSIC_EIE63));
+    assert!(l::HVICTL_IID == u64_to_xlen(b::kvm_riscv_rs_const64_KVM_RISCV_RS_HVICTL_IID));
+    assert!(l::ISELECT_MASK == u64_to_xlen(b::kvm_riscv_rs_const64_KVM_RISCV_RS_ISELECT_MASK));
 };
 
 // CAST (the three): small enumerators.

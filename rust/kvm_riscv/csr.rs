@@ -16,6 +16,7 @@
 use crate::bindings as b;
 use crate::csr_encoding::{csr_imm, funct3, CsrOp, SYSTEM};
 use core::arch::asm;
+use kernel::num::casts::u32_into_u16;
 
 /// The CSR numbered `N`.
 #[derive(Clone, Copy)]
@@ -93,7 +94,7 @@ macro_rules! csrs {
     ($($name:ident = $num:ident;)*) => {
         $(
             #[allow(dead_code)]
-            pub(crate) const $name: Csr<{ b::$num as u16 }> = Csr;
+            pub(crate) const $name: Csr<{ u32_into_u16::<{ b::$num }>() }> = Csr;
         )*
     };
 }

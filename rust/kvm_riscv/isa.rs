@@ -10,6 +10,7 @@ use crate::bindings as b;
 use crate::isa_table::{Disable, Enable, Ext};
 use crate::nospec::array_index_nospec;
 use kernel::macros::paste;
+use kernel::num::casts::u32_as_usize;
 
 /// The host's extension ids: the bindings', and the single letters from
 /// `helpers.h`.
@@ -33,8 +34,12 @@ macro_rules! host_exts {
             match ext { $(Ext::$name => host::[<RISCV_ISA_EXT_ $name>],)* }
         }
         const _: () = {
+            // CAST (all): the discriminants of `Ext`, a `repr(u32)` enum.
             $(assert!(Ext::$name as u32 == b::[<KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_ $name>]);)*
-            assert!(crate::isa_table::ALL.len() == b::KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_MAX as usize);
+            assert!(
+                crate::isa_table::ALL.len()
+                    == u32_as_usize(b::KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_MAX)
+            );
         };
     } };
 }

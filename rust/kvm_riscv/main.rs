@@ -19,7 +19,7 @@ use crate::static_key::StaticKeyFalse;
 use crate::vcpu;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
-use kernel::num::casts::FromSafeCast;
+use kernel::num::casts::{u32_as_usize, u8_as_u32, FromSafeCast};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
@@ -29,10 +29,12 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_vsstage_tlb_no_gpa: StaticKeyFalse = StaticKeyFalse::new();
 
+/// The most CPUs the kernel supports (`NR_CPUS`).
+const NR_CPUS: usize = u32_as_usize(b::NR_CPUS);
+
 /// Whether virtualization is enabled, per CPU (upstream: a per-CPU bool).
 /// Each slot is only touched by its own CPU, with preemption off.
-static VIRT_ENABLED: [Atomic<bool>; b::NR_CPUS as usize] =
-    [const { Atomic::new(false) }; b::NR_CPUS as usize];
+static VIRT_ENABLED: [Atomic<bool>; NR_CPUS] = [const { Atomic::new(false) }; NR_CPUS];
 
 fn this_cpu_virt_enabled() -> &'static Atomic<bool> {
     // CPU ids are below nr_cpu_ids, at most NR_CPUS.
@@ -41,7 +43,7 @@ fn this_cpu_virt_enabled() -> &'static Atomic<bool> {
 
 /// The H extension's id: `asm/hwcap.h` numbers single-letter extensions by
 /// their letter (`'h' - 'a'`), which bindgen does not evaluate.
-const RISCV_ISA_EXT_H: u32 = (b'h' - b'a') as u32;
+const RISCV_ISA_EXT_H: u32 = u8_as_u32(b'h' - b'a');
 
 /// Programs the hypervisor CSRs for a CPU that runs guests (CPU online, or
 /// resume from a non-retention idle state).
@@ -150,9 +152,7 @@ fn host_has_vector() -> bool {
 fn vector_init() {
     #[cfg(CONFIG_RISCV_ISA_V)]
     if host_has_vector() {
-        ffi::register_vctx_callback(
-            crate::handle::vector_flush_entry::<crate::vcpu_vector::Flush>,
-        );
+        ffi::register_vctx_callback(crate::handle::vector_flush_entry::<crate::vcpu_vector::Flush>);
     }
 }
 

@@ -16,12 +16,14 @@ use crate::bindings as b;
 use crate::csr::Csr;
 use crate::nacl_layout::{self as layout, HfenceType};
 use crate::percpu::PerCpu;
+use crate::regs::{u64_to_xlen, xlen_to_u64};
 use crate::sbi;
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use core::ptr::NonNull;
-use kernel::sync::barrier::{smp_mb, Write};
 use kernel::error::{code::*, Error};
+use kernel::num::casts::{u32_as_usize, FromSafeCast};
 use kernel::prelude::*;
+use kernel::sync::barrier::{smp_mb, Write};
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
@@ -43,19 +45,21 @@ pub(crate) static kvm_riscv_nacl_autoswap_csr_available: StaticKeyFalse = Static
 #[no_mangle]
 #[link_section = ".data..percpu"]
 #[allow(non_upper_case_globals)]
-pub(crate) static kvm_riscv_nacl: PerCpu<b::kvm_riscv_nacl> =
-    PerCpu::new(b::kvm_riscv_nacl { shmem: core::ptr::null_mut(), shmem_phys: 0 });
+pub(crate) static kvm_riscv_nacl: PerCpu<b::kvm_riscv_nacl> = PerCpu::new(b::kvm_riscv_nacl {
+    shmem: core::ptr::null_mut(),
+    shmem_phys: 0,
+});
 
 // The layout computed in `nacl_layout` must be the one of `asm/sbi.h` (the
 // sizes that depend on `__riscv_xlen` are checked by the host unit tests).
 const _: () = {
-    assert!(layout::CSR_OFFSET == b::SBI_NACL_SHMEM_CSR_OFFSET as usize);
-    assert!(layout::DBITMAP_OFFSET == b::SBI_NACL_SHMEM_DBITMAP_OFFSET as usize);
-    assert!(layout::HFENCE_OFFSET == b::SBI_NACL_SHMEM_HFENCE_OFFSET as usize);
-    assert!(layout::AUTOSWAP_OFFSET == b::SBI_NACL_SHMEM_AUTOSWAP_OFFSET as usize);
-    assert!(layout::SRET_OFFSET == b::SBI_NACL_SHMEM_SRET_OFFSET as usize);
-    assert!(layout::HFENCE_SIZE == b::SBI_NACL_SHMEM_HFENCE_SIZE as usize);
-    assert!(layout::SCRATCH_SIZE == b::SBI_NACL_SHMEM_SCRATCH_SIZE as usize);
+    assert!(layout::CSR_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_CSR_OFFSET));
+    assert!(layout::DBITMAP_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_DBITMAP_OFFSET));
+    assert!(layout::HFENCE_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_HFENCE_OFFSET));
+    assert!(layout::AUTOSWAP_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_AUTOSWAP_OFFSET));
+    assert!(layout::SRET_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_SRET_OFFSET));
+    assert!(layout::HFENCE_SIZE == u32_as_usize(b::SBI_NACL_SHMEM_HFENCE_SIZE));
+    assert!(layout::SCRATCH_SIZE == u32_as_usize(b::SBI_NACL_SHMEM_SCRATCH_SIZE));
 };
 
 const EXT_NACL: u32 = b::sbi_ext_id_SBI_EXT_NACL;
@@ -159,14 +163,14 @@ impl Shmem {
     pub(crate) fn read_long(self, off: usize) -> usize {
         // SAFETY: in bounds and aligned (callers use layout offsets); the
         // memory is live per the type invariant.
-        u64::from_le(unsafe { self.word(off).read_volatile() }) as usize
+        u64_to_xlen(u64::from_le(unsafe { self.word(off).read_volatile() }))
     }
 
     /// Writes the XLEN word at byte offset `off`.
     #[inline(always)]
     pub(crate) fn write_long(self, off: usize, val: usize) {
         // SAFETY: as in `read_long`.
-        unsafe { self.word(off).write_volatile((val as u64).to_le()) }
+        unsafe { self.word(off).write_volatile(xlen_to_u64(val).to_le()) }
     }
 
     /// Reads a word of the scratch area (`nacl_scratch_read_long()`).
@@ -265,7 +269,11 @@ impl Shmem {
     /// `nacl_hfence_gvma_vmid_all()`: flush a VMID's G-stage mappings.
     #[allow(dead_code)]
     pub(crate) fn hfence_gvma_vmid_all(self, vmid: usize) {
-        self.hfence(layout::hfence_config(HfenceType::GvmaVmidAll, 0, vmid, 0), 0, 0)
+        self.hfence(
+            layout::hfence_config(HfenceType::GvmaVmidAll, 0, vmid, 0),
+            0,
+            0,
+        )
     }
 
     /// `nacl_hfence_gvma_all()`: flush every G-stage mapping.
@@ -285,7 +293,7 @@ impl Shmem {
 #[inline]
 #[allow(dead_code)]
 pub(crate) fn sync_csr<const N: u16>(_csr: Csr<N>) {
-    let _ = sbi::ecall(EXT_NACL, NACL_SYNC_CSR, [N as usize, 0, 0, 0, 0, 0]);
+    let _ = sbi::ecall(EXT_NACL, NACL_SYNC_CSR, [usize::from(N), 0, 0, 0, 0, 0]);
 }
 
 /// Reads an H-level CSR: from the shared memory when NACL is there.
@@ -419,12 +427,13 @@ pub(crate) unsafe extern "C" fn __kvm_riscv_nacl_hfence(
 fn probe_feature(feature: u32) -> bool {
     available()
         && matches!(sbi::ecall(EXT_NACL, NACL_PROBE_FEATURE,
-                               [feature as usize, 0, 0, 0, 0, 0]), Ok(v) if v != 0)
+                               [usize::from_safe_cast(feature), 0, 0, 0, 0, 0]), Ok(v) if v != 0)
 }
 
 fn shmem_order() -> u32 {
-    // CAST: the size is a small constant.
-    (layout::SHMEM_SIZE.div_ceil(b::PAGE_SIZE)).next_power_of_two().trailing_zeros()
+    (layout::SHMEM_SIZE.div_ceil(b::PAGE_SIZE))
+        .next_power_of_two()
+        .trailing_zeros()
 }
 
 /// Finds NACL, turns on its keys and gives every CPU a shared memory
@@ -474,7 +483,7 @@ pub(crate) fn exit() {
             if slot.shmem.is_null() {
                 continue;
             }
-            b::free_pages(slot.shmem as usize, shmem_order());
+            b::free_pages(slot.shmem.expose_provenance(), shmem_order());
             slot.shmem = core::ptr::null_mut();
             slot.shmem_phys = 0;
         }
@@ -487,7 +496,7 @@ pub(crate) fn enable() -> Result {
         return Ok(());
     }
     // SAFETY: this CPU's slot, preemption off (CPU enable path).
-    let phys = unsafe { (*kvm_riscv_nacl.this_cpu_ptr()).shmem_phys } as usize;
+    let phys = u64_to_xlen(unsafe { (*kvm_riscv_nacl.this_cpu_ptr()).shmem_phys });
     sbi::ecall(EXT_NACL, NACL_SET_SHMEM, [phys, 0, 0, 0, 0, 0])
         .map(|_| ())
         .map_err(|e| Error::from_errno(e.to_errno()))

@@ -10,6 +10,9 @@
 pub(crate) fn array_index_nospec(index: usize, size: usize) -> usize {
     let index = crate::ffi::hide_var(index);
     // All ones when index < size, else zero.
-    let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1)) as usize;
+    // CAST (both): the same bits as signed, for an arithmetic shift that
+    // spreads the top bit, then back as they are.
+    let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))
+        as usize;
     index & mask
 }

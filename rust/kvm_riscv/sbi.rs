@@ -3,11 +3,13 @@
 //! SBI calls from the host kernel to the SBI implementation below it.
 
 use crate::bindings as b;
-pub(crate) use crate::sbi_err::SbiError;
 use crate::sbi_err::errno;
+pub(crate) use crate::sbi_err::SbiError;
 
 // The errno table of `sbi_err` must agree with the kernel's headers.
 const _: () = {
+    // CAST (all): errno values are small positive numbers (below 4096),
+    // which an i32 holds.
     assert!(errno::EPERM == b::EPERM as i32);
     assert!(errno::EIO == b::EIO as i32);
     assert!(errno::ENOMEM == b::ENOMEM as i32);
@@ -22,17 +24,24 @@ const _: () = {
 /// Returns the value (a1), or the error (a0).
 #[inline]
 pub(crate) fn ecall(ext: u32, fid: u32, args: [usize; 6]) -> Result<usize, SbiError> {
+    // CAST (both): `__sbi_ecall()` takes the ids as int, as C converts
+    // them; SBI extension and function ids are below 2^31.
     // SAFETY: an SBI call from S mode; the extensions used by this crate
     // (NACL) do not touch memory the kernel has not handed over to them.
     let ret = unsafe {
-        b::__sbi_ecall(args[0], args[1], args[2], args[3], args[4], args[5], fid as i32, ext as i32)
+        b::__sbi_ecall(
+            args[0], args[1], args[2], args[3], args[4], args[5], fid as i32, ext as i32,
+        )
     };
-    // CAST: `error` is a signed SBI error code in an XLEN register.
+    // CAST (both): 64-bit XLEN registers, `error` a signed SBI error code,
+    // `value` the bits as they are.
     SbiError::decode(ret.error as i64).map(|()| ret.value as usize)
 }
 
 /// Whether the SBI implementation has extension `ext`.
 pub(crate) fn probe_extension(ext: u32) -> bool {
+    // CAST: `sbi_probe_extension()` takes the id as int, as C converts it;
+    // SBI extension ids are below 2^31.
     // SAFETY: probing has no side effect.
     unsafe { b::sbi_probe_extension(ext as i32) > 0 }
 }

@@ -13,47 +13,48 @@ use crate::trap::{self, exc, Access, Exit, FwEvent};
 use crate::vcpu_insn;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
+use kernel::num::casts::u32_as_usize;
 
 /// Sends a trap to the guest's VS-mode trap vector
 /// (`kvm_riscv_vcpu_trap_redirect()`); implemented next to the instruction
 /// emulation, which uses it too.
 pub(crate) use crate::vcpu_insn::trap_redirect;
 
-
 // The cause numbers and firmware events of `trap` must be the kernel's.
 const _: () = {
-    assert!(exc::INST_ACCESS == b::EXC_INST_ACCESS as usize);
-    assert!(exc::INST_ILLEGAL == b::EXC_INST_ILLEGAL as usize);
-    assert!(exc::BREAKPOINT == b::EXC_BREAKPOINT as usize);
-    assert!(exc::LOAD_MISALIGNED == b::EXC_LOAD_MISALIGNED as usize);
-    assert!(exc::LOAD_ACCESS == b::EXC_LOAD_ACCESS as usize);
-    assert!(exc::STORE_MISALIGNED == b::EXC_STORE_MISALIGNED as usize);
-    assert!(exc::STORE_ACCESS == b::EXC_STORE_ACCESS as usize);
-    assert!(exc::SUPERVISOR_SYSCALL == b::EXC_SUPERVISOR_SYSCALL as usize);
-    assert!(exc::SOFTWARE_CHECK == b::EXC_SOFTWARE_CHECK as usize);
-    assert!(exc::INST_GUEST_PAGE_FAULT == b::EXC_INST_GUEST_PAGE_FAULT as usize);
-    assert!(exc::LOAD_GUEST_PAGE_FAULT == b::EXC_LOAD_GUEST_PAGE_FAULT as usize);
-    assert!(exc::VIRTUAL_INST_FAULT == b::EXC_VIRTUAL_INST_FAULT as usize);
-    assert!(exc::STORE_GUEST_PAGE_FAULT == b::EXC_STORE_GUEST_PAGE_FAULT as usize);
+    assert!(exc::INST_ACCESS == u32_as_usize(b::EXC_INST_ACCESS));
+    assert!(exc::INST_ILLEGAL == u32_as_usize(b::EXC_INST_ILLEGAL));
+    assert!(exc::BREAKPOINT == u32_as_usize(b::EXC_BREAKPOINT));
+    assert!(exc::LOAD_MISALIGNED == u32_as_usize(b::EXC_LOAD_MISALIGNED));
+    assert!(exc::LOAD_ACCESS == u32_as_usize(b::EXC_LOAD_ACCESS));
+    assert!(exc::STORE_MISALIGNED == u32_as_usize(b::EXC_STORE_MISALIGNED));
+    assert!(exc::STORE_ACCESS == u32_as_usize(b::EXC_STORE_ACCESS));
+    assert!(exc::SUPERVISOR_SYSCALL == u32_as_usize(b::EXC_SUPERVISOR_SYSCALL));
+    assert!(exc::SOFTWARE_CHECK == u32_as_usize(b::EXC_SOFTWARE_CHECK));
+    assert!(exc::INST_GUEST_PAGE_FAULT == u32_as_usize(b::EXC_INST_GUEST_PAGE_FAULT));
+    assert!(exc::LOAD_GUEST_PAGE_FAULT == u32_as_usize(b::EXC_LOAD_GUEST_PAGE_FAULT));
+    assert!(exc::VIRTUAL_INST_FAULT == u32_as_usize(b::EXC_VIRTUAL_INST_FAULT));
+    assert!(exc::STORE_GUEST_PAGE_FAULT == u32_as_usize(b::EXC_STORE_GUEST_PAGE_FAULT));
+    // CAST (all): the discriminants of `FwEvent`, a `repr(usize)` enum.
     assert!(
         FwEvent::MisalignedLoad as usize
-            == b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MISALIGNED_LOAD as usize
+            == u32_as_usize(b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MISALIGNED_LOAD)
     );
     assert!(
         FwEvent::MisalignedStore as usize
-            == b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MISALIGNED_STORE as usize
+            == u32_as_usize(b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MISALIGNED_STORE)
     );
     assert!(
         FwEvent::AccessLoad as usize
-            == b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ACCESS_LOAD as usize
+            == u32_as_usize(b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ACCESS_LOAD)
     );
     assert!(
         FwEvent::AccessStore as usize
-            == b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ACCESS_STORE as usize
+            == u32_as_usize(b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ACCESS_STORE)
     );
     assert!(
         FwEvent::IllegalInsn as usize
-            == b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ILLEGAL_INSN as usize
+            == u32_as_usize(b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_ILLEGAL_INSN)
     );
 };
 

@@ -19,17 +19,19 @@ use kernel::ffi::c_ulong;
 
 #[cfg(CONFIG_FPU)]
 use crate::{isa, isa_table::Ext};
+#[cfg(CONFIG_FPU)]
+use kernel::num::casts::u32_as_usize;
 
 #[cfg(CONFIG_FPU)]
-const SR_FS: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS as c_ulong;
+const SR_FS: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS);
 #[cfg(CONFIG_FPU)]
-const SR_FS_OFF: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_OFF as c_ulong;
+const SR_FS_OFF: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_OFF);
 #[cfg(CONFIG_FPU)]
-const SR_FS_INITIAL: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_INITIAL as c_ulong;
+const SR_FS_INITIAL: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_INITIAL);
 #[cfg(CONFIG_FPU)]
-const SR_FS_CLEAN: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_CLEAN as c_ulong;
+const SR_FS_CLEAN: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_CLEAN);
 #[cfg(CONFIG_FPU)]
-const SR_FS_DIRTY: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_DIRTY as c_ulong;
+const SR_FS_DIRTY: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_FS_DIRTY);
 
 /// Which FP register file a context holds: 32-bit (F) or 64-bit (D).
 #[cfg(CONFIG_FPU)]

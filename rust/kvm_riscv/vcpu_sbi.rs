@@ -47,7 +47,7 @@ const _: () = {
     assert!(
         ExtStatus::Disabled.raw() == b::kvm_riscv_sbi_ext_status_KVM_RISCV_SBI_EXT_STATUS_DISABLED
     );
-    assert!(EXT_MAX <= usize::BITS as usize * (r::multi_reg_last(EXT_MAX) as usize + 1));
+    assert!(EXT_MAX <= u32_as_usize(usize::BITS) * (u64_as_usize(r::multi_reg_last(EXT_MAX)) + 1));
 };
 
 /// An extension of the table, with its status slot: `None` for Base,

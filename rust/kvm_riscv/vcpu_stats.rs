@@ -7,9 +7,10 @@
 use crate::bindings as b;
 use core::mem::{offset_of, size_of};
 use kernel::ffi::c_char;
+use kernel::num::casts::{u16_as_usize, u32_as_usize, u32_into_u16};
 
-const NAME_SIZE: usize = b::kvm_riscv_rs_const_KVM_RISCV_RS_STATS_NAME_SIZE as usize;
-const HIST_COUNT: u16 = b::HALT_POLL_HIST_COUNT as u16;
+const NAME_SIZE: usize = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_STATS_NAME_SIZE);
+const HIST_COUNT: u16 = u32_into_u16::<{ b::HALT_POLL_HIST_COUNT }>();
 
 /// What a statistic measures (type, unit and exponent of its descriptor).
 #[derive(Clone, Copy)]
@@ -138,7 +139,7 @@ const _: () = {
     let mut words = 0;
     let mut i = 0;
     while i < NUM_DESC {
-        words += kvm_vcpu_stats_desc[i].size as usize;
+        words += u16_as_usize(kvm_vcpu_stats_desc[i].size);
         i += 1;
     }
     assert!(words * size_of::<u64>() == size_of::<b::kvm_vcpu_stat>());

@@ -28,15 +28,15 @@ use crate::timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
 use core::mem::{offset_of, size_of};
 use kernel::error::code::*;
 use kernel::num::casts::arch::u64_as_usize;
-use kernel::num::casts::FromSafeCast;
+use kernel::num::casts::{u32_as_u64, FromSafeCast};
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 // The uapi's timer states and register layout are the ones `timer_logic`
 // knows.
 const _: () = {
-    assert!(STATE_OFF == b::KVM_RISCV_TIMER_STATE_OFF as u64);
-    assert!(STATE_ON == b::KVM_RISCV_TIMER_STATE_ON as u64);
+    assert!(STATE_OFF == u32_as_u64(b::KVM_RISCV_TIMER_STATE_OFF));
+    assert!(STATE_ON == u32_as_u64(b::KVM_RISCV_TIMER_STATE_ON));
     assert!(offset_of!(b::kvm_riscv_timer, frequency) == 0);
     assert!(offset_of!(b::kvm_riscv_timer, time) == 8);
     assert!(offset_of!(b::kvm_riscv_timer, compare) == 16);

@@ -28,17 +28,19 @@ use kernel::prelude::*;
 use crate::{isa, isa_table::Ext};
 #[cfg(CONFIG_RISCV_ISA_V)]
 use core::sync::atomic::{AtomicBool, Ordering};
+#[cfg(CONFIG_RISCV_ISA_V)]
+use kernel::num::casts::u32_as_usize;
 
 #[cfg(CONFIG_RISCV_ISA_V)]
-const SR_VS: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS as c_ulong;
+const SR_VS: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS);
 #[cfg(CONFIG_RISCV_ISA_V)]
-const SR_VS_OFF: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_OFF as c_ulong;
+const SR_VS_OFF: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_OFF);
 #[cfg(CONFIG_RISCV_ISA_V)]
-const SR_VS_INITIAL: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_INITIAL as c_ulong;
+const SR_VS_INITIAL: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_INITIAL);
 #[cfg(CONFIG_RISCV_ISA_V)]
-const SR_VS_CLEAN: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_CLEAN as c_ulong;
+const SR_VS_CLEAN: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_CLEAN);
 #[cfg(CONFIG_RISCV_ISA_V)]
-const SR_VS_DIRTY: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_DIRTY as c_ulong;
+const SR_VS_DIRTY: c_ulong = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_VS_DIRTY);
 #[cfg(CONFIG_RISCV_ISA_V)]
 const V_VCPU_CTX: u32 = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_CTX;
 #[cfg(CONFIG_RISCV_ISA_V)]
@@ -130,8 +132,7 @@ fn set_vs(cntx: &mut b::kvm_cpu_context, vs: c_ulong) {
 /// zeroed registers, else VS Off.
 #[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) fn reset(cntx: &mut b::kvm_cpu_context, isa: &[c_ulong]) {
-    // CAST: the size of the register file fits an unsigned long.
-    cntx.vector.vlenb = (vsize() / 32) as c_ulong;
+    cntx.vector.vlenb = vsize() / 32;
     if !guest_has_v(isa) {
         set_vs(cntx, SR_VS_OFF);
         return;
@@ -262,4 +263,3 @@ pub(crate) fn guest_restore(_cntx: &mut b::kvm_cpu_context, _isa: &[c_ulong]) {}
 pub(crate) fn host_save(_cntx: &mut b::kvm_cpu_context) {}
 #[cfg(not(CONFIG_RISCV_ISA_V))]
 pub(crate) fn host_restore(_cntx: &mut b::kvm_cpu_context) {}
-
