@@ -175,11 +175,12 @@ pub(crate) enum Request {
 impl Request {
     /// The bit of the request in `vcpu->requests`.
     fn bit(self) -> u32 {
-        self as u32 & b::kvm_riscv_rs_const_KVM_RISCV_RS_REQUEST_MASK
+        self.raw() & b::kvm_riscv_rs_const_KVM_RISCV_RS_REQUEST_MASK
     }
 
     /// The request with its flags, as `kvm_make_all_cpus_request()` takes it.
     pub(crate) fn raw(self) -> u32 {
+        // CAST: the discriminant of a `repr(u32)` enum, the request's value.
         self as u32
     }
 }
@@ -1035,7 +1036,8 @@ impl VcpuCtx<'_> {
     ) -> c_ulong {
         let hstatus = self.guest().hstatus;
         let trap_ptr: *mut b::kvm_cpu_trap = trap;
-        let vector = b::__kvm_riscv_unpriv_trap as *const () as usize;
+        // The trap vector's address, for STVEC.
+        let vector = (b::__kvm_riscv_unpriv_trap as *const ()).addr();
         let val: c_ulong;
         let irqs = crate::irq::disable();
         // HLV/HLVX act as the guest would (SPVP, VSXL, ...).
