@@ -4,6 +4,10 @@
 //! crate does not offer: preemption, the guest-state and guest-timing
 //! context tracking, the entry-work check, tracepoints, and the current
 //! task's vector-state flags. A boundary module: each wrapper is one call.
+//!
+//! Wrappers with the same safety contract are written by the macros below,
+//! which state that contract once; a family member's documentation says
+//! what the C side does.
 
 use crate::bindings as b;
 use crate::irq::IrqsOff;
@@ -12,15 +16,67 @@ use kernel::error::code::ENOMEM;
 use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
 
+/// Safe functions that call a C function with no precondition: it accepts
+/// any value of each argument, and its pointer arguments are references
+/// here, valid for the call and not kept after it. Only the names of C
+/// functions with that contract may be given. (The `__init` ones are placed
+/// in `.ref.text` by their attributes: only module init calls them.)
+macro_rules! plain_calls {
+    ($($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {$(
+        $(#[$m])*
+        $vis fn $name($($a: $t),*) $(-> $ret)? {
+            // SAFETY: `$cfn` has no precondition (see the macro); the
+            // references are valid for the call.
+            unsafe { $cfn($($a),*) }
+        }
+    )*};
+}
+
+/// Safe readers of kernel variables that are written only at boot or by
+/// this module's init, before any reader here, and never afterwards
+/// (`__ro_after_init` or set once): `$var` names such a variable of the
+/// bindings, read by value.
+macro_rules! boot_vars {
+    ($($(#[$m:meta])* $vis:vis fn $name:ident() -> $ty:ty = $var:ident;)*) => {$(
+        $(#[$m])*
+        $vis fn $name() -> $ty {
+            // SAFETY: a plain read of a variable that nothing writes any
+            // more (see the macro).
+            unsafe { crate::bindings::$var }
+        }
+    )*};
+}
+
+/// Safe functions, taking the [`IrqsOff`] token, that call a C function
+/// whose only precondition is interrupts off.
+macro_rules! irqs_off_calls {
+    ($($(#[$m:meta])* fn $name:ident() $(-> $ret:ty)? = $cfn:path;)*) => {$(
+        $(#[$m])*
+        #[inline(always)]
+        pub(crate) fn $name(_irqs: &IrqsOff) $(-> $ret)? {
+            // SAFETY: interrupts are off (the token), the function's only
+            // precondition.
+            unsafe { $cfn() }
+        }
+    )*};
+}
+
 /// Preemption is off for as long as the guard lives (`preempt_disable()`,
 /// `preempt_enable()` at drop).
 pub(crate) struct PreemptOff(PhantomData<*mut ()>);
 
+plain_calls! {
+    /// `preempt_disable()`, for [`preempt_disable`].
+    #[inline(always)]
+    fn c_preempt_disable() = b::kvm_riscv_rs_preempt_disable;
+    /// The `kvm_riscv_vcpu_irq` tracepoint, for [`trace_vcpu_irq`].
+    fn c_trace_vcpu_irq(id: usize, irq: u32, level: u32) = b::kvm_riscv_rs_trace_kvm_vcpu_irq;
+}
+
 /// Disables preemption until the guard drops.
 #[inline(always)]
 pub(crate) fn preempt_disable() -> PreemptOff {
-    // SAFETY: paired with the enable of the drop.
-    unsafe { b::kvm_riscv_rs_preempt_disable() };
+    c_preempt_disable();
     PreemptOff(PhantomData)
 }
 
@@ -32,45 +88,22 @@ impl Drop for PreemptOff {
     }
 }
 
-/// `guest_state_enter_irqoff()`: context tracking enters the guest.
-#[inline(always)]
-pub(crate) fn guest_state_enter(_irqs: &IrqsOff) {
-    // SAFETY: interrupts are off (the token).
-    unsafe { b::kvm_riscv_rs_guest_state_enter_irqoff() }
-}
-
-/// `guest_state_exit_irqoff()`.
-#[inline(always)]
-pub(crate) fn guest_state_exit(_irqs: &IrqsOff) {
-    // SAFETY: interrupts are off (the token).
-    unsafe { b::kvm_riscv_rs_guest_state_exit_irqoff() }
-}
-
-/// `guest_timing_enter_irqoff()`: time from here counts as guest time.
-#[inline(always)]
-pub(crate) fn guest_timing_enter(_irqs: &IrqsOff) {
-    // SAFETY: interrupts are off (the token).
-    unsafe { b::kvm_riscv_rs_guest_timing_enter_irqoff() }
-}
-
-/// `guest_timing_exit_irqoff()`.
-#[inline(always)]
-pub(crate) fn guest_timing_exit(_irqs: &IrqsOff) {
-    // SAFETY: interrupts are off (the token).
-    unsafe { b::kvm_riscv_rs_guest_timing_exit_irqoff() }
-}
-
-/// `xfer_to_guest_mode_work_pending()`.
-#[inline(always)]
-pub(crate) fn guest_mode_work_pending(_irqs: &IrqsOff) -> bool {
-    // SAFETY: reads the current task's flags, interrupts off.
-    unsafe { b::kvm_riscv_rs_xfer_to_guest_mode_work_pending() }
+irqs_off_calls! {
+    /// `guest_state_enter_irqoff()`: context tracking enters the guest.
+    fn guest_state_enter() = b::kvm_riscv_rs_guest_state_enter_irqoff;
+    /// `guest_state_exit_irqoff()`.
+    fn guest_state_exit() = b::kvm_riscv_rs_guest_state_exit_irqoff;
+    /// `guest_timing_enter_irqoff()`: time from here counts as guest time.
+    fn guest_timing_enter() = b::kvm_riscv_rs_guest_timing_enter_irqoff;
+    /// `guest_timing_exit_irqoff()`.
+    fn guest_timing_exit() = b::kvm_riscv_rs_guest_timing_exit_irqoff;
+    /// `xfer_to_guest_mode_work_pending()`: reads the current task's flags.
+    fn guest_mode_work_pending() -> bool = b::kvm_riscv_rs_xfer_to_guest_mode_work_pending;
 }
 
 /// The `kvm_riscv_vcpu_irq` trace event.
 pub(crate) fn trace_vcpu_irq(vcpu_id: u32, irq: u32, level: bool) {
-    // SAFETY: a tracepoint call with plain values.
-    unsafe { b::kvm_riscv_rs_trace_kvm_vcpu_irq(usize::from_safe_cast(vcpu_id), irq, level.into()) };
+    c_trace_vcpu_irq(usize::from_safe_cast(vcpu_id), irq, level.into());
 }
 
 /// The `kvm_exit` trace event (nothing without `CONFIG_TRACEPOINTS`).
@@ -83,75 +116,108 @@ pub(crate) fn trace_exit(_trap: &b::kvm_cpu_trap) {
     };
 }
 
+/// Rewrites the current task's vector flags (`riscv_v_flags()`) to
+/// `f(flags)` when that is `Some`, and says whether it did: never without
+/// `CONFIG_RISCV_ISA_V` (no flags).
+#[inline(always)]
+fn rewrite_v_flags(f: impl FnOnce(u32) -> Option<u32>) -> bool {
+    // SAFETY: the helper has no precondition and returns null (without
+    // CONFIG_RISCV_ISA_V) or the current task's flags, a word that lives as
+    // long as the task and that only the task itself changes; they are read
+    // and written through the pointer, no reference is made.
+    unsafe {
+        let p = b::kvm_riscv_rs_current_v_flags();
+        if p.is_null() {
+            return false;
+        }
+        let Some(v) = f(p.read_volatile()) else {
+            return false;
+        };
+        p.write_volatile(v);
+        true
+    }
+}
+
 /// If the current task's vector state waits to be restored into the vCPU
 /// context (`RISCV_V_VCPU_NEED_RESTORE`), marks it restored
 /// (`RISCV_V_VCPU_CTX`) and says so.
 #[inline(always)]
 pub(crate) fn take_vector_restore(_irqs: &IrqsOff) -> bool {
-    // SAFETY: null or the current task's flags, which only the task itself
-    // changes; interrupts are off.
-    let flags = unsafe { b::kvm_riscv_rs_current_v_flags() };
     let need = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_NEED_RESTORE;
-    // SAFETY: as above.
-    if flags.is_null() || unsafe { *flags } & need == 0 {
-        return false;
-    }
-    // SAFETY: as above.
-    unsafe { *flags = (*flags & !need) | b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_CTX };
-    true
+    let ctx = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_CTX;
+    // Interrupts are off: nothing on this CPU changes the flags between the
+    // read and the write.
+    rewrite_v_flags(|flags| (flags & need != 0).then_some((flags & !need) | ctx))
 }
 
-/// `riscv_isa_extension_available(NULL, ext)`: does every CPU have `ext`?
-pub(crate) fn host_isa_has(ext: u32) -> bool {
-    // SAFETY: a null bitmap asks about the host's ISA; any id is accepted.
-    unsafe { b::__riscv_isa_extension_available(core::ptr::null(), ext) }
+/// Safe queries of the host's ISA: the C function, given a null bitmap,
+/// reads the host's (set at boot); it accepts any extension id (one it does
+/// not know is absent).
+macro_rules! host_isa_queries {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) -> $ret:ty = $cfn:path;)*) => {$(
+        $(#[$m])*
+        pub(crate) fn $name($($a: $t),*) -> $ret {
+            // SAFETY: a null bitmap asks about the host's ISA (see the
+            // macro).
+            unsafe { $cfn(core::ptr::null() $(, $a)*) }
+        }
+    )*};
+}
+
+host_isa_queries! {
+    /// `riscv_isa_extension_available(NULL, ext)`: does every CPU have `ext`?
+    fn host_isa_has(ext: u32) -> bool = b::__riscv_isa_extension_available;
 }
 
 // ---------------------------------------------------------------------------
 // FP and vector registers: the copy routines of `vcpu_switch.S` and the
 // kernel's vector interfaces.
 
-/// Stores f0-f31 (32-bit) and fcsr into `cntx` (`__kvm_riscv_fp_f_save`).
-pub(crate) fn fp_f_save(cntx: &mut b::kvm_cpu_context) {
-    // SAFETY: the routine stores the registers into the F state of `cntx`,
-    // which we hold uniquely; it turns SSTATUS.FS on only for the copy.
-    unsafe { b::__kvm_riscv_fp_f_save(cntx) }
+/// Safe copies between the FP registers and `cntx`: `$cfn` is a routine of
+/// `vcpu_switch.S` that stores f0-f31 and fcsr into the F or D state of the
+/// context or loads them from it, and touches no other memory; it turns
+/// SSTATUS.FS on only for the copy.
+macro_rules! fp_copies {
+    ($($(#[$m:meta])* fn $name:ident = $cfn:path;)*) => {$(
+        $(#[$m])*
+        pub(crate) fn $name(cntx: &mut b::kvm_cpu_context) {
+            // SAFETY: the routine copies between the FP registers and the F
+            // or D state of `cntx` (see the macro), which we hold uniquely.
+            unsafe { $cfn(cntx) }
+        }
+    )*};
 }
 
-/// Stores f0-f31 (64-bit) and fcsr into `cntx` (`__kvm_riscv_fp_d_save`).
-pub(crate) fn fp_d_save(cntx: &mut b::kvm_cpu_context) {
-    // SAFETY: as in `fp_f_save`, into the D state.
-    unsafe { b::__kvm_riscv_fp_d_save(cntx) }
+fp_copies! {
+    /// Stores f0-f31 (32-bit) and fcsr into `cntx` (`__kvm_riscv_fp_f_save`).
+    fn fp_f_save = b::__kvm_riscv_fp_f_save;
+    /// Stores f0-f31 (64-bit) and fcsr into `cntx` (`__kvm_riscv_fp_d_save`).
+    fn fp_d_save = b::__kvm_riscv_fp_d_save;
+    /// Loads f0-f31 (32-bit) and fcsr from `cntx`.
+    fn fp_f_restore = b::__kvm_riscv_fp_f_restore;
+    /// Loads f0-f31 (64-bit) and fcsr from `cntx`.
+    fn fp_d_restore = b::__kvm_riscv_fp_d_restore;
 }
 
-/// Loads f0-f31 (32-bit) and fcsr from `cntx`.
-pub(crate) fn fp_f_restore(cntx: &mut b::kvm_cpu_context) {
-    // SAFETY: as in `fp_f_save`, the other way: `cntx` is only read.
-    unsafe { b::__kvm_riscv_fp_f_restore(cntx) }
-}
-
-/// Loads f0-f31 (64-bit) and fcsr from `cntx`.
-pub(crate) fn fp_d_restore(cntx: &mut b::kvm_cpu_context) {
-    // SAFETY: as in `fp_f_restore`.
-    unsafe { b::__kvm_riscv_fp_d_restore(cntx) }
-}
-
-/// The size of a whole vector register file (`riscv_v_vsize`).
-#[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn riscv_v_vsize() -> usize {
-    // SAFETY: a plain read of a variable set once at boot.
-    unsafe { b::riscv_v_vsize }
+boot_vars! {
+    /// The size of a whole vector register file (`riscv_v_vsize`).
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    pub(crate) fn riscv_v_vsize() -> usize = riscv_v_vsize;
 }
 
 /// Changes the current task's vector flags (`riscv_v_flags_set(f(riscv_v_flags()))`).
 #[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) fn update_v_flags(f: impl FnOnce(u32) -> u32) {
-    // SAFETY: with CONFIG_RISCV_ISA_V the helper returns the current task's
-    // flags, never null; only the task itself changes them.
-    unsafe {
-        let p = b::kvm_riscv_rs_current_v_flags();
-        p.write_volatile(f(p.read_volatile()));
-    }
+    // With CONFIG_RISCV_ISA_V there are always flags: `f` always runs.
+    rewrite_v_flags(|flags| Some(f(flags)));
+}
+
+plain_calls! {
+    /// `get_cpu_vector_context()`: claims the CPU's vector context for the
+    /// kernel (softirqs or preemption off), until `put_cpu_vector_context()`.
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    #[inline(always)]
+    fn get_cpu_vector_context() = b::get_cpu_vector_context;
 }
 
 /// Runs `f` with the CPU's vector context claimed for the kernel
@@ -159,9 +225,7 @@ pub(crate) fn update_v_flags(f: impl FnOnce(u32) -> u32) {
 #[cfg(CONFIG_RISCV_ISA_V)]
 #[inline]
 pub(crate) fn with_cpu_vector_context<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: claims the vector context (softirqs or preemption off) on this
-    // CPU; released below, after `f`.
-    unsafe { b::get_cpu_vector_context() };
+    get_cpu_vector_context();
     let r = f();
     // SAFETY: pairs the claim above.
     unsafe { b::put_cpu_vector_context() };
@@ -196,8 +260,10 @@ pub(crate) fn vector_buffer_alloc(datap: &mut *mut kernel::ffi::c_void) -> Resul
 pub(crate) fn vector_buffer_free(datap: &mut *mut kernel::ffi::c_void) {
     use kernel::alloc::{allocator::Kmalloc, Allocator};
     let p = core::mem::replace(datap, core::ptr::null_mut());
-    let (Some(p), Some(layout)) = (core::ptr::NonNull::new(p.cast::<u8>()), vector_buffer_layout())
-    else {
+    let (Some(p), Some(layout)) = (
+        core::ptr::NonNull::new(p.cast::<u8>()),
+        vector_buffer_layout(),
+    ) else {
         return;
     };
     // SAFETY: `p` came from `vector_buffer_alloc()` with this layout
@@ -219,27 +285,35 @@ pub(crate) fn vector_buffer_zero(cntx: &mut b::kvm_cpu_context) {
     regs.fill(0);
 }
 
-/// Stores the vector registers and CSRs into `cntx` (`__kvm_riscv_vector_save`);
-/// nothing without a buffer.
-#[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn vector_save(cntx: &mut b::kvm_cpu_context) {
-    if !cntx.vector.datap.is_null() {
-        // SAFETY: the routine writes the vector CSRs into `cntx.vector` and
-        // the registers into its buffer of `riscv_v_vsize` bytes (see
-        // `vector_buffer_layout`); `cntx` is ours alone.
-        unsafe { b::kvm_riscv_rs_vector_save(cntx) };
-    }
+/// Safe copies between the vector registers and `cntx`, nothing without a
+/// buffer: `$cfn` stores the vector CSRs into `cntx.vector` and the
+/// registers into its buffer `datap`, or loads them from there, and
+/// touches no other memory.
+macro_rules! vector_copies {
+    ($($(#[$m:meta])* fn $name:ident = $cfn:path;)*) => {$(
+        $(#[$m])*
+        pub(crate) fn $name(cntx: &mut b::kvm_cpu_context) {
+            if !cntx.vector.datap.is_null() {
+                // SAFETY: the routine copies between the vector registers
+                // and `cntx.vector` with its non-null buffer, of
+                // `riscv_v_vsize` bytes (see `vector_buffer_layout`); `cntx`
+                // is ours alone.
+                unsafe { $cfn(cntx) };
+            }
+        }
+    )*};
 }
 
-/// Loads the vector registers and CSRs from `cntx`; nothing without a
-/// buffer.
-#[cfg(CONFIG_RISCV_ISA_V)]
-#[inline(always)]
-pub(crate) fn vector_restore(cntx: &mut b::kvm_cpu_context) {
-    if !cntx.vector.datap.is_null() {
-        // SAFETY: as in `vector_save`, the other way: `cntx` is only read.
-        unsafe { b::kvm_riscv_rs_vector_restore(cntx) };
-    }
+vector_copies! {
+    /// Stores the vector registers and CSRs into `cntx` (`__kvm_riscv_vector_save`);
+    /// nothing without a buffer.
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    fn vector_save = b::kvm_riscv_rs_vector_save;
+    /// Loads the vector registers and CSRs from `cntx`; nothing without a
+    /// buffer.
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    #[inline(always)]
+    fn vector_restore = b::kvm_riscv_rs_vector_restore;
 }
 
 /// `OPTIMIZER_HIDE_VAR()`: `v`, about which the compiler may no longer
@@ -248,23 +322,34 @@ pub(crate) fn vector_restore(cntx: &mut b::kvm_cpu_context) {
 pub(crate) fn hide_var(v: usize) -> usize {
     let mut v = v;
     // SAFETY: an empty asm statement: no instruction runs.
-    unsafe { core::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags))
+    };
     v
 }
 // (area `onereg`: begin)
 // The host's ISA and memory parameters that ONE_REG reports.
 
-/// `riscv_isa_extension_base(NULL)`: the host's single-letter extensions.
-pub(crate) fn host_isa_base() -> usize {
-    // SAFETY: a null bitmap asks about the host's ISA.
-    unsafe { b::riscv_isa_extension_base(core::ptr::null()) }
+host_isa_queries! {
+    /// `riscv_isa_extension_base(NULL)`: the host's single-letter extensions.
+    fn host_isa_base() -> usize = b::riscv_isa_extension_base;
+}
+
+boot_vars! {
+    /// `satp_mode`, for [`satp_mode`].
+    fn satp_mode_var() -> u64 = satp_mode;
+    /// `riscv_cbom_block_size`, for [`cbo_block_sizes`].
+    fn cbom_block_size() -> u32 = riscv_cbom_block_size;
+    /// `riscv_cboz_block_size`, for [`cbo_block_sizes`].
+    fn cboz_block_size() -> u32 = riscv_cboz_block_size;
+    /// `riscv_cbop_block_size`, for [`cbo_block_sizes`].
+    fn cbop_block_size() -> u32 = riscv_cbop_block_size;
 }
 
 /// The paging mode of the host and its guests (`satp_mode >>
 /// SATP_MODE_SHIFT`).
 pub(crate) fn satp_mode() -> usize {
-    // SAFETY: a plain read of a variable set once at boot.
-    let mode = unsafe { b::satp_mode } >> b::SATP_MODE_SHIFT;
+    let mode = satp_mode_var() >> b::SATP_MODE_SHIFT;
     // CAST: the 4-bit MODE field.
     mode as usize
 }
@@ -272,24 +357,24 @@ pub(crate) fn satp_mode() -> usize {
 /// `riscv_cbom_block_size`, `riscv_cboz_block_size`, `riscv_cbop_block_size`:
 /// the host's cache block sizes (0 when unknown).
 pub(crate) fn cbo_block_sizes() -> [usize; 3] {
-    // SAFETY: plain reads of variables set once at boot.
-    let sizes = unsafe { [b::riscv_cbom_block_size, b::riscv_cboz_block_size, b::riscv_cbop_block_size] };
-    sizes.map(usize::from_safe_cast)
+    [cbom_block_size(), cboz_block_size(), cbop_block_size()].map(usize::from_safe_cast)
 }
 
-/// The bytes of a vector register (`riscv_v_vsize / 32`).
+/// The bytes of a vector register (`riscv_v_vsize / 32`; 0 without vector
+/// support, where C's `riscv_v_vsize` is 0).
 pub(crate) fn vlenb() -> usize {
-    // SAFETY: a plain read of a variable set once at boot.
-    let vsize = unsafe { b::riscv_v_vsize };
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    let vsize = riscv_v_vsize();
+    #[cfg(not(CONFIG_RISCV_ISA_V))]
+    let vsize = 0;
     vsize / 32
 }
 
-/// `riscv_v_vstate_ctrl_user_allowed()`: may user space use the vector
-/// state (and so a guest)?
-#[cfg(CONFIG_RISCV_ISA_V)]
-pub(crate) fn vector_user_allowed() -> bool {
-    // SAFETY: a query of the host's vector configuration.
-    unsafe { b::riscv_v_vstate_ctrl_user_allowed() }
+plain_calls! {
+    /// `riscv_v_vstate_ctrl_user_allowed()`: may user space use the vector
+    /// state (and so a guest)?
+    #[cfg(CONFIG_RISCV_ISA_V)]
+    pub(crate) fn vector_user_allowed() -> bool = b::riscv_v_vstate_ctrl_user_allowed;
 }
 
 /// Without vector support: never.
@@ -418,12 +503,17 @@ mod aia_ffi {
 
     // --- the SGEI interrupt ---------------------------------------------
 
-    /// Maps the per-CPU SGEI interrupt of the INTC domain
-    /// (`irq_create_mapping()`): the IRQ, 0 if it cannot be mapped, or
-    /// `u32::MAX` without an INTC domain.
-    pub(crate) fn map_sgei_irq() -> u32 {
-        // SAFETY: a lookup and mapping in the INTC domain.
-        unsafe { b::kvm_riscv_rs_map_sgei_irq() }
+    plain_calls! {
+        /// Maps the per-CPU SGEI interrupt of the INTC domain
+        /// (`irq_create_mapping()`): the IRQ, 0 if it cannot be mapped, or
+        /// `u32::MAX` without an INTC domain.
+        pub(crate) fn map_sgei_irq() -> u32 = b::kvm_riscv_rs_map_sgei_irq;
+        /// `enable_percpu_irq(irq, irq_get_trigger_type(irq))` on this CPU
+        /// (an interrupt that is not per-CPU: nothing).
+        pub(crate) fn enable_percpu_irq(irq: u32) = b::kvm_riscv_rs_enable_percpu_irq;
+        /// `disable_percpu_irq()` on this CPU (an interrupt that is not
+        /// per-CPU: nothing).
+        pub(crate) fn disable_percpu_irq(irq: u32) = b::disable_percpu_irq;
     }
 
     /// The per-CPU "pointer" of a per-CPU variable: its address in the
@@ -432,30 +522,29 @@ mod aia_ffi {
         core::ptr::from_ref(dev).cast_mut().cast()
     }
 
-    /// `request_percpu_irq(irq, <trampoline of kvm_riscv_aia_hgei_handler>,
-    /// "riscv-kvm", dev)`: 0 or a negative errno.
-    pub(crate) fn request_sgei_irq<T>(irq: u32, dev: &'static PerCpu<T>) -> c_int {
-        // SAFETY: `dev` is a per-CPU variable of the module, which outlives
-        // the interrupt (freed at exit); the handler does not use it.
-        unsafe { b::kvm_riscv_rs_request_sgei_irq(irq, percpu_cookie(dev)) }
+    /// Safe requests and frees of a per-CPU interrupt whose cookie is a
+    /// per-CPU variable of the module, `dev`: the interrupt core checks
+    /// `irq`, and on a free that the interrupt was requested with this
+    /// cookie (a WARN otherwise).
+    macro_rules! percpu_irq_calls {
+        ($($(#[$m:meta])* fn $name:ident $(-> $ret:ty)? = $cfn:path;)*) => {$(
+            $(#[$m])*
+            pub(crate) fn $name<T>(irq: u32, dev: &'static PerCpu<T>) $(-> $ret)? {
+                // SAFETY: `dev` is a per-CPU variable of the module, a valid
+                // cookie that outlives the interrupt (freed at exit); the
+                // handler does not use it; the core checks the rest (see the
+                // macro).
+                unsafe { $cfn(irq, percpu_cookie(dev)) }
+            }
+        )*};
     }
 
-    /// `free_percpu_irq()` of an interrupt [`request_sgei_irq`] requested.
-    pub(crate) fn free_percpu_irq<T>(irq: u32, dev: &'static PerCpu<T>) {
-        // SAFETY: a per-CPU cookie; the kernel WARNs if it was not requested.
-        unsafe { b::free_percpu_irq(irq, percpu_cookie(dev)) };
-    }
-
-    /// `enable_percpu_irq(irq, irq_get_trigger_type(irq))` on this CPU.
-    pub(crate) fn enable_percpu_irq(irq: u32) {
-        // SAFETY: acts on this CPU's copy of the interrupt.
-        unsafe { b::kvm_riscv_rs_enable_percpu_irq(irq) }
-    }
-
-    /// `disable_percpu_irq()` on this CPU.
-    pub(crate) fn disable_percpu_irq(irq: u32) {
-        // SAFETY: acts on this CPU's copy of the interrupt.
-        unsafe { b::disable_percpu_irq(irq) }
+    percpu_irq_calls! {
+        /// `request_percpu_irq(irq, <trampoline of kvm_riscv_aia_hgei_handler>,
+        /// "riscv-kvm", dev)`: 0 or a negative errno.
+        fn request_sgei_irq -> c_int = b::kvm_riscv_rs_request_sgei_irq;
+        /// `free_percpu_irq()` of an interrupt [`request_sgei_irq`] requested.
+        fn free_percpu_irq = b::free_percpu_irq;
     }
 
     // --- the IMSIC ------------------------------------------------------
@@ -464,9 +553,14 @@ mod aia_ffi {
     /// is an IMSIC.
     pub(crate) fn imsic_global() -> Option<(u32, u32)> {
         let (mut files, mut ids) = (0u32, 0u32);
-        // SAFETY: the pointers are valid for the writes.
-        let gc = unsafe { b::kvm_riscv_rs_imsic_global(&mut files, &mut ids) };
+        let gc = c_imsic_global(&mut files, &mut ids);
         gc.then_some((files, ids))
+    }
+
+    plain_calls! {
+        /// `kvm_riscv_rs_imsic_global()`, for [`imsic_global`]: writes the
+        /// outputs only when there is an IMSIC.
+        fn c_imsic_global(files: &mut u32, ids: &mut u32) -> bool = b::kvm_riscv_rs_imsic_global;
     }
 
     /// The IMSIC of one CPU.
@@ -606,15 +700,20 @@ mod aia_ffi {
         };
     }
 
-    /// `kvm_unregister_perf_callbacks()`.
-    pub(crate) fn unregister_perf_callbacks() {
-        // SAFETY: the core ignores (WARNs) an unregistration that does not
-        // match.
+    plain_calls! {
+        /// `kvm_unregister_perf_callbacks()` (the core ignores, with a WARN,
+        /// an unregistration that does not match).
         #[cfg(CONFIG_GUEST_PERF_EVENTS)]
-        unsafe {
-            b::kvm_unregister_perf_callbacks()
-        };
+        pub(crate) fn unregister_perf_callbacks() = b::kvm_unregister_perf_callbacks;
+        /// `kvm_riscv_unregister_vctx_callback()`: clears the callback pointer.
+        #[cfg(CONFIG_RISCV_ISA_V)]
+        pub(crate) fn unregister_vctx_callback() = b::kvm_riscv_unregister_vctx_callback;
     }
+
+    /// `kvm_unregister_perf_callbacks()`: nothing without
+    /// `CONFIG_GUEST_PERF_EVENTS`.
+    #[cfg(not(CONFIG_GUEST_PERF_EVENTS))]
+    pub(crate) fn unregister_perf_callbacks() {}
 
     /// `kvm_riscv_register_vctx_callback()`: `f` runs when kernel-mode vector
     /// use finds a vCPU's vector state in the registers.
@@ -625,26 +724,38 @@ mod aia_ffi {
         unsafe { b::kvm_riscv_register_vctx_callback(Some(f)) };
     }
 
-    /// `kvm_riscv_unregister_vctx_callback()`.
-    #[cfg(CONFIG_RISCV_ISA_V)]
-    pub(crate) fn unregister_vctx_callback() {
-        // SAFETY: clears the callback pointer.
-        unsafe { b::kvm_riscv_unregister_vctx_callback() };
-    }
-
     // --- init probes ----------------------------------------------------
 
-    /// `sbi_spec_version`, set once at boot.
-    pub(crate) fn sbi_spec_version() -> c_ulong {
-        // SAFETY: a plain read of a variable set once at boot.
-        unsafe { b::sbi_spec_version }
+    boot_vars! {
+        /// `sbi_spec_version`, set once at boot.
+        pub(crate) fn sbi_spec_version() -> c_ulong = sbi_spec_version;
+        /// `kvm_riscv_gstage_max_pgd_levels` (`__ro_after_init`): written
+        /// only by `kvm_riscv_gstage_mode_detect()`, in module init.
+        fn gstage_max_pgd_levels() -> c_ulong = kvm_riscv_gstage_max_pgd_levels;
     }
 
     /// `sbi_probe_extension(ext)`: 0 when the extension is absent.
     pub(crate) fn sbi_probe_extension(ext: u32) -> c_long {
         // CAST: SBI extension ids are passed as an int, as C does.
-        // SAFETY: probing has no side effect.
-        unsafe { b::sbi_probe_extension(ext as c_int) }
+        c_sbi_probe_extension(ext as c_int)
+    }
+
+    plain_calls! {
+        /// `sbi_probe_extension()`, for [`sbi_probe_extension`]: probing has
+        /// no side effect.
+        fn c_sbi_probe_extension(ext: c_int) -> c_long = b::sbi_probe_extension;
+        /// `kvm_riscv_gstage_mode_detect()` (C, `__init`): detection only
+        /// reads hardware state. In `.ref.text`, as [`gstage_mode_detect`].
+        #[link_section = ".ref.text"]
+        #[inline(never)]
+        fn c_gstage_mode_detect() = b::kvm_riscv_gstage_mode_detect;
+        /// `kvm_riscv_gstage_vmid_detect()` (C, `__init`): detection only
+        /// reads hardware state. In `.ref.text`, as [`gstage_mode_detect`].
+        #[link_section = ".ref.text"]
+        #[inline(never)]
+        pub(crate) fn gstage_vmid_detect() = b::kvm_riscv_gstage_vmid_detect;
+        /// `kvm_riscv_gstage_vmid_bits()`: the detected VMID width.
+        pub(crate) fn gstage_vmid_bits() -> c_ulong = b::kvm_riscv_gstage_vmid_bits;
     }
 
     /// `kvm_riscv_gstage_mode_detect()` (C, `__init`), then the page-table
@@ -653,27 +764,8 @@ mod aia_ffi {
     #[link_section = ".ref.text"]
     #[inline(never)]
     pub(crate) fn gstage_mode_detect() -> c_ulong {
-        // SAFETY: detection only reads hardware state; the variable is set by
-        // it and read-only afterwards.
-        unsafe {
-            b::kvm_riscv_gstage_mode_detect();
-            b::kvm_riscv_gstage_max_pgd_levels
-        }
-    }
-
-    /// `kvm_riscv_gstage_vmid_detect()` (C, `__init`). In `.ref.text`, as
-    /// above.
-    #[link_section = ".ref.text"]
-    #[inline(never)]
-    pub(crate) fn gstage_vmid_detect() {
-        // SAFETY: detection only reads hardware state.
-        unsafe { b::kvm_riscv_gstage_vmid_detect() };
-    }
-
-    /// `kvm_riscv_gstage_vmid_bits()`: the detected VMID width.
-    pub(crate) fn gstage_vmid_bits() -> c_ulong {
-        // SAFETY: reads the detected width.
-        unsafe { b::kvm_riscv_gstage_vmid_bits() }
+        c_gstage_mode_detect();
+        gstage_max_pgd_levels()
     }
 
     /// CPU 0's (mvendorid, marchid), cached at boot.
@@ -742,33 +834,44 @@ mod perf {
                 .ok_or(EINVAL)
         }
 
-        /// `perf_event_enable()`.
-        pub(crate) fn enable(&self) {
-            // SAFETY: the event is live while owned.
-            unsafe { b::perf_event_enable(self.0.as_ptr()) }
-        }
-
         /// `perf_event_read_value()`: the event's count.
         pub(crate) fn read_value(&self) -> u64 {
             let (mut enabled, mut running) = (0u64, 0u64);
-            // SAFETY: the event is live while owned; the two outputs are
-            // valid for the call.
-            unsafe { b::perf_event_read_value(self.0.as_ptr(), &mut enabled, &mut running) }
+            self.c_read_value(&mut enabled, &mut running)
         }
 
         /// `perf_event_period()`; a period perf refuses is ignored, as
         /// upstream KVM ignores it.
         pub(crate) fn set_period(&self, period: u64) {
-            // SAFETY: the event is live while owned.
-            let _ = unsafe { b::perf_event_period(self.0.as_ptr(), period) };
+            let _ = self.c_period(period);
         }
+    }
 
+    /// Safe methods of [`PerfEvent`] that call a perf function on the
+    /// event, which takes a live event and, besides it, plain values or
+    /// outputs (references here, valid for the call).
+    macro_rules! event_calls {
+        ($($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+            impl PerfEvent {$(
+                $(#[$m])*
+                $vis fn $name(&self $(, $a: $t)*) $(-> $ret)? {
+                    // SAFETY: the event is live while owned (see the macro).
+                    unsafe { $cfn(self.0.as_ptr() $(, $a)*) }
+                }
+            )*}
+        };
+    }
+
+    event_calls! {
+        /// `perf_event_enable()`.
+        pub(crate) fn enable() = b::perf_event_enable;
         /// `perf_event_pause()`: stops the event and returns its count,
         /// which `reset` zeroes.
-        pub(crate) fn pause(&self, reset: bool) -> u64 {
-            // SAFETY: the event is live while owned.
-            unsafe { b::perf_event_pause(self.0.as_ptr(), reset) }
-        }
+        pub(crate) fn pause(reset: bool) -> u64 = b::perf_event_pause;
+        /// `perf_event_read_value()`, for [`PerfEvent::read_value`].
+        fn c_read_value(enabled: &mut u64, running: &mut u64) -> u64 = b::perf_event_read_value;
+        /// `perf_event_period()`, for [`PerfEvent::set_period`].
+        fn c_period(period: u64) -> c_int = b::perf_event_period;
     }
 
     impl Drop for PerfEvent {
@@ -801,29 +904,6 @@ mod perf {
             unsafe { (*self.0.as_ptr()).overflow_handler_context }
         }
 
-        /// Stops the counter, folding its count into the event
-        /// (`pmu->stop(event, PERF_EF_UPDATE)`).
-        pub(crate) fn stop_update(&self) {
-            let e = self.0.as_ptr();
-            // SAFETY: the live event's PMU, whose callbacks perf allows in
-            // the event's overflow handler.
-            if let Some(stop) = unsafe { (*(*e).pmu).stop } {
-                // SAFETY: as above. CAST: a small flag.
-                unsafe { stop(e, b::PERF_EF_UPDATE as c_int) };
-            }
-        }
-
-        /// Restarts the counter with the event's period
-        /// (`pmu->start(event, PERF_EF_RELOAD)`).
-        pub(crate) fn start_reload(&self) {
-            let e = self.0.as_ptr();
-            // SAFETY: as in `stop_update`.
-            if let Some(start) = unsafe { (*(*e).pmu).start } {
-                // SAFETY: as above. CAST: a small flag.
-                unsafe { start(e, b::PERF_EF_RELOAD as c_int) };
-            }
-        }
-
         /// The event's count (`local64_read(&event->count)`).
         pub(crate) fn count(&self) -> u64 {
             // SAFETY: the live event; `local64_read()` is a single-word read.
@@ -848,25 +928,72 @@ mod perf {
         }
     }
 
-    /// Sets `attr.sample_period`.
-    pub(crate) fn perf_attr_set_sample_period(attr: &mut b::perf_event_attr, period: u64) {
-        // SAFETY: a view of a union of plain integers.
-        unsafe { *attr.__bindgen_anon_1.sample_period.as_mut() = period };
+    /// Safe methods of [`OverflowEvent`] that call a callback of the event's
+    /// PMU, `$op`, on the event with the flag `$flag`: perf lets the
+    /// event's overflow handler call its PMU's `start` and `stop`.
+    macro_rules! pmu_calls {
+        ($($(#[$m:meta])* fn $name:ident() = $op:ident($flag:ident);)*) => {
+            impl OverflowEvent<'_> {$(
+                $(#[$m])*
+                pub(crate) fn $name(&self) {
+                    let e = self.0.as_ptr();
+                    // CAST: a small flag.
+                    let flags = b::$flag as c_int;
+                    // SAFETY: the live event (the type's invariant) and its
+                    // PMU, whose callback `$op` the handler may call (see the
+                    // macro).
+                    unsafe {
+                        if let Some(op) = (*(*e).pmu).$op {
+                            op(e, flags);
+                        }
+                    }
+                }
+            )*}
+        };
     }
 
-    /// Sets `attr.config1`.
-    pub(crate) fn perf_attr_set_config1(attr: &mut b::perf_event_attr, config1: u64) {
-        // SAFETY: a view of a union of plain integers.
-        unsafe { *attr.__bindgen_anon_3.config1.as_mut() = config1 };
+    pmu_calls! {
+        /// Stops the counter, folding its count into the event
+        /// (`pmu->stop(event, PERF_EF_UPDATE)`).
+        fn stop_update() = stop(PERF_EF_UPDATE);
+        /// Restarts the counter with the event's period
+        /// (`pmu->start(event, PERF_EF_RELOAD)`).
+        fn start_reload() = start(PERF_EF_RELOAD);
+    }
+
+    /// Safe setters of a member of one of the unions of a
+    /// `perf_event_attr`, `$u.$f`: the union holds only plain integers of
+    /// the member's type.
+    macro_rules! attr_setters {
+        ($($(#[$m:meta])* fn $name:ident($v:ident) = $u:ident.$f:ident;)*) => {$(
+            $(#[$m])*
+            pub(crate) fn $name(attr: &mut b::perf_event_attr, $v: u64) {
+                // SAFETY: a view of a union of plain integers (see the
+                // macro).
+                unsafe { *attr.$u.$f.as_mut() = $v };
+            }
+        )*};
+    }
+
+    attr_setters! {
+        /// Sets `attr.sample_period`.
+        fn perf_attr_set_sample_period(period) = __bindgen_anon_1.sample_period;
+        /// Sets `attr.config1`.
+        fn perf_attr_set_config1(config1) = __bindgen_anon_3.config1;
     }
 
     /// `riscv_pmu_get_hpm_info()`: (counter width - 1, number of
     /// programmable counters) of the host, or `None` without an SBI PMU.
     pub(crate) fn riscv_pmu_hpm_info() -> Option<(u32, u32)> {
         let (mut width, mut num) = (0u32, 0u32);
-        // SAFETY: a query of the host PMU driver; the outputs are valid.
-        let ret = unsafe { b::riscv_pmu_get_hpm_info(&mut width, &mut num) };
+        let ret = c_hpm_info(&mut width, &mut num);
         (ret >= 0).then_some((width, num))
+    }
+
+    plain_calls! {
+        /// `riscv_pmu_get_hpm_info()`, for [`riscv_pmu_hpm_info`]: a query
+        /// of the host PMU driver.
+        fn c_hpm_info(width: &mut u32, num: &mut u32) -> c_int = b::riscv_pmu_get_hpm_info;
     }
 
     /// `riscv_pmu_get_event_info(type, config, NULL)`: > 0 when the host
@@ -878,31 +1005,26 @@ mod perf {
 }
 // (area sbi: begin)
 
-/// How long the current task has waited to run, in ns
-/// (`READ_ONCE(current->sched_info.run_delay)`).
-pub(crate) fn current_run_delay() -> u64 {
-    // SAFETY: reads a counter of the current task.
-    unsafe { b::kvm_riscv_rs_current_run_delay() }
+plain_calls! {
+    /// How long the current task has waited to run, in ns
+    /// (`READ_ONCE(current->sched_info.run_delay)`).
+    pub(crate) fn current_run_delay() -> u64 = b::kvm_riscv_rs_current_run_delay;
+    /// `sched_info_on()`: the scheduler keeps the statistics steal time needs.
+    pub(crate) fn sched_info_on() -> bool = b::kvm_riscv_rs_sched_info_on;
+    /// `riscv_cs_get_mult_shift()`, for [`cs_mult_shift`].
+    fn c_cs_mult_shift(mult: &mut u32, shift: &mut u32) = b::riscv_cs_get_mult_shift;
 }
 
-/// `sched_info_on()`: the scheduler keeps the statistics steal time needs.
-pub(crate) fn sched_info_on() -> bool {
-    // SAFETY: reads a kernel configuration value.
-    unsafe { b::kvm_riscv_rs_sched_info_on() }
-}
-
-/// The host's timebase frequency (`riscv_timebase`).
-pub(crate) fn riscv_timebase() -> kernel::ffi::c_ulong {
-    // SAFETY: a plain read of a variable set once at boot.
-    unsafe { b::riscv_timebase }
+boot_vars! {
+    /// The host's timebase frequency (`riscv_timebase`).
+    pub(crate) fn riscv_timebase() -> kernel::ffi::c_ulong = riscv_timebase;
 }
 
 /// The clocksource's cycles-to-ns factors, (mult, shift)
 /// (`riscv_cs_get_mult_shift()`).
 pub(crate) fn cs_mult_shift() -> (u32, u32) {
     let (mut mult, mut shift) = (0, 0);
-    // SAFETY: the two out-parameters are valid.
-    unsafe { b::riscv_cs_get_mult_shift(&mut mult, &mut shift) };
+    c_cs_mult_shift(&mut mult, &mut shift);
     (mult, shift)
 }
 
