@@ -20,35 +20,35 @@ mod aia;
 mod aia_logic;
 #[path = "kvm_riscv/bindings.rs"]
 mod bindings;
-#[path = "kvm_riscv/config_logic.rs"]
-mod config_logic;
 #[path = "kvm_riscv/csr.rs"]
 mod csr;
-#[path = "kvm_riscv/csr_encoding.rs"]
-mod csr_encoding;
+#[path = "kvm_riscv/csr_logic.rs"]
+mod csr_logic;
 #[path = "kvm_riscv/ffi.rs"]
 mod ffi;
 #[path = "kvm_riscv/handle.rs"]
 mod handle;
-#[path = "kvm_riscv/insn_decode.rs"]
-mod insn_decode;
 #[path = "kvm_riscv/irq.rs"]
 mod irq;
 #[allow(special_module_name)]
 #[path = "kvm_riscv/isa.rs"]
 mod isa;
-#[path = "kvm_riscv/isa_table.rs"]
-mod isa_table;
+#[path = "kvm_riscv/isa_logic.rs"]
+mod isa_logic;
 #[path = "kvm_riscv/main.rs"]
 mod main;
+#[path = "kvm_riscv/main_logic.rs"]
+mod main_logic;
 #[path = "kvm_riscv/nacl.rs"]
 mod nacl;
-#[path = "kvm_riscv/nacl_layout.rs"]
-mod nacl_layout;
+#[path = "kvm_riscv/nacl_logic.rs"]
+mod nacl_logic;
 #[path = "kvm_riscv/nospec.rs"]
 mod nospec;
 #[path = "kvm_riscv/onereg.rs"]
 mod onereg;
+#[path = "kvm_riscv/onereg_logic.rs"]
+mod onereg_logic;
 #[path = "kvm_riscv/percpu.rs"]
 mod percpu;
 #[cfg(CONFIG_RISCV_PMU_SBI)]
@@ -58,46 +58,46 @@ mod pmu;
 mod pmu_logic;
 #[path = "kvm_riscv/print.rs"]
 mod print;
-#[path = "kvm_riscv/reg_id.rs"]
-mod reg_id;
-#[path = "kvm_riscv/regs.rs"]
-mod regs;
-#[path = "kvm_riscv/report.rs"]
-mod report;
+#[path = "kvm_riscv/regs_logic.rs"]
+mod regs_logic;
 #[path = "kvm_riscv/sbi.rs"]
 mod sbi;
 #[path = "kvm_riscv/sbi_logic.rs"]
 mod sbi_logic;
-#[path = "kvm_riscv/sbi_err.rs"]
-mod sbi_err;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
-#[path = "kvm_riscv/timer_logic.rs"]
-mod timer_logic;
-#[path = "kvm_riscv/trap.rs"]
-mod trap;
 #[path = "kvm_riscv/vcpu.rs"]
 mod vcpu;
 #[path = "kvm_riscv/vcpu_config.rs"]
 mod vcpu_config;
-#[path = "kvm_riscv/vcpu_fp.rs"]
-mod vcpu_fp;
+#[path = "kvm_riscv/vcpu_config_logic.rs"]
+mod vcpu_config_logic;
 #[path = "kvm_riscv/vcpu_exit.rs"]
 mod vcpu_exit;
+#[path = "kvm_riscv/vcpu_exit_logic.rs"]
+mod vcpu_exit_logic;
+#[path = "kvm_riscv/vcpu_fp.rs"]
+mod vcpu_fp;
 #[path = "kvm_riscv/vcpu_insn.rs"]
 mod vcpu_insn;
+#[path = "kvm_riscv/vcpu_insn_logic.rs"]
+mod vcpu_insn_logic;
 #[path = "kvm_riscv/vcpu_irq.rs"]
 mod vcpu_irq;
 #[path = "kvm_riscv/vcpu_run.rs"]
 mod vcpu_run;
 #[path = "kvm_riscv/vcpu_sbi.rs"]
 mod vcpu_sbi;
+#[path = "kvm_riscv/vcpu_sbi_logic.rs"]
+mod vcpu_sbi_logic;
 #[path = "kvm_riscv/vcpu_sbi_sta.rs"]
 mod vcpu_sbi_sta;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]
 mod vcpu_timer;
+#[path = "kvm_riscv/vcpu_timer_logic.rs"]
+mod vcpu_timer_logic;
 #[path = "kvm_riscv/vcpu_vector.rs"]
 mod vcpu_vector;
 

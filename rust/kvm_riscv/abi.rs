@@ -373,7 +373,7 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
 
 thread_entry! {
     /// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C): the
-    /// vCPU loaded on this CPU; `trap` valid and zeroed.
+    /// vCPU loaded on this CPU; `vcpu_exit_logic` valid and zeroed.
     fn kvm_riscv_vcpu_unpriv_read(
         cx,
         read_insn: bool,

@@ -30,7 +30,7 @@ use crate::nacl::{
 use crate::nospec::array_index_nospec;
 use crate::percpu::PerCpu;
 use crate::print::kvm_err;
-use crate::regs::{u64_to_xlen, xlen_to_u64, Hvip};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64, Hvip};
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use core::ffi::c_void;
 use kernel::cpu::CpuId;

@@ -10,7 +10,7 @@
 //! Rust on RISC-V Linux is 64-bit only: only the RV64 layout is here (no
 //! HVIPRIO1H/HVIPRIO2H, and the odd IPRIO array registers do not exist).
 
-use crate::regs::{u64_to_xlen, Hvictl};
+use crate::regs_logic::{u64_to_xlen, Hvictl};
 
 /// HVICTL.IID (bits 27:16) and its shift, from [`Hvictl`].
 pub(crate) const HVICTL_IID: usize = u64_to_xlen(Hvictl::IID.mask());

@@ -14,7 +14,7 @@
 //! SSP), and the trap CSRs the vCPU code reads (SCAUSE, STVAL).
 
 use crate::bindings as b;
-use crate::csr_encoding::{csr_imm, funct3, CsrOp, SYSTEM};
+use crate::csr_logic::{csr_imm, funct3, CsrOp, SYSTEM};
 use core::arch::asm;
 use kernel::num::casts::u32_into_u16;
 

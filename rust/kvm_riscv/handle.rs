@@ -1024,8 +1024,8 @@ impl VcpuCtx<'_> {
     /// for a 32-bit one) (`kvm_riscv_vcpu_unpriv_read()`).
     ///
     /// A fault of the access is not taken by the host: the trap vector
-    /// `__kvm_riscv_unpriv_trap` records it in `trap` (SEPC, SCAUSE, STVAL,
-    /// HTVAL, HTINST) and skips the access; the caller passes `trap` zeroed
+    /// `__kvm_riscv_unpriv_trap` records it in `vcpu_exit_logic` (SEPC, SCAUSE, STVAL,
+    /// HTVAL, HTINST) and skips the access; the caller passes `vcpu_exit_logic` zeroed
     /// and tells success by `trap.scause == 0`. A fault of an instruction
     /// read is reported as an instruction page fault.
     pub(crate) fn unpriv_read(
@@ -1821,7 +1821,7 @@ mod pmu_handle {
     use super::{Vcpu, VcpuCtx};
     use crate::bindings as b;
     use crate::ffi::{OverflowEvent, PerfEvent};
-    use crate::regs::{u64_to_xlen, xlen_to_u64, CtrInfo};
+    use crate::regs_logic::{u64_to_xlen, xlen_to_u64, CtrInfo};
     use core::marker::PhantomData;
     use core::ptr::addr_of_mut;
     use kernel::alloc::KBox;

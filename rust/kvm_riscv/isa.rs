@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Port of `arch/riscv/kvm/isa.c`: the guest ISA extensions of
-//! [`crate::isa_table`], mapped to the host's extensions, with their
+//! [`crate::isa_logic`], mapped to the host's extensions, with their
 //! enable/disable policies evaluated on this host. The one function of
 //! `isa.c` that C still calls (the AIA device's `__kvm_riscv_isa_check_host()`)
 //! is in `abi.rs`, on [`host_base`].
 
 use crate::bindings as b;
-use crate::isa_table::{Disable, Enable, Ext};
+use crate::isa_logic::{Disable, Enable, Ext};
 use crate::nospec::array_index_nospec;
 use kernel::macros::paste;
 use kernel::num::casts::u32_as_usize;
@@ -26,7 +26,7 @@ mod host {
 }
 
 /// Declares the host extension of every KVM id, and checks at build time
-/// that the ids of `isa_table` are the uapi's.
+/// that the ids of `isa_logic` are the uapi's.
 macro_rules! host_exts {
     ($($name:ident)*) => { paste! {
         /// The host extension (`RISCV_ISA_EXT_*`) KVM id `ext` stands for.
@@ -37,7 +37,7 @@ macro_rules! host_exts {
             // CAST (all): the discriminants of `Ext`, a `repr(u32)` enum.
             $(assert!(Ext::$name as u32 == b::[<KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_ $name>]);)*
             assert!(
-                crate::isa_table::ALL.len()
+                crate::isa_logic::ALL.len()
                     == u32_as_usize(b::KVM_RISCV_ISA_EXT_ID_KVM_RISCV_ISA_EXT_MAX)
             );
         };
@@ -75,12 +75,12 @@ pub(crate) fn host_supports(ext: Ext) -> bool {
 }
 
 /// The test of a vCPU's ISA bitmap, for the callers that reach it here.
-pub(crate) use crate::isa_table::bitmap_has;
+pub(crate) use crate::isa_logic::bitmap_has;
 
 /// `kvm_riscv_base2isa_ext()`: the KVM extension that host extension
 /// `base` (`RISCV_ISA_EXT_*`) stands for, if any.
 pub(crate) fn base2isa_ext(base: u32) -> Option<Ext> {
-    crate::isa_table::ALL
+    crate::isa_logic::ALL
         .iter()
         .copied()
         .find(|&e| base_ext(e) == base)
@@ -90,7 +90,7 @@ pub(crate) fn base2isa_ext(base: u32) -> Option<Ext> {
 /// when KVM has that id and the host supports it
 /// (`__kvm_riscv_isa_check_host()`).
 pub(crate) fn host_base(id: usize) -> Option<u32> {
-    let all = &crate::isa_table::ALL;
+    let all = &crate::isa_logic::ALL;
     if id >= all.len() {
         return None;
     }

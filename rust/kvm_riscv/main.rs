@@ -14,7 +14,7 @@ use crate::isa::host_has_ext;
 use crate::nacl;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
-use crate::report::{self, NaclFeatures};
+use crate::main_logic::{self as report, NaclFeatures};
 use crate::static_key::StaticKeyFalse;
 use crate::vcpu;
 use kernel::error::code::*;

@@ -14,9 +14,9 @@
 
 use crate::bindings as b;
 use crate::csr::Csr;
-use crate::nacl_layout::{self as layout, HfenceType};
+use crate::nacl_logic::{self as layout, HfenceType};
 use crate::percpu::PerCpu;
-use crate::regs::{u64_to_xlen, xlen_to_u64};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
 use crate::sbi;
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use core::ptr::NonNull;
@@ -50,7 +50,7 @@ pub(crate) static kvm_riscv_nacl: PerCpu<b::kvm_riscv_nacl> = PerCpu::new(b::kvm
     shmem_phys: 0,
 });
 
-// The layout computed in `nacl_layout` must be the one of `asm/sbi.h` (the
+// The layout computed in `nacl_logic` must be the one of `asm/sbi.h` (the
 // sizes that depend on `__riscv_xlen` are checked by the host unit tests).
 const _: () = {
     assert!(layout::CSR_OFFSET == u32_as_usize(b::SBI_NACL_SHMEM_CSR_OFFSET));

@@ -17,10 +17,10 @@ use crate::handle::VcpuCtx;
 use crate::aia;
 use crate::{vcpu_sbi, vcpu_timer};
 use crate::isa::{self, host_supports};
-use crate::isa_table::{bitmap_assign, bitmap_has, Ext};
+use crate::isa_logic::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;
-use crate::reg_id::{self as r, Class, CsrSub, ExtSub, RegId};
-use crate::regs::{u64_to_xlen, xlen_to_u64};
+use crate::onereg_logic::{self as r, Class, CsrSub, ExtSub, RegId};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
 use core::mem::size_of;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
@@ -31,9 +31,9 @@ use kernel::uaccess::{UserPtr, UserSlice};
 const ULONG: usize = size_of::<c_ulong>();
 // CAST: a low bit of SSTATUS, a u32 constant.
 const SR_SPP: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
-const ISA_EXT_MAX: usize = crate::isa_table::ALL.len();
+const ISA_EXT_MAX: usize = crate::isa_logic::ALL.len();
 
-// The register layout of `reg_id` must be the uapi's.
+// The register layout of `onereg_logic` must be the uapi's.
 // CAST (all): constants compared at build time.
 const _: () = {
     assert!(r::KVM_REG_RISCV == b::KVM_REG_RISCV as u64);

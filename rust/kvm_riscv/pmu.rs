@@ -25,8 +25,8 @@ use crate::ffi::{self, OverflowEvent};
 use crate::handle::{pmu_sbi_extension, Pmc, PmuCallbacks, PmuParts, Vcpu, VcpuCtx};
 use crate::nospec::array_index_nospec;
 use crate::pmu_logic::{self as l, Counters, EventType};
-use crate::regs::{u64_to_xlen, xlen_to_u64};
-use crate::sbi_err::SbiError;
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
+use crate::sbi_logic::SbiError;
 use crate::vcpu_irq::IRQ_PMU_OVF;
 use kernel::alloc::{flags, KBox, KVVec};
 use kernel::error::code::EINVAL;
@@ -618,7 +618,7 @@ fn ctr_cfg_match(
 /// counters; else the hardware counters of the host, plus TIME's slot, and
 /// one firmware counter per firmware event.
 pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
-    if !crate::isa::host_supports(crate::isa_table::Ext::SSCOFPMF) {
+    if !crate::isa::host_supports(crate::isa_logic::Ext::SSCOFPMF) {
         return;
     }
     let Some((hpm_width, num_hw)) = ffi::riscv_pmu_hpm_info() else {

@@ -6,7 +6,7 @@
 //! `core` is used: host `cargo test` covers it; `pmu.rs` checks the
 //! constants against the kernel's headers at build time.
 
-use crate::regs::{u64_to_xlen, xlen_to_u64, CacheEvent, CtrInfo, EventIdx};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64, CacheEvent, CtrInfo, EventIdx};
 
 /// Counters a vCPU may have: 32 hardware (the CSR counter space) and 32
 /// firmware ones, one bitmap word.

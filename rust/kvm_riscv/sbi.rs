@@ -3,10 +3,10 @@
 //! SBI calls from the host kernel to the SBI implementation below it.
 
 use crate::bindings as b;
-use crate::sbi_err::errno;
-pub(crate) use crate::sbi_err::SbiError;
+use crate::sbi_logic::errno;
+pub(crate) use crate::sbi_logic::SbiError;
 
-// The errno table of `sbi_err` must agree with the kernel's headers.
+// The errno table of `sbi_logic` must agree with the kernel's headers.
 const _: () = {
     // CAST (all): errno values are small positive numbers (below 4096),
     // which an i32 holds.

@@ -1,81 +1,97 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The decisions of the vCPU's SBI dispatch (`vcpu_sbi.c`): the status of
-//! an extension, and what an SBI call's outcome does to the guest. Only
-//! `core` is used: host `cargo test` covers it.
+//! SBI error codes (SBI specification, "Standard SBI Errors") and the Linux
+//! errno each maps to (upstream's `sbi_err_map_linux_errno()`).
+//! Only `core` is used: host `cargo test` covers this module.
 
-/// The status of an SBI extension for a vCPU (`enum
-/// kvm_riscv_sbi_ext_status`).
+/// An SBI error code, as returned in `a0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ExtStatus {
-    Uninitialized = 0,
-    /// The host or KVM cannot offer it: it has no ONE_REG register.
-    Unavailable = 1,
-    Enabled = 2,
-    /// Userspace turned it off.
-    Disabled = 3,
+pub(crate) enum SbiError {
+    Failure,
+    NotSupported,
+    InvalidParam,
+    Denied,
+    InvalidAddress,
+    AlreadyAvailable,
+    AlreadyStarted,
+    AlreadyStopped,
+    NoShmem,
+    InvalidState,
+    BadRange,
+    Timeout,
+    Io,
+    DeniedLocked,
+    /// A code this version of the specification does not define.
+    Unknown(i64),
 }
 
-impl ExtStatus {
-    pub(crate) const fn from_raw(v: u32) -> Self {
-        match v {
-            1 => ExtStatus::Unavailable,
-            2 => ExtStatus::Enabled,
-            3 => ExtStatus::Disabled,
-            _ => ExtStatus::Uninitialized,
+impl SbiError {
+    /// Decodes `a0` of an SBI call: `Ok(())` for `SBI_SUCCESS`.
+    pub(crate) const fn decode(code: i64) -> Result<(), SbiError> {
+        Err(match code {
+            0 => return Ok(()),
+            -1 => Self::Failure,
+            -2 => Self::NotSupported,
+            -3 => Self::InvalidParam,
+            -4 => Self::Denied,
+            -5 => Self::InvalidAddress,
+            -6 => Self::AlreadyAvailable,
+            -7 => Self::AlreadyStarted,
+            -8 => Self::AlreadyStopped,
+            -9 => Self::NoShmem,
+            -10 => Self::InvalidState,
+            -11 => Self::BadRange,
+            -12 => Self::Timeout,
+            -13 => Self::Io,
+            -14 => Self::DeniedLocked,
+            c => Self::Unknown(c),
+        })
+    }
+
+    /// The SBI error code of this error, for `a0`.
+    pub(crate) const fn code(self) -> i64 {
+        match self {
+            Self::Failure => -1,
+            Self::NotSupported => -2,
+            Self::InvalidParam => -3,
+            Self::Denied => -4,
+            Self::InvalidAddress => -5,
+            Self::AlreadyAvailable => -6,
+            Self::AlreadyStarted => -7,
+            Self::AlreadyStopped => -8,
+            Self::NoShmem => -9,
+            Self::InvalidState => -10,
+            Self::BadRange => -11,
+            Self::Timeout => -12,
+            Self::Io => -13,
+            Self::DeniedLocked => -14,
+            Self::Unknown(c) => c,
         }
     }
 
-    pub(crate) const fn raw(self) -> u32 {
-        // CAST: the discriminant, 0 to 3.
-        self as u32
+    /// The negative Linux errno the host kernel uses for this error.
+    pub(crate) const fn to_errno(self) -> i32 {
+        match self {
+            Self::Denied | Self::DeniedLocked => -errno::EPERM,
+            Self::InvalidParam | Self::InvalidState => -errno::EINVAL,
+            Self::BadRange => -errno::ERANGE,
+            Self::InvalidAddress => -errno::EFAULT,
+            Self::NoShmem => -errno::ENOMEM,
+            Self::Timeout => -errno::ETIMEDOUT,
+            Self::Io => -errno::EIO,
+            _ => -errno::ENOTSUPP,
+        }
     }
 }
 
-/// What an extension's handler came to.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Outcome {
-    /// The handler's return: negative for a Linux error, which ends
-    /// `KVM_RUN` with it.
-    pub(crate) ret: i32,
-    /// It recorded a trap for the guest.
-    pub(crate) trapped: bool,
-    /// It wants userspace to finish the call.
-    pub(crate) uexit: bool,
-}
-
-/// What the dispatch then does (`kvm_riscv_vcpu_sbi_ecall()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Completion {
-    /// Redirect the recorded trap to the guest (at the ecall).
-    pub(crate) redirect: bool,
-    /// a0 := the SBI error.
-    pub(crate) set_error: bool,
-    /// Step over the ecall.
-    pub(crate) advance: bool,
-    /// a1 := the value.
-    pub(crate) set_value: bool,
-    /// 1: back to the guest; 0: exit to userspace; < 0: the error.
-    pub(crate) ret: i32,
-}
-
-/// The completion of a handled call; `v01`: a legacy (v0.1) call, which
-/// returns no value in a1.
-pub(crate) const fn complete(o: Outcome, v01: bool) -> Completion {
-    let (redirect, set_error, advance, ret) = if o.ret < 0 {
-        (false, false, false, o.ret)
-    } else if o.trapped {
-        (true, false, false, 1)
-    } else if o.uexit {
-        (false, false, false, 0)
-    } else {
-        (false, true, true, 1)
-    };
-    Completion {
-        redirect,
-        set_error,
-        advance,
-        set_value: !v01 && ret == 1,
-        ret,
-    }
+/// The errno values used above (`uapi/asm-generic/errno*.h`, `linux/errno.h`).
+pub(crate) mod errno {
+    pub(crate) const EPERM: i32 = 1;
+    pub(crate) const EIO: i32 = 5;
+    pub(crate) const ENOMEM: i32 = 12;
+    pub(crate) const EFAULT: i32 = 14;
+    pub(crate) const EINVAL: i32 = 22;
+    pub(crate) const ERANGE: i32 = 34;
+    pub(crate) const ETIMEDOUT: i32 = 110;
+    pub(crate) const ENOTSUPP: i32 = 524;
 }

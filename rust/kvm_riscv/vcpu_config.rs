@@ -1,24 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Port of `arch/riscv/kvm/vcpu_config.c`: the per-vCPU HEDELEG, HIDELEG,
-//! HENVCFG and HSTATEEN0, computed by [`crate::config_logic`] from the
+//! HENVCFG and HSTATEEN0, computed by [`crate::vcpu_config_logic`] from the
 //! enabled extensions and loaded through the NACL-aware accessors. The
 //! values live in the C `struct kvm_vcpu_config`, which the SBI FWFT code
 //! (still C) also edits.
 
 use crate::bindings as b;
-use crate::config_logic::{self as l, GuestExts};
+use crate::vcpu_config_logic::{self as l, GuestExts};
 use crate::csr;
 use crate::handle::VcpuCtx;
 // transitional until vcpu_sbi is converted: the adapter of handle.rs (area
 // `onereg`); at the merge this line becomes `use crate::vcpu_sbi;`.
 use crate::vcpu_sbi;
 use crate::isa::host_has_ext;
-use crate::isa_table::bitmap_has;
+use crate::isa_logic::bitmap_has;
 use crate::nacl::ncsr_write;
-use crate::regs::{u64_to_xlen, xlen_to_u64};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
 
-// The bits of `config_logic` must be the kernel's.
+// The bits of `vcpu_config_logic` must be the kernel's.
 const _: () = {
     assert!(l::envcfg::CBIE == b::kvm_riscv_rs_const64_KVM_RISCV_RS_ENVCFG_CBIE);
     assert!(l::envcfg::CBCFE == b::kvm_riscv_rs_const64_KVM_RISCV_RS_ENVCFG_CBCFE);

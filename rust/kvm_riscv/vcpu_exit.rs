@@ -8,8 +8,8 @@
 use crate::bindings as b;
 use crate::handle::{Stat, VcpuCtx};
 use crate::print::kvm_err;
-use crate::regs::{xlen_to_u64, Henvcfg, Hstatus};
-use crate::trap::{self, exc, Access, Exit, FwEvent};
+use crate::regs_logic::{xlen_to_u64, Henvcfg, Hstatus};
+use crate::vcpu_exit_logic::{self as trap, exc, Access, Exit, FwEvent};
 use crate::vcpu_insn;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
@@ -20,7 +20,7 @@ use kernel::num::casts::u32_as_usize;
 /// emulation, which uses it too.
 pub(crate) use crate::vcpu_insn::trap_redirect;
 
-// The cause numbers and firmware events of `trap` must be the kernel's.
+// The cause numbers and firmware events of `vcpu_exit_logic` must be the kernel's.
 const _: () = {
     assert!(exc::INST_ACCESS == u32_as_usize(b::EXC_INST_ACCESS));
     assert!(exc::INST_ILLEGAL == u32_as_usize(b::EXC_INST_ILLEGAL));
@@ -69,7 +69,7 @@ fn cfi_enabled(cx: &mut VcpuCtx<'_>) -> bool {
     henvcfg.lpe() || henvcfg.sse()
 }
 
-/// Redirects `trap` if it came from the guest; else `-EFAULT`.
+/// Redirects `vcpu_exit_logic` if it came from the guest; else `-EFAULT`.
 fn redirect(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) -> c_int {
     if !from_guest(cx) {
         return EFAULT.to_errno();

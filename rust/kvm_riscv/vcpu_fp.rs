@@ -18,7 +18,7 @@ use crate::bindings as b;
 use kernel::ffi::c_ulong;
 
 #[cfg(CONFIG_FPU)]
-use crate::{isa, isa_table::Ext};
+use crate::{isa, isa_logic::Ext};
 #[cfg(CONFIG_FPU)]
 use kernel::num::casts::u32_as_usize;
 

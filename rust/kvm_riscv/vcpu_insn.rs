@@ -3,7 +3,7 @@
 //! Port of `arch/riscv/kvm/vcpu_insn.c`: emulation of the guest instructions
 //! that trap to KVM. A virtual-instruction trap is a CSR access, WFI or
 //! WRS.NTO; a G-stage fault on MMIO is a load or a store. Decoding is pure
-//! ([`crate::insn_decode`]); this module applies it to the vCPU: guest
+//! ([`crate::vcpu_insn_logic`]); this module applies it to the vCPU: guest
 //! registers, the run page, the in-kernel MMIO bus and the statistics.
 //!
 //! [`trap_redirect`] (of `vcpu_exit.c` upstream) lives here, below
@@ -12,9 +12,9 @@
 
 use crate::bindings as b;
 use crate::handle::{CsrExit, MmioExit, Stat, VcpuCtx};
-use crate::insn_decode::{self as d, SystemInsn, VirtualInsn};
+use crate::vcpu_insn_logic::{self as d, SystemInsn, VirtualInsn};
 use crate::nacl::{ncsr_read, ncsr_write};
-use crate::regs::{u64_to_xlen, xlen_to_u64, Henvcfg, Sstatus};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64, Henvcfg, Sstatus};
 use crate::{csr, isa};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
@@ -27,7 +27,7 @@ pub(crate) fn next_insn(ctx: &mut b::kvm_cpu_context, len: usize) {
     ctx.sepc = ctx.sepc.wrapping_add(len);
 }
 
-/// Sends `trap` to the guest's VS-mode trap vector, as the hardware would
+/// Sends `vcpu_exit_logic` to the guest's VS-mode trap vector, as the hardware would
 /// have (`kvm_riscv_vcpu_trap_redirect()`). The vCPU is loaded on this CPU.
 pub(crate) fn trap_redirect(cx: &mut VcpuCtx<'_>, trap: &b::kvm_cpu_trap) {
     let lpe = Henvcfg::from_raw(cx.cfg().henvcfg).lpe();

@@ -11,7 +11,7 @@ use crate::handle::{Mode, Request, Stat, VcpuCtx};
 use crate::irq::{self, IrqsOff};
 use crate::isa::host_has_ext;
 use crate::nacl::{self, ncsr_write};
-use crate::nacl_layout as layout;
+use crate::nacl_logic as layout;
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use kernel::error::code::*;
 use kernel::ffi::c_int;

@@ -15,9 +15,9 @@
 use crate::bindings as b;
 use crate::handle::{sbi_ext, Request, SbiExit, SbiExt, SbiRet, Stat, Vcpu, VcpuCtx};
 use crate::onereg::{get_multi, set_multi, user, RegList};
-use crate::reg_id::{self as r, ExtSub, RegId};
-use crate::regs::Sstatus;
-use crate::sbi_logic::{complete, ExtStatus, Outcome};
+use crate::onereg_logic::{self as r, ExtSub, RegId};
+use crate::regs_logic::Sstatus;
+use crate::vcpu_sbi_logic::{complete, ExtStatus, Outcome};
 use crate::vcpu_insn::{next_insn, trap_redirect};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};

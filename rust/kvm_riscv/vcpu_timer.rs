@@ -23,8 +23,8 @@ use crate::handle::{Vcpu, VcpuCtx, VcpuTimer, VcpuTimerCallback, Vm};
 use crate::irq;
 use crate::isa::host_has_ext;
 use crate::nacl::{ncsr_read, ncsr_write};
-use crate::reg_id::RegId;
-use crate::timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
+use crate::onereg_logic::RegId;
+use crate::vcpu_timer_logic::{cycles_to_ns, TimerReg, STATE_OFF, STATE_ON};
 use core::mem::{offset_of, size_of};
 use kernel::error::code::*;
 use kernel::num::casts::arch::u64_as_usize;
@@ -32,7 +32,7 @@ use kernel::num::casts::{u32_as_u64, FromSafeCast};
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
-// The uapi's timer states and register layout are the ones `timer_logic`
+// The uapi's timer states and register layout are the ones `vcpu_timer_logic`
 // knows.
 const _: () = {
     assert!(STATE_OFF == u32_as_u64(b::KVM_RISCV_TIMER_STATE_OFF));

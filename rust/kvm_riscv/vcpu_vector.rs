@@ -25,7 +25,7 @@ use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
 #[cfg(CONFIG_RISCV_ISA_V)]
-use crate::{isa, isa_table::Ext};
+use crate::{isa, isa_logic::Ext};
 #[cfg(CONFIG_RISCV_ISA_V)]
 use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(CONFIG_RISCV_ISA_V)]

@@ -5,24 +5,24 @@
 
 #![allow(dead_code)]
 
-#[path = "../../../../rust/kvm_riscv/regs.rs"]
-mod regs;
+#[path = "../../../../rust/kvm_riscv/regs_logic.rs"]
+mod regs_logic;
 
-#[path = "../../../../rust/kvm_riscv/report.rs"]
-mod report;
+#[path = "../../../../rust/kvm_riscv/main_logic.rs"]
+mod main_logic;
 
-#[path = "../../../../rust/kvm_riscv/nacl_layout.rs"]
-mod nacl_layout;
+#[path = "../../../../rust/kvm_riscv/nacl_logic.rs"]
+mod nacl_logic;
 
-#[path = "../../../../rust/kvm_riscv/csr_encoding.rs"]
-mod csr_encoding;
+#[path = "../../../../rust/kvm_riscv/csr_logic.rs"]
+mod csr_logic;
 
-#[path = "../../../../rust/kvm_riscv/trap.rs"]
-mod trap;
+#[path = "../../../../rust/kvm_riscv/vcpu_exit_logic.rs"]
+mod vcpu_exit_logic;
 
 #[cfg(test)]
-mod report_tests {
-    use super::report::*;
+mod main_logic_tests {
+    use super::main_logic::*;
 
     #[test]
     fn gstage_modes() {
@@ -72,8 +72,8 @@ mod report_tests {
 }
 
 #[cfg(test)]
-mod nacl_layout_tests {
-    use super::nacl_layout::*;
+mod nacl_logic_tests {
+    use super::nacl_logic::*;
 
     #[test]
     fn areas_are_consecutive_and_sized_as_the_spec_says() {
@@ -141,8 +141,8 @@ mod nacl_layout_tests {
 }
 
 #[cfg(test)]
-mod csr_encoding_tests {
-    use super::csr_encoding::*;
+mod csr_logic_tests {
+    use super::csr_logic::*;
 
     // Register numbers.
     const X0: u32 = 0;
@@ -190,8 +190,8 @@ mod csr_encoding_tests {
 }
 
 #[cfg(test)]
-mod trap_tests {
-    use super::trap::*;
+mod vcpu_exit_logic_tests {
+    use super::vcpu_exit_logic::*;
 
     #[test]
     fn counted_traps_go_back_to_the_guest() {
@@ -242,14 +242,14 @@ mod trap_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/insn_decode.rs"]
-mod insn_decode;
+#[path = "../../../../rust/kvm_riscv/vcpu_insn_logic.rs"]
+mod vcpu_insn_logic;
 
 /// Every instruction form `vcpu_insn` decodes, with encodings from the LLVM
 /// assembler (`llvm-mc -show-encoding`), and forms it must refuse.
 #[cfg(test)]
-mod insn_decode_tests {
-    use super::insn_decode::*;
+mod vcpu_insn_logic_tests {
+    use super::vcpu_insn_logic::*;
 
     fn w(b: [u8; 4]) -> usize {
         // CAST: u32 to usize, widening.
@@ -490,8 +490,8 @@ mod insn_decode_tests {
 #[path = "../../../../rust/kvm_riscv/pmu_logic.rs"]
 mod pmu_logic;
 
-#[path = "../../../../rust/kvm_riscv/sbi_err.rs"]
-mod sbi_err;
+#[path = "../../../../rust/kvm_riscv/sbi_logic.rs"]
+mod sbi_logic;
 
 /// The virtual PMU's arithmetic, against the SBI specification's encodings
 /// and perf's ABI (`include/uapi/linux/perf_event.h`).
@@ -649,8 +649,8 @@ mod pmu_logic_tests {
 }
 
 #[cfg(test)]
-mod sbi_err_tests {
-    use super::sbi_err::SbiError;
+mod sbi_logic_tests {
+    use super::sbi_logic::SbiError;
 
     #[test]
     fn codes_round_trip() {
@@ -666,13 +666,13 @@ mod sbi_err_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/isa_table.rs"]
-mod isa_table;
+#[path = "../../../../rust/kvm_riscv/isa_logic.rs"]
+mod isa_logic;
 
 /// The ISA extension table against the uapi ids and upstream 7.3's policies.
 #[cfg(test)]
-mod isa_table_tests {
-    use super::isa_table::*;
+mod isa_logic_tests {
+    use super::isa_logic::*;
 
     #[test]
     fn ids_are_the_uapi_ones() {
@@ -794,13 +794,13 @@ mod isa_table_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/config_logic.rs"]
-mod config_logic;
+#[path = "../../../../rust/kvm_riscv/vcpu_config_logic.rs"]
+mod vcpu_config_logic;
 
 /// The vCPU configuration bits, from the privileged specification.
 #[cfg(test)]
-mod config_logic_tests {
-    use super::config_logic::*;
+mod vcpu_config_logic_tests {
+    use super::vcpu_config_logic::*;
 
     #[test]
     fn default_delegation() {
@@ -891,14 +891,14 @@ mod config_logic_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/reg_id.rs"]
-mod reg_id;
+#[path = "../../../../rust/kvm_riscv/onereg_logic.rs"]
+mod onereg_logic;
 
 /// ONE_REG ids: decode/encode round trips against ids spelled as the uapi
 /// macros build them, and malformed ids.
 #[cfg(test)]
-mod reg_id_tests {
-    use super::reg_id::*;
+mod onereg_logic_tests {
+    use super::onereg_logic::*;
 
     #[test]
     fn multi_register_ids() {
@@ -1209,12 +1209,12 @@ mod aia_logic_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/timer_logic.rs"]
-mod timer_logic;
+#[path = "../../../../rust/kvm_riscv/vcpu_timer_logic.rs"]
+mod vcpu_timer_logic;
 
 #[cfg(test)]
-mod timer_logic_tests {
-    use super::timer_logic::*;
+mod vcpu_timer_logic_tests {
+    use super::vcpu_timer_logic::*;
 
     #[test]
     fn register_numbers() {
@@ -1247,12 +1247,12 @@ mod timer_logic_tests {
     }
 }
 
-#[path = "../../../../rust/kvm_riscv/sbi_logic.rs"]
-mod sbi_logic;
+#[path = "../../../../rust/kvm_riscv/vcpu_sbi_logic.rs"]
+mod vcpu_sbi_logic;
 
 #[cfg(test)]
-mod sbi_logic_tests {
-    use super::sbi_logic::*;
+mod vcpu_sbi_logic_tests {
+    use super::vcpu_sbi_logic::*;
 
     #[test]
     fn status_round_trip() {
@@ -1313,11 +1313,11 @@ mod sbi_logic_tests {
     }
 }
 
-/// The typed registers of `regs.rs`: every field where the specification
+/// The typed registers of `regs_logic.rs`: every field where the specification
 /// puts it, and the accessors the `bitfield!` macro generates.
 #[cfg(test)]
-mod regs_tests {
-    use super::regs::*;
+mod regs_logic_tests {
+    use super::regs_logic::*;
     use core::fmt::Debug;
 
     /// The fields of a register, in declaration order, are the table's
@@ -1668,8 +1668,8 @@ mod regs_tests {
 mod typed_api_tests {
     #[test]
     fn henvcfg_and_hstateen0() {
-        use super::config_logic::*;
-        use super::regs::cbie;
+        use super::vcpu_config_logic::*;
+        use super::regs_logic::cbie;
         let none = GuestExts::default();
         let all = GuestExts {
             svpbmt: true,
@@ -1758,7 +1758,7 @@ mod typed_api_tests {
 
     #[test]
     fn hfence_config_words() {
-        use super::nacl_layout::*;
+        use super::nacl_logic::*;
         let c = hfence_config_word(HfenceType::VvmaAsid, 21, 5, 7);
         assert_eq!(
             (c.pending(), c.kind(), c.order(), c.vmid(), c.asid()),
@@ -1775,7 +1775,7 @@ mod typed_api_tests {
 
     #[test]
     fn one_reg_constants() {
-        use super::reg_id::*;
+        use super::onereg_logic::*;
         assert_eq!((KVM_REG_ARCH_MASK, KVM_REG_RISCV), (0xff << 56, 0x80 << 56));
         assert_eq!((KVM_REG_SIZE_MASK, KVM_REG_SIZE_SHIFT), (0xf << 52, 52));
         assert_eq!((KVM_REG_SIZE_U32, KVM_REG_SIZE_U64), (2 << 52, 3 << 52));
@@ -1797,52 +1797,52 @@ mod cast_rule_tests {
             include_str!("../../../../rust/kvm_riscv/aia_logic.rs"),
         ),
         (
-            "config_logic.rs",
-            include_str!("../../../../rust/kvm_riscv/config_logic.rs"),
+            "vcpu_config_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/vcpu_config_logic.rs"),
         ),
         (
-            "csr_encoding.rs",
-            include_str!("../../../../rust/kvm_riscv/csr_encoding.rs"),
+            "csr_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/csr_logic.rs"),
         ),
         (
-            "insn_decode.rs",
-            include_str!("../../../../rust/kvm_riscv/insn_decode.rs"),
+            "vcpu_insn_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/vcpu_insn_logic.rs"),
         ),
         (
-            "isa_table.rs",
-            include_str!("../../../../rust/kvm_riscv/isa_table.rs"),
+            "isa_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/isa_logic.rs"),
         ),
         (
-            "nacl_layout.rs",
-            include_str!("../../../../rust/kvm_riscv/nacl_layout.rs"),
+            "nacl_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/nacl_logic.rs"),
         ),
         (
             "pmu_logic.rs",
             include_str!("../../../../rust/kvm_riscv/pmu_logic.rs"),
         ),
         (
-            "reg_id.rs",
-            include_str!("../../../../rust/kvm_riscv/reg_id.rs"),
+            "onereg_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/onereg_logic.rs"),
         ),
         (
-            "regs.rs",
-            include_str!("../../../../rust/kvm_riscv/regs.rs"),
+            "regs_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/regs_logic.rs"),
         ),
         (
-            "report.rs",
-            include_str!("../../../../rust/kvm_riscv/report.rs"),
+            "main_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/main_logic.rs"),
         ),
         (
-            "sbi_logic.rs",
-            include_str!("../../../../rust/kvm_riscv/sbi_logic.rs"),
+            "vcpu_sbi_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/vcpu_sbi_logic.rs"),
         ),
         (
-            "timer_logic.rs",
-            include_str!("../../../../rust/kvm_riscv/timer_logic.rs"),
+            "vcpu_timer_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/vcpu_timer_logic.rs"),
         ),
         (
-            "trap.rs",
-            include_str!("../../../../rust/kvm_riscv/trap.rs"),
+            "vcpu_exit_logic.rs",
+            include_str!("../../../../rust/kvm_riscv/vcpu_exit_logic.rs"),
         ),
         ("lib.rs", include_str!("lib.rs")),
     ];
@@ -1896,7 +1896,7 @@ mod cast_rule_tests {
         assert!(has_cast("        v as $ty"));
         assert!(!has_cast("    // as usize"));
         assert!(!has_cast("    let x = y; // as u8 upstream"));
-        assert!(!has_cast("    use crate::nacl_layout as layout;"));
+        assert!(!has_cast("    use crate::nacl_logic as layout;"));
         assert!(!has_cast("    u64::from(x)"));
         assert_eq!(
             unjustified("t", "let a = 1;\nlet b = a as u8;\n"),

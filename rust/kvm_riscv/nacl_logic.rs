@@ -9,7 +9,7 @@
 //!
 //! Rust on RISC-V Linux is 64-bit only, so XLEN is 64 here.
 
-use crate::regs::{u64_to_xlen, HfenceConfig};
+use crate::regs_logic::{u64_to_xlen, HfenceConfig};
 
 /// Bytes per XLEN word.
 pub(crate) const XLEN_BYTES: usize = 8;

@@ -4,7 +4,7 @@
 //! (privileged specification, "Machine Cause Register", with the hypervisor
 //! extension's causes). Only `core` is used: host `cargo test` covers it.
 
-use crate::regs::xlen_to_u64;
+use crate::regs_logic::xlen_to_u64;
 
 /// The interrupt bit of SCAUSE (XLEN 64).
 pub(crate) const CAUSE_IRQ_FLAG: usize = 1 << 63;

@@ -465,7 +465,7 @@ bitfield! {
 
 bitfield! {
     /// The config word of a nested HFENCE entry in the NACL shared memory,
-    /// XLEN 64, as `nacl_layout.rs` places its fields.
+    /// XLEN 64, as `nacl_logic.rs` places its fields.
     pub(crate) struct HfenceConfig {
         /// The address space.
         15:0 ASID: u16 => asid, with_asid;
@@ -483,7 +483,7 @@ bitfield! {
 bitfield! {
     /// A KVM ONE_REG register id on RISC-V (`include/uapi/linux/kvm.h`,
     /// `arch/riscv/include/uapi/asm/kvm.h`). The register number below the
-    /// subtype, and bits 51:32, are not a field: `reg_id.rs` reads them.
+    /// subtype, and bits 51:32, are not a field: `onereg_logic.rs` reads them.
     pub(crate) struct OneRegId {
         /// The register's subtype, for the types that have them.
         23:16 SUBTYPE: u8 => subtype, with_subtype;

@@ -11,7 +11,7 @@
 //! any of them set names no register (-ENOENT). [`RegId::index`] keeps
 //! that rule.
 
-use crate::regs::{u64_to_xlen, xlen_to_u64, Hvip, OneRegId};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64, Hvip, OneRegId};
 
 /// The fields of an id, from [`OneRegId`].
 pub(crate) const KVM_REG_ARCH_MASK: u64 = OneRegId::ARCH.mask();

@@ -6,12 +6,12 @@
 //! its first run. Only `core` is used: host `cargo test` covers it; the bit
 //! values are checked against the kernel's headers in `vcpu_config.rs`.
 
-use crate::regs::{cbie, Henvcfg, Hstateen0, Hvip};
+use crate::regs_logic::{cbie, Henvcfg, Hstateen0, Hvip};
 
 /// HENVCFG bits (privileged specification, "Hypervisor Environment
 /// Configuration Register"), from [`Henvcfg`].
 pub(crate) mod envcfg {
-    use crate::regs::Henvcfg;
+    use crate::regs_logic::Henvcfg;
 
     pub(crate) const CBIE: u64 = Henvcfg::CBIE.mask();
     pub(crate) const CBCFE: u64 = Henvcfg::CBCFE.mask();
@@ -23,7 +23,7 @@ pub(crate) mod envcfg {
 
 /// HSTATEEN0 bits (Smstateen), from [`Hstateen0`].
 pub(crate) mod stateen0 {
-    use crate::regs::Hstateen0;
+    use crate::regs_logic::Hstateen0;
 
     pub(crate) const AIA_IMSIC: u64 = Hstateen0::IMSIC.mask();
     pub(crate) const AIA: u64 = Hstateen0::AIA.mask();
