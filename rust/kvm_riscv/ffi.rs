@@ -66,6 +66,8 @@ macro_rules! irqs_off_calls {
 pub(crate) struct PreemptOff(PhantomData<*mut ()>);
 
 plain_calls! {
+    /// `kvm_is_error_hva()`: `hva` is an error value, not an address.
+    pub(crate) fn is_error_hva(hva: usize) -> bool = b::kvm_riscv_rs_is_error_hva;
     /// `preempt_disable()`, for [`preempt_disable`].
     #[inline(always)]
     fn c_preempt_disable() = b::kvm_riscv_rs_preempt_disable;
@@ -106,14 +108,17 @@ pub(crate) fn trace_vcpu_irq(vcpu_id: u32, irq: u32, level: bool) {
     c_trace_vcpu_irq(usize::from_safe_cast(vcpu_id), irq, level.into());
 }
 
+plain_calls! {
+    /// The `kvm_exit` tracepoint, for [`trace_exit`]; it only reads the trap.
+    #[cfg(CONFIG_TRACEPOINTS)]
+    fn c_trace_exit(trap: &b::kvm_cpu_trap) = b::kvm_riscv_rs_trace_kvm_exit;
+}
+
 /// The `kvm_exit` trace event (nothing without `CONFIG_TRACEPOINTS`).
 #[inline(always)]
 pub(crate) fn trace_exit(_trap: &b::kvm_cpu_trap) {
-    // SAFETY: a tracepoint call that only reads the trap.
     #[cfg(CONFIG_TRACEPOINTS)]
-    unsafe {
-        b::kvm_riscv_rs_trace_kvm_exit(core::ptr::from_ref(_trap).cast_mut())
-    };
+    c_trace_exit(_trap);
 }
 
 /// Rewrites the current task's vector flags (`riscv_v_flags()`) to

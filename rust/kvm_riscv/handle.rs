@@ -112,6 +112,28 @@ macro_rules! vcpu_calls {
     };
 }
 
+/// Declares methods of [`VcpuCtx`] that fire a tracepoint of the vCPU
+/// (nothing without `CONFIG_TRACEPOINTS`): the C helper takes the live vCPU,
+/// on its thread, and values or references it only reads during the call.
+macro_rules! vcpu_trace_calls {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) = $cfn:path;)*) => {
+        impl VcpuCtx<'_> {$(
+            $(#[$m])*
+            #[inline(always)]
+            pub(crate) fn $name(&mut self $(, $a: $t)*) {
+                // SAFETY: a tracepoint of the live vCPU on its thread; the
+                // other arguments are read during the call (see the macro).
+                #[cfg(CONFIG_TRACEPOINTS)]
+                unsafe {
+                    $cfn(self.v.as_ptr() $(, $a)*)
+                };
+                #[cfg(not(CONFIG_TRACEPOINTS))]
+                let _ = ($($a,)*);
+            }
+        )*}
+    };
+}
+
 /// Writes C ABI callbacks that C calls on a vCPU's own thread, generic over
 /// the trait the logic implements (`$g: $bound`): each makes the vCPU's
 /// context once from the pointer and runs `$body` with it as `$cx`.
@@ -740,26 +762,17 @@ impl VcpuCtx<'_> {
         // SAFETY: reads the live VM's VMID version.
         unsafe { b::kvm_riscv_gstage_vmid_ver_changed(addr_of_mut!((*kvm).arch.vmid)) }
     }
+}
 
-    /// The `kvm_entry` trace event (nothing without `CONFIG_TRACEPOINTS`).
-    #[inline(always)]
-    pub(crate) fn trace_entry(&mut self) {
-        // SAFETY: a tracepoint call for the live vCPU.
-        #[cfg(CONFIG_TRACEPOINTS)]
-        unsafe {
-            b::kvm_riscv_rs_trace_kvm_entry(self.v.as_ptr())
-        };
-    }
-
-    /// The `kvm_riscv_vcpu_exit` trace event.
-    #[inline(always)]
-    pub(crate) fn trace_vcpu_exit(&mut self, _trap: &b::kvm_cpu_trap) {
-        // SAFETY: a tracepoint call that only reads the trap.
-        #[cfg(CONFIG_TRACEPOINTS)]
-        unsafe {
-            b::kvm_riscv_rs_trace_kvm_vcpu_exit(self.v.as_ptr(), core::ptr::from_ref(_trap).cast_mut())
-        };
-    }
+vcpu_trace_calls! {
+    /// The `kvm_entry` trace event.
+    fn trace_entry() = b::kvm_riscv_rs_trace_kvm_entry;
+    /// The `kvm_riscv_vcpu_exit` trace event of `trap`.
+    fn trace_vcpu_exit(trap: &b::kvm_cpu_trap) = b::kvm_riscv_rs_trace_kvm_vcpu_exit;
+    /// The `kvm_mmio_emulate` trace event; the guest's pc is read by the C
+    /// side.
+    fn trace_mmio_emulate(insn: c_ulong, gpa: c_ulong, write: bool, len: u32)
+        = b::kvm_riscv_rs_trace_kvm_mmio_emulate;
 }
 
 // ---------------------------------------------------------------------------
@@ -790,8 +803,7 @@ impl VcpuCtx<'_> {
     pub(crate) fn gfn_to_hva(&mut self, gfn: u64) -> Option<c_ulong> {
         // SAFETY: the vCPU thread, SRCU held.
         let hva = unsafe { b::kvm_vcpu_gfn_to_hva(self.v.as_ptr(), gfn) };
-        // SAFETY: a pure check of the value.
-        (!unsafe { b::kvm_riscv_rs_is_error_hva(hva) }).then_some(hva)
+        (!crate::ffi::is_error_hva(hva)).then_some(hva)
     }
 
 }
@@ -1151,8 +1163,7 @@ impl VcpuCtx<'_> {
             let slot = b::gfn_to_memslot(self.v.vm().as_ptr(), gfn);
             (slot, b::gfn_to_hva_memslot_prot(slot, gfn, &mut writable))
         };
-        // SAFETY: a pure check of the value.
-        if unsafe { b::kvm_riscv_rs_is_error_hva(hva) } {
+        if crate::ffi::is_error_hva(hva) {
             return None;
         }
         Some(GuestFrame {
@@ -1174,23 +1185,6 @@ impl VcpuCtx<'_> {
     }
 
 
-    /// The `kvm_mmio_emulate` trace event (nothing without
-    /// `CONFIG_TRACEPOINTS`); the guest's pc is read by the C side.
-    #[inline(always)]
-    pub(crate) fn trace_mmio_emulate(
-        &mut self,
-        _insn: c_ulong,
-        _gpa: c_ulong,
-        _write: bool,
-        _len: u32,
-    ) {
-        // SAFETY: a tracepoint call for the live vCPU; it reads the guest's
-        // pc, which no borrow holds.
-        #[cfg(CONFIG_TRACEPOINTS)]
-        unsafe {
-            b::kvm_riscv_rs_trace_kvm_mmio_emulate(self.v.as_ptr(), _insn, _gpa, _write, _len)
-        };
-    }
 }
 
 /// A guest frame that a memslot backs, found by [`VcpuCtx::guest_frame`].

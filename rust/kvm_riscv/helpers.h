@@ -160,9 +160,9 @@ bool kvm_riscv_rs_imsic_local(int cpu, u32 *nr_guest_files, phys_addr_t *msi_pa,
 			      void __iomem **msi_va);
 
 void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu);
-void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap);
+void kvm_riscv_rs_trace_kvm_exit(const struct kvm_cpu_trap *trap);
 void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigned int level);
-void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, struct kvm_cpu_trap *trap);
+void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, const struct kvm_cpu_trap *trap);
 void kvm_riscv_rs_trace_kvm_mmio_emulate(struct kvm_vcpu *vcpu, unsigned long insn,
 					 unsigned long fault_addr, bool write, unsigned int len);
 

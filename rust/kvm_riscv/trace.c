@@ -16,9 +16,10 @@ void kvm_riscv_rs_trace_kvm_entry(struct kvm_vcpu *vcpu)
 	trace_kvm_entry(vcpu);
 }
 
-void kvm_riscv_rs_trace_kvm_exit(struct kvm_cpu_trap *trap)
+void kvm_riscv_rs_trace_kvm_exit(const struct kvm_cpu_trap *trap)
 {
-	trace_kvm_exit(trap);
+	/* The event only reads the trap. */
+	trace_kvm_exit((struct kvm_cpu_trap *)trap);
 }
 
 void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigned int level)
@@ -26,7 +27,7 @@ void kvm_riscv_rs_trace_kvm_vcpu_irq(unsigned long id, unsigned int irq, unsigne
 	trace_kvm_vcpu_irq(id, irq, level);
 }
 
-void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, struct kvm_cpu_trap *trap)
+void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, const struct kvm_cpu_trap *trap)
 {
 	trace_kvm_vcpu_exit(vcpu->vcpu_id, trap->sepc, trap->scause,
 			    trap->stval, trap->htval, trap->htinst);
