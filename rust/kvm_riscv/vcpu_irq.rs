@@ -7,6 +7,7 @@
 use crate::bindings as b;
 use crate::csr;
 use crate::handle::{Vcpu, VcpuCtx};
+use crate::onereg_logic::vsip_to_hvip;
 use crate::nacl::ncsr_read;
 use kernel::error::code::*;
 use kernel::ffi::c_ulong;
@@ -32,13 +33,17 @@ fn irq_settable(irq: u32) -> bool {
     irq >= IRQ_LOCAL_MAX || matches!(irq, IRQ_VS_SOFT | IRQ_VS_TIMER | IRQ_VS_EXT | IRQ_PMU_OVF)
 }
 
-/// VSIP bit positions as HVIP has them (`vsip_to_hvip()`).
-fn vsip_to_hvip(vsip: c_ulong) -> c_ulong {
-    // CAST (both): masks of the low XLEN bits, from enums of the C headers.
+// The pure `vsip_to_hvip()` of `onereg_logic` (host-tested) must move the
+// bits as the kernel's masks say.
+const _: () = {
+    // CAST (all): masks of the low XLEN bits, from enums of the C headers.
     let bias = b::kvm_riscv_rs_const_KVM_RISCV_RS_VSIP_BIAS_MASK as c_ulong;
     let no_bias = b::kvm_riscv_rs_const_KVM_RISCV_RS_VSIP_NO_BIAS_MASK as c_ulong;
-    ((vsip & bias) << b::kvm_riscv_rs_const_KVM_RISCV_RS_VSIP_TO_HVIP_SHIFT) | (vsip & no_bias)
-}
+    let shift = b::kvm_riscv_rs_const_KVM_RISCV_RS_VSIP_TO_HVIP_SHIFT;
+    assert!(vsip_to_hvip(bias) == bias << shift);
+    assert!(vsip_to_hvip(no_bias) == no_bias);
+    assert!(vsip_to_hvip(!(bias | no_bias)) == 0);
+};
 
 /// The bit of interrupt `n` (below XLEN) in the pending bitmaps.
 pub(crate) fn bit(n: u32) -> c_ulong {
