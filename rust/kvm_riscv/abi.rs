@@ -15,8 +15,8 @@ use crate::vcpu_irq::IRQ_VS_EXT;
 use kernel::cpu::CpuId;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
-use kernel::prelude::*;
 use kernel::num::casts::FromSafeCast;
+use kernel::prelude::*;
 use kernel::transmute::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -245,7 +245,8 @@ unsafe extern "C" fn kvm_arch_vcpu_unlocked_ioctl(
     // SAFETY: per the function's contract.
     let v = unsafe { vcpu_of_file(filp) };
     let r = (|| {
-        let mut reader = UserSlice::new(UserPtr::from_addr(arg), size_of::<b::kvm_interrupt>()).reader();
+        let mut reader =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<b::kvm_interrupt>()).reader();
         let irq: b::kvm_interrupt = reader.read()?;
         // CAST: KVM_INTERRUPT_SET is -1 as an unsigned int, as userspace passes it.
         if irq.irq == b::KVM_INTERRUPT_SET as u32 {
@@ -262,7 +263,11 @@ unsafe extern "C" fn kvm_arch_vcpu_unlocked_ioctl(
 /// # Safety
 /// `filp` is a vCPU's file; the generic core holds the vCPU mutex.
 #[no_mangle]
-unsafe extern "C" fn kvm_arch_vcpu_ioctl(filp: *mut b::file, ioctl: c_uint, arg: c_ulong) -> c_long {
+unsafe extern "C" fn kvm_arch_vcpu_ioctl(
+    filp: *mut b::file,
+    ioctl: c_uint,
+    arg: c_ulong,
+) -> c_long {
     // SAFETY: per the function's contract: the vCPU thread, mutex held.
     let mut cx = unsafe { VcpuCtx::new(vcpu_of_file(filp)) };
     let r: Result<c_int> = match ioctl {
@@ -291,14 +296,18 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl(filp: *mut b::file, ioctl: c_uint, arg:
 /// them.
 fn reg_list(cx: &mut VcpuCtx<'_>, arg: c_ulong) -> Result<c_int> {
     let header = size_of::<b::kvm_reg_list>();
-    let mut list: b::kvm_reg_list = UserSlice::new(UserPtr::from_addr(arg), header).reader().read()?;
+    let mut list: b::kvm_reg_list = UserSlice::new(UserPtr::from_addr(arg), header)
+        .reader()
+        .read()?;
     // Upstream keeps the user's count in an unsigned int: only its low 32
     // bits count.
     // CAST: that truncation, on purpose.
     let room = list.n as u32;
     let n = crate::onereg::num_regs(cx);
     list.n = u64::from_safe_cast(n);
-    UserSlice::new(UserPtr::from_addr(arg), header).writer().write(&list)?;
+    UserSlice::new(UserPtr::from_addr(arg), header)
+        .writer()
+        .write(&list)?;
     if u64::from(room) < list.n {
         return Err(E2BIG);
     }
@@ -390,8 +399,6 @@ thread_entry! {
     }
 }
 
-
-
 // (area `exit`: end)
 
 // ---------------------------------------------------------------------------
@@ -415,8 +422,6 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
     }
     0
 }
-
-
 
 // (area `onereg`: end)
 
@@ -466,11 +471,6 @@ shared_entry! {
     }
 }
 
-
-
-
-
-
 /// Sets the clock of a new VM up (`vm.c`).
 ///
 /// # Safety
@@ -497,7 +497,6 @@ shared_entry! {
         errno(crate::pmu::incr_fw_on(v, fid))
     }
 }
-
 
 // (area `pmu`: end)
 

@@ -379,7 +379,10 @@ impl Vcpu {
     /// spinlock (`arch.reset_state`).
     pub(crate) fn with_reset_state<R>(&self, f: impl FnOnce(&mut c_ulong, &mut c_ulong) -> R) -> R {
         let lock = field!(self, arch.reset_state.lock);
-        let (pc, a1) = (field!(self, arch.reset_state.pc), field!(self, arch.reset_state.a1));
+        let (pc, a1) = (
+            field!(self, arch.reset_state.pc),
+            field!(self, arch.reset_state.a1),
+        );
         // SAFETY: one critical section: the lock is initialised at vCPU
         // creation; it serialises every access to the two fields, which `f`
         // alone gets while it is held; released before returning.
@@ -524,7 +527,10 @@ impl<'a> VcpuCtx<'a> {
     /// use at the same time: the run loop holds no borrow of it across the
     /// call that schedules).
     pub(crate) unsafe fn new(v: &'a Vcpu) -> Self {
-        VcpuCtx { v, _thread: PhantomData }
+        VcpuCtx {
+            v,
+            _thread: PhantomData,
+        }
     }
 
     /// The handle, for the shared state.
@@ -644,7 +650,6 @@ impl<'a> VcpuCtx<'a> {
             b::spin_unlock(addr_of_mut!((*a).hfence_lock));
         }
     }
-
 
     /// Sets the zero-fill flag of the MMU page cache (create).
     pub(crate) fn init_mmu_page_cache(&mut self) {
@@ -805,7 +810,6 @@ impl VcpuCtx<'_> {
         let hva = unsafe { b::kvm_vcpu_gfn_to_hva(self.v.as_ptr(), gfn) };
         (!crate::ffi::is_error_hva(hva)).then_some(hva)
     }
-
 }
 
 // ---------------------------------------------------------------------------
@@ -1183,8 +1187,6 @@ impl VcpuCtx<'_> {
         self.vcpu_halt();
         self.srcu_read_lock();
     }
-
-
 }
 
 /// A guest frame that a memslot backs, found by [`VcpuCtx::guest_frame`].
@@ -1223,7 +1225,6 @@ impl GuestFrame<'_> {
         }
     }
 }
-
 
 // (area `exit`: end)
 
@@ -1266,8 +1267,6 @@ impl VcpuCtx<'_> {
         unsafe { core::slice::from_raw_parts_mut(datap.cast::<u8>().add(n * len), len) }
     }
 }
-
-
 
 // (area `onereg`: end)
 
@@ -1547,7 +1546,13 @@ impl VcpuCtx<'_> {
             return Some(kernel::error::code::EINVAL.to_errno());
         }
         // `val` holds `size` bytes, aligned for any register size.
-        Some(ext_call!(self, f, num, size, core::ptr::from_mut(val).cast()))
+        Some(ext_call!(
+            self,
+            f,
+            num,
+            size,
+            core::ptr::from_mut(val).cast()
+        ))
     }
 
     /// `ext->set_state_reg(vcpu, num, size, val)`: the register from the
@@ -1565,7 +1570,13 @@ impl VcpuCtx<'_> {
             return Some(kernel::error::code::EINVAL.to_errno());
         }
         // As in `sbi_ext_get_state_reg`; the callback only reads.
-        Some(ext_call!(self, f, num, size, core::ptr::from_ref(val).cast()))
+        Some(ext_call!(
+            self,
+            f,
+            num,
+            size,
+            core::ptr::from_ref(val).cast()
+        ))
     }
 
     /// The vCPU's steal-time state (`arch.sta`): only its thread touches it.
@@ -2062,7 +2073,6 @@ mod pmu_handle {
     }
 
     impl Vcpu {
-
         /// The counter of firmware event `code`; panics past the last one,
         /// as an index does.
         pub(crate) fn pmu_fw_event(&self, code: usize) -> FwEvent<'_> {

@@ -40,7 +40,10 @@ pub(crate) fn disable() -> IrqsOff {
     #[cfg(CONFIG_TRACE_IRQFLAGS)]
     // SAFETY: `local_irq_save()`, paired with the restore of the drop.
     let flags = unsafe { b::kvm_riscv_rs_local_irq_save() };
-    IrqsOff { flags, _cpu: PhantomData }
+    IrqsOff {
+        flags,
+        _cpu: PhantomData,
+    }
 }
 
 impl Drop for IrqsOff {

@@ -96,17 +96,86 @@ pub(crate) enum Ext {
 
 /// Every id, in id order; `ALL.len()` is `KVM_RISCV_ISA_EXT_MAX`.
 pub(crate) const ALL: [Ext; 80] = [
-    Ext::A, Ext::C, Ext::D, Ext::F, Ext::H, Ext::I, Ext::M, Ext::SVPBMT, Ext::SSTC,
-    Ext::SVINVAL, Ext::ZIHINTPAUSE, Ext::ZICBOM, Ext::ZICBOZ, Ext::ZBB, Ext::SSAIA, Ext::V,
-    Ext::SVNAPOT, Ext::ZBA, Ext::ZBS, Ext::ZICNTR, Ext::ZICSR, Ext::ZIFENCEI, Ext::ZIHPM,
-    Ext::SMSTATEEN, Ext::ZICOND, Ext::ZBC, Ext::ZBKB, Ext::ZBKC, Ext::ZBKX, Ext::ZKND,
-    Ext::ZKNE, Ext::ZKNH, Ext::ZKR, Ext::ZKSED, Ext::ZKSH, Ext::ZKT, Ext::ZVBB, Ext::ZVBC,
-    Ext::ZVKB, Ext::ZVKG, Ext::ZVKNED, Ext::ZVKNHA, Ext::ZVKNHB, Ext::ZVKSED, Ext::ZVKSH,
-    Ext::ZVKT, Ext::ZFH, Ext::ZFHMIN, Ext::ZIHINTNTL, Ext::ZVFH, Ext::ZVFHMIN, Ext::ZFA,
-    Ext::ZTSO, Ext::ZACAS, Ext::SSCOFPMF, Ext::ZIMOP, Ext::ZCA, Ext::ZCB, Ext::ZCD, Ext::ZCF,
-    Ext::ZCMOP, Ext::ZAWRS, Ext::SMNPM, Ext::SSNPM, Ext::SVADE, Ext::SVADU, Ext::SVVPTC,
-    Ext::ZABHA, Ext::ZICCRSE, Ext::ZAAMO, Ext::ZALRSC, Ext::ZICBOP, Ext::ZFBFMIN, Ext::ZVFBFMIN,
-    Ext::ZVFBFWMA, Ext::ZCLSD, Ext::ZILSD, Ext::ZALASR, Ext::ZICFILP, Ext::ZICFISS,
+    Ext::A,
+    Ext::C,
+    Ext::D,
+    Ext::F,
+    Ext::H,
+    Ext::I,
+    Ext::M,
+    Ext::SVPBMT,
+    Ext::SSTC,
+    Ext::SVINVAL,
+    Ext::ZIHINTPAUSE,
+    Ext::ZICBOM,
+    Ext::ZICBOZ,
+    Ext::ZBB,
+    Ext::SSAIA,
+    Ext::V,
+    Ext::SVNAPOT,
+    Ext::ZBA,
+    Ext::ZBS,
+    Ext::ZICNTR,
+    Ext::ZICSR,
+    Ext::ZIFENCEI,
+    Ext::ZIHPM,
+    Ext::SMSTATEEN,
+    Ext::ZICOND,
+    Ext::ZBC,
+    Ext::ZBKB,
+    Ext::ZBKC,
+    Ext::ZBKX,
+    Ext::ZKND,
+    Ext::ZKNE,
+    Ext::ZKNH,
+    Ext::ZKR,
+    Ext::ZKSED,
+    Ext::ZKSH,
+    Ext::ZKT,
+    Ext::ZVBB,
+    Ext::ZVBC,
+    Ext::ZVKB,
+    Ext::ZVKG,
+    Ext::ZVKNED,
+    Ext::ZVKNHA,
+    Ext::ZVKNHB,
+    Ext::ZVKSED,
+    Ext::ZVKSH,
+    Ext::ZVKT,
+    Ext::ZFH,
+    Ext::ZFHMIN,
+    Ext::ZIHINTNTL,
+    Ext::ZVFH,
+    Ext::ZVFHMIN,
+    Ext::ZFA,
+    Ext::ZTSO,
+    Ext::ZACAS,
+    Ext::SSCOFPMF,
+    Ext::ZIMOP,
+    Ext::ZCA,
+    Ext::ZCB,
+    Ext::ZCD,
+    Ext::ZCF,
+    Ext::ZCMOP,
+    Ext::ZAWRS,
+    Ext::SMNPM,
+    Ext::SSNPM,
+    Ext::SVADE,
+    Ext::SVADU,
+    Ext::SVVPTC,
+    Ext::ZABHA,
+    Ext::ZICCRSE,
+    Ext::ZAAMO,
+    Ext::ZALRSC,
+    Ext::ZICBOP,
+    Ext::ZFBFMIN,
+    Ext::ZVFBFMIN,
+    Ext::ZVFBFWMA,
+    Ext::ZCLSD,
+    Ext::ZILSD,
+    Ext::ZALASR,
+    Ext::ZICFILP,
+    Ext::ZICFISS,
 ];
 
 impl Ext {
@@ -157,18 +226,70 @@ impl Ext {
             // No mechanism disables these. Ziccrse (reservation set
             // forward progress) is a property of the harts, so it is
             // among them.
-            Ext::A | Ext::C | Ext::I | Ext::M | Ext::SSCOFPMF | Ext::SSNPM | Ext::SSTC |
-            Ext::SVINVAL | Ext::SVNAPOT | Ext::SVVPTC | Ext::ZAAMO | Ext::ZABHA | Ext::ZACAS |
-            Ext::ZALASR | Ext::ZALRSC | Ext::ZAWRS | Ext::ZBA | Ext::ZBB | Ext::ZBC |
-            Ext::ZBKB | Ext::ZBKC | Ext::ZBKX | Ext::ZBS | Ext::ZCA | Ext::ZCB | Ext::ZCD |
-            Ext::ZCF | Ext::ZCMOP | Ext::ZFA | Ext::ZFBFMIN | Ext::ZFH | Ext::ZFHMIN |
-            Ext::ZICBOP | Ext::ZICCRSE | Ext::ZICNTR | Ext::ZICOND | Ext::ZICSR |
-            Ext::ZIFENCEI | Ext::ZIHINTNTL | Ext::ZIHINTPAUSE | Ext::ZIHPM | Ext::ZIMOP |
-            Ext::ZKND | Ext::ZKNE | Ext::ZKNH | Ext::ZKR | Ext::ZKSED | Ext::ZKSH | Ext::ZKT |
-            Ext::ZTSO | Ext::ZVBB | Ext::ZVBC | Ext::ZVFBFMIN | Ext::ZVFBFWMA | Ext::ZVFH |
-            Ext::ZVFHMIN | Ext::ZVKB | Ext::ZVKG | Ext::ZVKNED | Ext::ZVKNHA | Ext::ZVKNHB |
-            Ext::ZVKSED | Ext::ZVKSH | Ext::ZVKT
-            => Disable::No,
+            Ext::A
+            | Ext::C
+            | Ext::I
+            | Ext::M
+            | Ext::SSCOFPMF
+            | Ext::SSNPM
+            | Ext::SSTC
+            | Ext::SVINVAL
+            | Ext::SVNAPOT
+            | Ext::SVVPTC
+            | Ext::ZAAMO
+            | Ext::ZABHA
+            | Ext::ZACAS
+            | Ext::ZALASR
+            | Ext::ZALRSC
+            | Ext::ZAWRS
+            | Ext::ZBA
+            | Ext::ZBB
+            | Ext::ZBC
+            | Ext::ZBKB
+            | Ext::ZBKC
+            | Ext::ZBKX
+            | Ext::ZBS
+            | Ext::ZCA
+            | Ext::ZCB
+            | Ext::ZCD
+            | Ext::ZCF
+            | Ext::ZCMOP
+            | Ext::ZFA
+            | Ext::ZFBFMIN
+            | Ext::ZFH
+            | Ext::ZFHMIN
+            | Ext::ZICBOP
+            | Ext::ZICCRSE
+            | Ext::ZICNTR
+            | Ext::ZICOND
+            | Ext::ZICSR
+            | Ext::ZIFENCEI
+            | Ext::ZIHINTNTL
+            | Ext::ZIHINTPAUSE
+            | Ext::ZIHPM
+            | Ext::ZIMOP
+            | Ext::ZKND
+            | Ext::ZKNE
+            | Ext::ZKNH
+            | Ext::ZKR
+            | Ext::ZKSED
+            | Ext::ZKSH
+            | Ext::ZKT
+            | Ext::ZTSO
+            | Ext::ZVBB
+            | Ext::ZVBC
+            | Ext::ZVFBFMIN
+            | Ext::ZVFBFWMA
+            | Ext::ZVFH
+            | Ext::ZVFHMIN
+            | Ext::ZVKB
+            | Ext::ZVKG
+            | Ext::ZVKNED
+            | Ext::ZVKNHA
+            | Ext::ZVKNHB
+            | Ext::ZVKSED
+            | Ext::ZVKSH
+            | Ext::ZVKT => Disable::No,
             Ext::SSAIA => Disable::IfHostSmstateen,
             Ext::SVADE => Disable::IfHostSvadu,
             _ => Disable::Yes,

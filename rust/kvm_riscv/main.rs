@@ -11,10 +11,10 @@ use crate::bindings as b;
 use crate::csr::{self, HCOUNTEREN_TM};
 use crate::ffi::{self, CpuPmNotifier, KvmRegistration};
 use crate::isa::host_has_ext;
+use crate::main_logic::{self as report, NaclFeatures};
 use crate::nacl;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
-use crate::main_logic::{self as report, NaclFeatures};
 use crate::static_key::StaticKeyFalse;
 use crate::vcpu;
 use kernel::error::code::*;

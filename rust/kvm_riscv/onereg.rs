@@ -15,12 +15,12 @@ use crate::handle::VcpuCtx;
 // adapters of handle.rs (area `onereg`); at the merge this line becomes
 // `use crate::{aia, vcpu_sbi, vcpu_timer};`.
 use crate::aia;
-use crate::{vcpu_sbi, vcpu_timer};
 use crate::isa::{self, host_supports};
 use crate::isa_logic::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;
 use crate::onereg_logic::{self as r, Class, CsrSub, ExtSub, RegId};
 use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
+use crate::{vcpu_sbi, vcpu_timer};
 use core::mem::size_of;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};

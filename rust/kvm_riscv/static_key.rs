@@ -24,7 +24,9 @@ unsafe impl Sync for StaticKeyFalse {}
 impl StaticKeyFalse {
     /// A new key, false.
     pub(crate) const fn new() -> Self {
-        Self { key: Opaque::zeroed() }
+        Self {
+            key: Opaque::zeroed(),
+        }
     }
 
     fn as_key(&self) -> *mut b::static_key {

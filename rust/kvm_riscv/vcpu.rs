@@ -136,7 +136,11 @@ pub(crate) fn set_mp_state(cx: &mut VcpuCtx<'_>, want: u32) -> Result {
 /// `KVM_SET_GUEST_DEBUG`.
 pub(crate) fn set_guest_debug(cx: &mut VcpuCtx<'_>, control: u32) {
     let enable = control & b::KVM_GUESTDBG_ENABLE != 0;
-    cx.set_guest_debug(if enable { c_ulong::from_safe_cast(control) } else { 0 });
+    cx.set_guest_debug(if enable {
+        c_ulong::from_safe_cast(control)
+    } else {
+        0
+    });
     crate::vcpu_config::guest_debug(cx);
 }
 
@@ -302,4 +306,3 @@ fn save_vs_csrs(c: &mut b::kvm_vcpu_csr) {
         vs_csrs!(r);
     }
 }
-

@@ -12,9 +12,9 @@
 
 use crate::bindings as b;
 use crate::handle::{CsrExit, MmioExit, Stat, VcpuCtx};
-use crate::vcpu_insn_logic::{self as d, SystemInsn, VirtualInsn};
 use crate::nacl::{ncsr_read, ncsr_write};
 use crate::regs_logic::{u64_to_xlen, xlen_to_u64, Henvcfg, Sstatus};
+use crate::vcpu_insn_logic::{self as d, SystemInsn, VirtualInsn};
 use crate::{csr, isa};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
@@ -186,11 +186,7 @@ enum CsrHandler {
 /// PMU serves, and SEED.
 fn csr_handler(csr: u32) -> Option<CsrHandler> {
     #[cfg(CONFIG_RISCV_PMU_SBI)]
-    const HPM: (u32, u32, CsrHandler) = (
-        b::CSR_CYCLE,
-        32,
-        CsrHandler::Rmw(crate::pmu::read_hpm),
-    );
+    const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 32, CsrHandler::Rmw(crate::pmu::read_hpm));
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     const HPM: (u32, u32, CsrHandler) = (b::CSR_CYCLE, 3, CsrHandler::PmuLegacy);
     match csr {

@@ -7,8 +7,8 @@
 use crate::bindings as b;
 use crate::csr;
 use crate::handle::{Vcpu, VcpuCtx};
-use crate::onereg_logic::vsip_to_hvip;
 use crate::nacl::ncsr_read;
+use crate::onereg_logic::vsip_to_hvip;
 use kernel::error::code::*;
 use kernel::ffi::c_ulong;
 use kernel::num::casts::FromSafeCast;

@@ -66,8 +66,8 @@ fn swap_in_host_state(cx: &mut VcpuCtx<'_>) {
 fn guest_gprs(c: &b::kvm_cpu_context) -> [usize; layout::SRET_X_LAST] {
     [
         c.ra, c.sp, c.gp, c.tp, c.t0, c.t1, c.t2, c.s0, c.s1, c.a0, c.a1, c.a2, c.a3, c.a4, c.a5,
-        c.a6, c.a7, c.s2, c.s3, c.s4, c.s5, c.s6, c.s7, c.s8, c.s9, c.s10, c.s11, c.t3, c.t4,
-        c.t5, c.t6,
+        c.a6, c.a7, c.s2, c.s3, c.s4, c.s5, c.s6, c.s7, c.s8, c.s9, c.s10, c.s11, c.t3, c.t4, c.t5,
+        c.t6,
     ]
 }
 
@@ -244,8 +244,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
     ncsr_write(csr::HVIP, cx.csr().hvip);
     crate::aia::update_hvip(cx);
 
-    if cx.vmid_ver_changed() || cx.vcpu().request_pending() || ffi::guest_mode_work_pending(&irqs)
-    {
+    if cx.vmid_ver_changed() || cx.vcpu().request_pending() || ffi::guest_mode_work_pending(&irqs) {
         cx.set_mode(Mode::OutsideGuest);
         drop(irqs);
         drop(preempt);

@@ -17,8 +17,8 @@ use crate::handle::{sbi_ext, Request, SbiExit, SbiExt, SbiRet, Stat, Vcpu, VcpuC
 use crate::onereg::{get_multi, set_multi, user, RegList};
 use crate::onereg_logic::{self as r, ExtSub, RegId};
 use crate::regs_logic::Sstatus;
-use crate::vcpu_sbi_logic::{complete, ExtStatus, Outcome};
 use crate::vcpu_insn::{next_insn, trap_redirect};
+use crate::vcpu_sbi_logic::{complete, ExtStatus, Outcome};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::arch::u64_as_usize;

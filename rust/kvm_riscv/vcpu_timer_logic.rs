@@ -39,5 +39,8 @@ impl TimerReg {
 /// (`kvm_riscv_delta_cycles2ns()`). The product wraps, as upstream's u64
 /// arithmetic does.
 pub(crate) fn cycles_to_ns(now: u64, next: u64, mult: u32, shift: u32) -> u64 {
-    next.saturating_sub(now).wrapping_mul(u64::from(mult)).checked_shr(shift).unwrap_or(0)
+    next.saturating_sub(now)
+        .wrapping_mul(u64::from(mult))
+        .checked_shr(shift)
+        .unwrap_or(0)
 }
