@@ -135,14 +135,6 @@ thread_entry! {
     fn kvm_arch_vcpu_ioctl_run(cx) -> c_int {
         crate::vcpu_run::run(cx)
     }
-    /// Called by C on the vCPU thread: the pending interrupts into HVIP.
-    fn kvm_riscv_vcpu_flush_interrupts(cx) {
-        crate::vcpu_irq::flush_interrupts(cx)
-    }
-    /// Called by C on the vCPU thread, the vCPU loaded: VSIE and HVIP back.
-    fn kvm_riscv_vcpu_sync_interrupts(cx) {
-        crate::vcpu::sync_interrupts(cx)
-    }
 }
 
 shared_entry! {
@@ -181,18 +173,6 @@ shared_entry! {
     /// Lowers a guest interrupt.
     fn kvm_riscv_vcpu_unset_interrupt(v, irq: c_uint) -> c_int {
         errno(crate::vcpu_irq::unset_interrupt(v, irq))
-    }
-    /// Whether an interrupt of `mask` is pending and enabled.
-    fn kvm_riscv_vcpu_has_interrupts(v, mask: u64) -> bool {
-        crate::vcpu_irq::has_interrupts(v, mask)
-    }
-    /// Stops the vCPU (SBI HSM), taking its `mp_state_lock`.
-    fn kvm_riscv_vcpu_power_off(v) {
-        v.with_mp_state_lock(crate::vcpu::power_off_locked)
-    }
-    /// Starts the vCPU (SBI HSM), taking its `mp_state_lock`.
-    fn kvm_riscv_vcpu_power_on(v) {
-        v.with_mp_state_lock(crate::vcpu::power_on_locked)
     }
     /// Whether the vCPU is stopped.
     fn kvm_riscv_vcpu_stopped(v) -> bool {

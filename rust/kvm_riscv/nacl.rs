@@ -9,8 +9,11 @@
 //! keys say what it offers; all are false until [`init`] finds NACL. Without
 //! NACL every accessor here costs one patched-out branch.
 //!
-//! The keys and the per-CPU state keep their C names, so the C objects of the
-//! module that are not ported yet share them.
+//! The keys and the per-CPU state keep their C names. Those the C objects
+//! of the module that are not ported yet use (`kvm_riscv_nacl_available`,
+//! `kvm_riscv_nacl_sync_csr_available`, the per-CPU `kvm_riscv_nacl`, in
+//! `tlb.c`, `mmu.c`, `gstage.c`, `vmid.c`) are exported under those names;
+//! the other keys only Rust reads.
 
 use crate::bindings as b;
 use crate::csr::Csr;
@@ -31,13 +34,10 @@ pub(crate) static kvm_riscv_nacl_available: StaticKeyFalse = StaticKeyFalse::new
 #[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_sync_csr_available: StaticKeyFalse = StaticKeyFalse::new();
-#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_sync_hfence_available: StaticKeyFalse = StaticKeyFalse::new();
-#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_sync_sret_available: StaticKeyFalse = StaticKeyFalse::new();
-#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_autoswap_csr_available: StaticKeyFalse = StaticKeyFalse::new();
 
