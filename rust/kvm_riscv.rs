@@ -7,10 +7,16 @@
 //! that are not ported yet (the `Kbuild` names them). Each upstream file has
 //! its Rust home in `kvm_riscv/` under the same name: `main.c` is `main.rs`.
 //!
-//! Layers:
-//! - entry points: `#[no_mangle] extern "C"` functions that the C side calls;
-//! - logic: safe Rust;
-//! - hardware and C: [`bindings`], [`csr`], [`static_key`], [`print`].
+//! Layers, top to bottom (a module uses only its layer and those below):
+//! - C ABI entry points: [`abi`], the only home of the `kvm_arch_*` and
+//!   `kvm_riscv_*` functions C calls; each makes a handle of its pointers once;
+//! - module init ([`main`]), the run loop ([`vcpu_run`]), the vCPU lifecycle
+//!   ([`vcpu`]), then the per-concern logic, each module the Rust home of the
+//!   upstream file of its name, and the pure `*_logic` modules (host-tested):
+//!   safe Rust, no `unsafe`;
+//! - the vCPU and VM handles ([`handle`]): `Vcpu`, `VcpuCtx`, `Vm`, `Run`;
+//! - hardware and kernel: [`ffi`], [`csr`], [`irq`], [`nacl`], [`percpu`],
+//!   [`static_key`], [`sbi`], [`print`], [`bindings`].
 
 #[path = "kvm_riscv/abi.rs"]
 mod abi;
