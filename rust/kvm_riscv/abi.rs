@@ -357,8 +357,7 @@ unsafe extern "C" fn kvm_arch_vcpu_ioctl_set_guest_debug(
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points: vcpu_exit.rs, vcpu_insn.rs
-// (area `exit`: begin)
+// C ABI entry points of vcpu_exit.rs, vcpu_insn.rs
 
 thread_entry! {
     /// `kvm_riscv_vcpu_unpriv_read()`, for the SBI v0.1 extension (C): the
@@ -379,11 +378,8 @@ thread_entry! {
     }
 }
 
-// (area `exit`: end)
-
 // ---------------------------------------------------------------------------
-// C ABI entry points: onereg.rs, vcpu_config.rs, isa.rs
-// (area `onereg`: begin)
+// C ABI entry points of onereg.rs, vcpu_config.rs, isa.rs
 
 /// `__kvm_riscv_isa_check_host()` (`kvm_riscv_isa_check_host()` of the AIA
 /// device): 0 with `*base` set to the host extension behind KVM extension
@@ -403,11 +399,8 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
     0
 }
 
-// (area `onereg`: end)
-
 // ---------------------------------------------------------------------------
-// C ABI entry points: vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
-// (area `sbi`: begin)
+// C ABI entry points of vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
 
 // SBI: what the C extensions call (`vcpu_sbi_base.c`, `vcpu_sbi_forward.c`,
 // `vcpu_sbi_hsm.c`, `vcpu_sbi_replace.c`, `vcpu_sbi_system.c`,
@@ -461,11 +454,8 @@ unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
     crate::vcpu_timer::guest_timer_init(unsafe { crate::handle::Vm::from_raw(kvm) })
 }
 
-// (area `sbi`: end)
-
 // ---------------------------------------------------------------------------
-// C ABI entry points: pmu.rs
-// (area `pmu`: begin)
+// C ABI entry points of pmu.rs
 
 shared_entry! {
     /// Counts firmware event `fid` of the vCPU (`tlb.c`,
@@ -478,11 +468,8 @@ shared_entry! {
     }
 }
 
-// (area `pmu`: end)
-
 // ---------------------------------------------------------------------------
-// C ABI entry points: aia.rs, main.rs, vcpu_stats.rs
-// (area `aia`: begin)
+// C ABI entry points of aia.rs, main.rs, vcpu_stats.rs
 
 /// Called by the generic KVM core on each CPU where virtualization starts.
 ///
@@ -563,5 +550,3 @@ unsafe extern "C" fn kvm_riscv_aia_free_hgei(cpu: c_int, hgei: c_int) {
 unsafe extern "C" fn kvm_riscv_aia_hgei_handler() {
     crate::aia::hgei_interrupt()
 }
-
-// (area `aia`: end)

@@ -332,7 +332,6 @@ pub(crate) fn hide_var(v: usize) -> usize {
     };
     v
 }
-// (area `onereg`: begin)
 // The host's ISA and memory parameters that ONE_REG reports.
 
 host_isa_queries! {
@@ -387,8 +386,7 @@ plain_calls! {
 pub(crate) fn vector_user_allowed() -> bool {
     false
 }
-// (area `onereg`: end)
-// (area aia: begin) aia.rs, main.rs: the HGEI lock, the SGEI interrupt, IMSIC
+// aia.rs, main.rs: the HGEI lock, the SGEI interrupt, IMSIC
 // configuration, device ops, CPU PM notifier, KVM registration, init probes.
 
 pub(crate) use aia_ffi::*;
@@ -780,8 +778,6 @@ mod aia_ffi {
     }
 }
 
-// (area aia: end)
-// (area pmu)
 // The perf events of the virtual PMU's hardware counters, and the host PMU
 // driver's queries.
 
@@ -1008,7 +1004,6 @@ mod perf {
         unsafe { b::riscv_pmu_get_event_info(type_, config, null_mut()) }
     }
 }
-// (area sbi: begin)
 
 plain_calls! {
     /// How long the current task has waited to run, in ns
@@ -1032,5 +1027,3 @@ pub(crate) fn cs_mult_shift() -> (u32, u32) {
     c_cs_mult_shift(&mut mult, &mut shift);
     (mult, shift)
 }
-
-// (area sbi: end)

@@ -1031,8 +1031,7 @@ impl Handle for Run {
 }
 
 // ---------------------------------------------------------------------------
-// handle accessors and C-call wrappers: vcpu_exit.rs, vcpu_insn.rs
-// (area `exit`: begin)
+// Accessors and C calls for vcpu_exit.rs, vcpu_insn.rs
 
 impl VcpuCtx<'_> {
     /// Reads guest memory at `guest_addr` with the guest's translation: a
@@ -1226,11 +1225,8 @@ impl GuestFrame<'_> {
     }
 }
 
-// (area `exit`: end)
-
 // ---------------------------------------------------------------------------
-// handle accessors and C-call wrappers: onereg.rs, vcpu_config.rs, isa.rs
-// (area `onereg`: begin)
+// Accessors and C calls for onereg.rs, vcpu_config.rs, isa.rs
 
 impl VcpuCtx<'_> {
     /// The guest's FP registers as F registers (`guest_context.fp.f`).
@@ -1268,11 +1264,8 @@ impl VcpuCtx<'_> {
     }
 }
 
-// (area `onereg`: end)
-
 // ---------------------------------------------------------------------------
-// handle accessors and C-call wrappers: vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
-// (area `sbi`: begin)
+// Accessors and C calls for vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
 
 // --- The SBI extensions ------------------------------------------------------
 
@@ -1802,11 +1795,8 @@ impl Vm {
     }
 }
 
-// (area `sbi`: end)
-
 // ---------------------------------------------------------------------------
-// handle accessors and C-call wrappers: pmu.rs
-// (area `pmu`: begin)
+// Accessors and C calls for pmu.rs
 
 #[cfg(CONFIG_RISCV_PMU_SBI)]
 pub(crate) use pmu_handle::{pmu_sbi_extension, Pmc, PmuCallbacks, PmuParts};
@@ -2123,11 +2113,8 @@ mod pmu_handle {
     }
 }
 
-// (area `pmu`: end)
-
 // ---------------------------------------------------------------------------
-// handle accessors and C-call wrappers: aia.rs, main.rs, vcpu_stats.rs
-// (area `aia`: begin)
+// Accessors and C calls for aia.rs, main.rs, vcpu_stats.rs
 
 impl Vm {
     /// The VM's in-kernel AIA irqchip is set up
@@ -2186,5 +2173,3 @@ impl HgeiOwner {
         unsafe { self.0.as_ref() }
     }
 }
-
-// (area `aia`: end)

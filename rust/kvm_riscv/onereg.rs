@@ -9,12 +9,9 @@
 //! The timer's registers are served by `vcpu_timer.rs`, the SBI classes by
 //! `vcpu_sbi.rs`. RV64 only.
 
+use crate::aia;
 use crate::bindings as b;
 use crate::handle::VcpuCtx;
-// transitional until vcpu_timer, vcpu_sbi and aia are converted: the
-// adapters of handle.rs (area `onereg`); at the merge this line becomes
-// `use crate::{aia, vcpu_sbi, vcpu_timer};`.
-use crate::aia;
 use crate::isa::{self, host_supports};
 use crate::isa_logic::{bitmap_assign, bitmap_has, Ext};
 use crate::nospec::array_index_nospec;

@@ -9,13 +9,11 @@
 use crate::bindings as b;
 use crate::csr;
 use crate::handle::VcpuCtx;
-use crate::vcpu_config_logic::{self as l, GuestExts};
-// transitional until vcpu_sbi is converted: the adapter of handle.rs (area
-// `onereg`); at the merge this line becomes `use crate::vcpu_sbi;`.
 use crate::isa::host_has_ext;
 use crate::isa_logic::bitmap_has;
 use crate::nacl::ncsr_write;
 use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
+use crate::vcpu_config_logic::{self as l, GuestExts};
 use crate::vcpu_sbi;
 
 // The bits of `vcpu_config_logic` must be the kernel's.
