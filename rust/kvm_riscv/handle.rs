@@ -839,6 +839,50 @@ pub(crate) unsafe extern "C" fn vector_flush_entry<T: VectorFlush>() {
     T::flush(cx.as_mut())
 }
 
+/// A saved register context (`struct kvm_cpu_context`), the guest's or the
+/// host's.
+impl b::kvm_cpu_context {
+    /// Guest register `n` (x0..x31) of a saved context. x0 has a slot too,
+    /// which the world switch never loads.
+    pub(crate) fn gpr(&mut self, n: usize) -> &mut c_ulong {
+        let c = self;
+        match n & 31 {
+            0 => &mut c.zero,
+            1 => &mut c.ra,
+            2 => &mut c.sp,
+            3 => &mut c.gp,
+            4 => &mut c.tp,
+            5 => &mut c.t0,
+            6 => &mut c.t1,
+            7 => &mut c.t2,
+            8 => &mut c.s0,
+            9 => &mut c.s1,
+            10 => &mut c.a0,
+            11 => &mut c.a1,
+            12 => &mut c.a2,
+            13 => &mut c.a3,
+            14 => &mut c.a4,
+            15 => &mut c.a5,
+            16 => &mut c.a6,
+            17 => &mut c.a7,
+            18 => &mut c.s2,
+            19 => &mut c.s3,
+            20 => &mut c.s4,
+            21 => &mut c.s5,
+            22 => &mut c.s6,
+            23 => &mut c.s7,
+            24 => &mut c.s8,
+            25 => &mut c.s9,
+            26 => &mut c.s10,
+            27 => &mut c.s11,
+            28 => &mut c.t3,
+            29 => &mut c.t4,
+            30 => &mut c.t5,
+            _ => &mut c.t6,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The VM.
 

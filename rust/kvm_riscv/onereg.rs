@@ -240,7 +240,7 @@ fn core_index(reg: RegId) -> Result<usize> {
 fn get_core(c: &mut b::kvm_cpu_context, n: usize) -> Result<c_ulong> {
     Ok(match n {
         CORE_PC => c.sepc,
-        1..=CORE_T6 => *crate::vcpu_insn::gpr(c, n),
+        1..=CORE_T6 => *c.gpr(n),
         CORE_MODE => {
             if c.sstatus & SR_SPP != 0 {
                 r::MODE_S
@@ -255,7 +255,7 @@ fn get_core(c: &mut b::kvm_cpu_context, n: usize) -> Result<c_ulong> {
 fn set_core(c: &mut b::kvm_cpu_context, n: usize, val: c_ulong) -> Result {
     match n {
         CORE_PC => c.sepc = val,
-        1..=CORE_T6 => *crate::vcpu_insn::gpr(c, n) = val,
+        1..=CORE_T6 => *c.gpr(n) = val,
         CORE_MODE => {
             if val == r::MODE_S {
                 c.sstatus |= SR_SPP;

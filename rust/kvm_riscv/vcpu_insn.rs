@@ -88,45 +88,6 @@ const _: () = {
     assert!(b::kvm_insn_return_KVM_INSN_VIRTUAL_TRAP == 4);
 };
 
-/// Guest register `n` (x0..x31) of a saved context. x0 has a slot too,
-/// which the world switch never loads.
-pub(crate) fn gpr(c: &mut b::kvm_cpu_context, n: usize) -> &mut c_ulong {
-    match n & 31 {
-        0 => &mut c.zero,
-        1 => &mut c.ra,
-        2 => &mut c.sp,
-        3 => &mut c.gp,
-        4 => &mut c.tp,
-        5 => &mut c.t0,
-        6 => &mut c.t1,
-        7 => &mut c.t2,
-        8 => &mut c.s0,
-        9 => &mut c.s1,
-        10 => &mut c.a0,
-        11 => &mut c.a1,
-        12 => &mut c.a2,
-        13 => &mut c.a3,
-        14 => &mut c.a4,
-        15 => &mut c.a5,
-        16 => &mut c.a6,
-        17 => &mut c.a7,
-        18 => &mut c.s2,
-        19 => &mut c.s3,
-        20 => &mut c.s4,
-        21 => &mut c.s5,
-        22 => &mut c.s6,
-        23 => &mut c.s7,
-        24 => &mut c.s8,
-        25 => &mut c.s9,
-        26 => &mut c.s10,
-        27 => &mut c.s11,
-        28 => &mut c.t3,
-        29 => &mut c.t4,
-        30 => &mut c.t5,
-        _ => &mut c.t6,
-    }
-}
-
 /// Sends the guest a trap of `cause` for instruction `insn` at its SEPC.
 fn redirect_insn(cx: &mut VcpuCtx<'_>, cause: u32, insn: c_ulong) -> c_int {
     let trap = b::kvm_cpu_trap {
@@ -205,7 +166,7 @@ fn csr_insn(cx: &mut VcpuCtx<'_>, insn: c_ulong, ci: d::CsrInsn) -> Outcome {
     let (new_val, wr_mask) = {
         let p = cx.parts();
         let rs1_val = if ci.reads_rs1() {
-            *gpr(p.guest, ci.rs1)
+            *p.guest.gpr(ci.rs1)
         } else {
             0
         };
@@ -269,7 +230,7 @@ fn csr_complete(cx: &mut VcpuCtx<'_>, ret_value: c_ulong) {
     let insn = p.csr_decode.insn;
     let rd = d::rd(insn);
     if rd != 0 {
-        *gpr(p.guest, rd) = ret_value;
+        *p.guest.gpr(rd) = ret_value;
     }
     next_insn(p.guest, d::insn_len(insn));
 }
@@ -439,7 +400,7 @@ pub(crate) fn mmio_store(cx: &mut VcpuCtx<'_>, gpa: u64, htinst: c_ulong) -> c_i
         return EIO.to_errno();
     }
     trace_mmio(cx, insn, gpa, true, st.len);
-    let value = xlen_to_u64(*gpr(cx.guest(), st.rs));
+    let value = xlen_to_u64(*cx.guest().gpr(st.rs));
     mmio_start(cx, 0, insn_len, st.len, 0);
     // Only the access's bytes, as upstream: the rest of `data` stays.
     let mut m = mmio_exit(cx, gpa, st.len, true);
@@ -472,7 +433,7 @@ fn mmio_complete(cx: &mut VcpuCtx<'_>, m: &MmioExit) -> c_int {
         };
         // CAST: set by `mmio_start` from a decoded shift, 0 to 56.
         let value = d::load_value(m.data, len, dec.shift as u32);
-        *gpr(p.guest, d::rd(dec.insn)) = value;
+        *p.guest.gpr(d::rd(dec.insn)) = value;
     }
     // CAST: sign-extends as C's `sepc += insn_len` does; `mmio_start` sets
     // it to 2 or 4.
