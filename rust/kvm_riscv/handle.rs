@@ -73,11 +73,12 @@ macro_rules! field {
     }};
 }
 
-/// Declares methods of [`VcpuCtx`] that call a C function whose only
+/// Declares methods of [`VcpuCtx`] that call a C function whose first
 /// argument is the vCPU and whose contract is: a live vCPU, called on that
-/// vCPU's own thread (what a [`VcpuCtx`] proves). Anything else a function
-/// needs (interrupts off, preemption off, SRCU held) is said on it, and is
-/// what the run loop does, as upstream's.
+/// vCPU's own thread (what a [`VcpuCtx`] proves), other arguments values or
+/// references valid for the call, which it does not keep. Anything else a
+/// function needs (interrupts off, preemption off, SRCU held) is said on it,
+/// and is what the run loop does, as upstream's.
 macro_rules! vcpu_thread_calls {
     ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
         impl VcpuCtx<'_> {$(
