@@ -12,7 +12,6 @@
 use crate::bindings as b;
 use crate::handle::{MpStateLocked, Vcpu, VcpuCtx};
 use crate::vcpu_irq::IRQ_VS_EXT;
-use kernel::cpu::CpuId;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::num::casts::FromSafeCast;
@@ -124,8 +123,8 @@ thread_entry! {
         crate::vcpu::destroy(cx)
     }
     /// `kvm_arch_vcpu_load()`, preemption off; `cpu` is the current CPU.
-    fn kvm_arch_vcpu_load(cx, _cpu: c_int) {
-        crate::vcpu::load(cx, CpuId::current())
+    fn kvm_arch_vcpu_load(cx, cpu: c_int) {
+        crate::vcpu::load(cx, cpu)
     }
     /// `kvm_arch_vcpu_put()`, preemption off.
     fn kvm_arch_vcpu_put(cx) {

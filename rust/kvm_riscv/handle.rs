@@ -22,9 +22,9 @@
 use crate::bindings as b;
 use core::marker::PhantomData;
 use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::barrier::{smp_mb, Full, Write};
 use kernel::types::Opaque;
 
@@ -158,17 +158,19 @@ macro_rules! thread_callbacks {
     )*};
 }
 
-/// `set_bit()`/`clear_bit()` and the like on a word other CPUs change too:
-/// `f` applied atomically (a compare-and-exchange loop, relaxed, as those
-/// are), returning the old value.
-fn atomic_update(w: &Atomic<u64>, f: impl Fn(u64) -> u64) -> u64 {
-    let mut old = w.load(Relaxed);
-    loop {
-        match w.cmpxchg(old, f(old), Relaxed) {
-            Ok(o) => return o,
-            Err(cur) => old = cur,
-        }
-    }
+/// A word of a C object that C and other CPUs change with the kernel's
+/// bit operations (`set_bit()`, `clear_bit()`, `READ_ONCE()`), seen as a
+/// `core` atomic: relaxed loads, `fetch_or` and `fetch_and` compile to the
+/// same single instructions (`ld`, `amoor.d`, `amoand.d`) inline, where the
+/// kernel crate's `Atomic` calls an out-of-line C helper for each, on the
+/// guest entry path. Barriers stay the kernel's (`smp_mb()`).
+///
+/// # Safety
+/// `p` is a naturally aligned u64 of a live object, for `'a`, only ever
+/// accessed atomically.
+unsafe fn word<'a>(p: *mut u64) -> &'a AtomicU64 {
+    // SAFETY: per the function's contract.
+    unsafe { AtomicU64::from_ptr(p) }
 }
 
 // ---------------------------------------------------------------------------
@@ -294,32 +296,36 @@ impl Vcpu {
 
     // --- requests -------------------------------------------------------
 
-    fn requests(&self) -> &Atomic<u64> {
+    #[inline(always)]
+    fn requests(&self) -> &AtomicU64 {
         let p = field!(self, requests);
         // SAFETY: `vcpu->requests` is a u64 of the live vCPU, only ever
         // accessed atomically.
-        unsafe { Atomic::from_ptr(p) }
+        unsafe { word(p) }
     }
 
     /// `kvm_make_request()`: publishes what goes with the request, then sets it.
+    #[inline]
     pub(crate) fn make_request(&self, req: Request) {
         smp_mb(Write);
-        atomic_update(self.requests(), |w| w | (1 << req.bit()));
+        self.requests().fetch_or(1 << req.bit(), Relaxed);
     }
 
     /// `kvm_check_request()`: tests and clears, then sees what went with it.
+    #[inline]
     pub(crate) fn check_request(&self, req: Request) -> bool {
         let bit = 1u64 << req.bit();
         if self.requests().load(Relaxed) & bit == 0 {
             return false;
         }
-        atomic_update(self.requests(), |w| w & !bit);
+        self.requests().fetch_and(!bit, Relaxed);
         // smp_mb__after_atomic(), paired with the barrier of make_request.
         smp_mb(Full);
         true
     }
 
     /// `kvm_request_pending()`.
+    #[inline]
     pub(crate) fn request_pending(&self) -> bool {
         self.requests().load(Relaxed) != 0
     }
@@ -1864,10 +1870,11 @@ mod pmu_handle {
     use crate::regs_logic::{u64_to_xlen, xlen_to_u64, CtrInfo};
     use core::marker::PhantomData;
     use core::ptr::addr_of_mut;
+    use core::sync::atomic::Ordering::Relaxed as CoreRelaxed;
     use kernel::alloc::KBox;
     use kernel::ffi::{c_int, c_ulong, c_void};
     use kernel::prelude::*;
-    use kernel::sync::atomic::{Atomic, Relaxed};
+    use kernel::sync::atomic::Atomic;
     use kernel::transmute::{AsBytes, FromBytes};
 
     // SAFETY: `struct riscv_pmu_snapshot_data` is u64s only: no padding, any
@@ -2125,35 +2132,36 @@ mod pmu_handle {
 
         /// `pmc_overflown` (one word: every counter), which the perf
         /// overflow handler sets in interrupt context.
-        fn pmc_overflown_word(&self) -> &Atomic<u64> {
+        fn pmc_overflown_word(&self) -> &core::sync::atomic::AtomicU64 {
             let p = field!(self, arch.pmu_context.pmc_overflown[0]).cast::<u64>();
             // SAFETY: an unsigned long (u64 here) of the live vCPU, only ever
             // accessed atomically (C's bit operations included).
-            unsafe { Atomic::from_ptr(p) }
+            unsafe { super::word(p) }
         }
 
         /// Whether counter `idx` (below 64) overflowed (`test_bit()`).
         pub(crate) fn pmc_overflown(&self, idx: usize) -> bool {
-            idx < OVERFLOWN_BITS && self.pmc_overflown_word().load(Relaxed) & (1 << idx) != 0
+            idx < OVERFLOWN_BITS && self.pmc_overflown_word().load(CoreRelaxed) & (1 << idx) != 0
         }
 
         /// Marks counter `idx` (below 64) overflowed (`set_bit()`).
         pub(crate) fn pmc_overflown_set(&self, idx: usize) {
             if idx < OVERFLOWN_BITS {
-                super::atomic_update(self.pmc_overflown_word(), |w| w | (1 << idx));
+                self.pmc_overflown_word().fetch_or(1 << idx, CoreRelaxed);
             }
         }
 
         /// Clears counter `idx`'s overflow (`clear_bit()`).
         pub(crate) fn pmc_overflown_clear(&self, idx: usize) {
             if idx < OVERFLOWN_BITS {
-                super::atomic_update(self.pmc_overflown_word(), |w| w & !(1 << idx));
+                self.pmc_overflown_word()
+                    .fetch_and(!(1 << idx), CoreRelaxed);
             }
         }
 
         /// Clears every counter's overflow (`bitmap_zero()`).
         pub(crate) fn pmc_overflown_clear_all(&self) {
-            self.pmc_overflown_word().store(0, Relaxed)
+            self.pmc_overflown_word().store(0, CoreRelaxed)
         }
     }
 }

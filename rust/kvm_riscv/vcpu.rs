@@ -12,12 +12,12 @@ use crate::ffi;
 use crate::handle::{MpStateLocked, Request, Vcpu, VcpuCtx};
 use crate::nacl;
 use crate::percpu::PerCpu;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use kernel::cpu::CpuId;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::FromSafeCast;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
 
 // CAST (all): low bits of SSTATUS/HSTATUS, from an enum of the C headers.
 const SR_SPP: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_SR_SPP as c_ulong;
@@ -29,7 +29,7 @@ const HSTATUS_SPV: c_ulong = b::kvm_riscv_rs_const_KVM_RISCV_RS_HSTATUS_SPV as c
 /// The vCPU that last ran on each CPU (its address; 0 for none): its CSRs may
 /// still be loaded there.
 #[link_section = ".data..percpu"]
-static FORMER_VCPU: PerCpu<Atomic<usize>> = PerCpu::new(Atomic::new(0));
+static FORMER_VCPU: PerCpu<AtomicUsize> = PerCpu::new(AtomicUsize::new(0));
 
 /// Forgets this CPU's former vCPU: the hypervisor CSRs are about to be lost,
 /// so the next load must restore them all (`kvm_riscv_clear_former_vcpu()`).
@@ -191,7 +191,8 @@ pub(crate) fn reset(cx: &mut VcpuCtx<'_>, sbi_reset: bool) {
     cx.reset_hfence_queue();
     crate::vcpu_sbi::reset(cx);
     if loaded {
-        load(cx, CpuId::current());
+        // CAST: CPU ids fit an int (NR_CPUS).
+        load(cx, CpuId::current().as_u32() as c_int);
     }
     drop(preempt);
 }
@@ -200,16 +201,14 @@ pub(crate) fn reset(cx: &mut VcpuCtx<'_>, sbi_reset: bool) {
 // Load and put.
 
 /// Loads the vCPU on `cpu`, the current CPU (`kvm_arch_vcpu_load()`).
-pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: CpuId) {
+pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: c_int) {
     let v = cx.vcpu();
-    // CAST: CPU ids fit an int (NR_CPUS).
-    let cpu_int = cpu.as_u32() as c_int;
-    let me = core::ptr::from_ref(v) as usize;
+    let me = core::ptr::from_ref(v).addr();
     let former = FORMER_VCPU.this_cpu();
     // Reloading on the CPU it left, with no other vCPU in between and no
     // CSR changed by userspace: the CSRs are still in place.
     let same = former.load(Relaxed) == me;
-    let skip = same && v.last_exit_cpu() == cpu_int && !*cx.parts().csr_dirty;
+    let skip = same && v.last_exit_cpu() == cpu && !*cx.parts().csr_dirty;
     if !same {
         former.store(me, Relaxed);
     }
@@ -219,7 +218,7 @@ pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: CpuId) {
         crate::vcpu_config::load(cx);
         restore_vs_csrs(cx.csr());
         cx.mmu_update_hgatp();
-        crate::aia::load(cx, cpu_int);
+        crate::aia::load(cx, cpu);
     }
     crate::vcpu_timer::restore(cx);
     {
@@ -232,7 +231,7 @@ pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: CpuId) {
         });
     }
     v.make_request(Request::StealUpdate);
-    v.set_cpu(cpu_int);
+    v.set_cpu(cpu);
 }
 
 /// Puts the vCPU (`kvm_arch_vcpu_put()`).
