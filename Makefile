@@ -16,7 +16,7 @@ CACHE ?= $(if $(KVM_RISCV_CACHE),$(KVM_RISCV_CACHE),$(HOME)/.cache/kvm-riscv)
 export KVM_RISCV_CACHE := $(CACHE)
 T := tools/testing
 KSRC := $(CACHE)/linux-src
-KBUILD := $(CACHE)/build/kernel
+KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
 KMAKE := $(MAKE) -C $(KBUILD) ARCH=riscv LLVM=-19
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)

@@ -2,6 +2,10 @@
 # Configure and build the host kernel (and the upstream C kvm.ko as reference).
 source "$(dirname "$0")/lib.sh"
 frag="$REPO/tools/testing/host.config"
+if [ -n "$RIG_KERNEL" ]; then
+    frag=$(mktemp); trap 'rm -f "$frag"' EXIT
+    cat "$REPO/tools/testing/host.config" "$REPO/tools/testing/host-$RIG_KERNEL.config" > "$frag"
+fi
 mkdir -p "$KBUILD"
 sum=$(cat "$frag" "$KSRC/.unpacked" | sha256sum | cut -c1-16)
 if [ "$(cat "$KBUILD/.frag-sum" 2>/dev/null)" != "$sum" ]; then

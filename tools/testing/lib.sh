@@ -4,7 +4,10 @@ CACHE="${KVM_RISCV_CACHE:-$HOME/.cache/kvm-riscv}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KVER_WANT="7.3"
 KSRC="$CACHE/linux-src"          # unpacked linux-source-7.3 tree
-KBUILD="$CACHE/build/kernel"      # O= build dir for the host kernel
+# O= build dir for the host kernel; RIG_KERNEL=lockdep selects the variant
+# with lock debugging (tools/testing/host-lockdep.config on top).
+RIG_KERNEL="${RIG_KERNEL:-}"
+KBUILD="$CACHE/build/kernel${RIG_KERNEL:+-$RIG_KERNEL}"
 LLVM_SUFFIX="-19"
 export LIBCLANG_PATH="${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}"
 export PATH="$HOME/.cargo/bin:$PATH"
