@@ -13,7 +13,7 @@
 //! - module init ([`main`]), the run loop ([`vcpu_run`]), the vCPU lifecycle
 //!   ([`vcpu`]), then the per-concern logic, each module the Rust home of the
 //!   upstream file of its name, and the pure `*_logic` modules (host-tested):
-//!   safe Rust, no `unsafe`;
+//!   safe Rust only;
 //! - the vCPU and VM handles ([`handle`]): `Vcpu`, `VcpuCtx`, `Vm`, `Run`;
 //! - hardware and kernel: [`ffi`], [`csr`], [`irq`], [`nacl`], [`percpu`],
 //!   [`static_key`], [`sbi`], [`print`], [`bindings`].
