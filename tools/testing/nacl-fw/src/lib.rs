@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `nacl-fw`: an M-mode firmware for the emulated RISC-V host that offers
+//! the SBI Nested Acceleration extension (NACL, SBI v2.0, EID 0x4E41434C) to
+//! the HS-mode host kernel, so that KVM's NACL paths (the `ncsr_*` accessors
+//! through the shared memory, the HFENCE queue, the `sync_sret` world
+//! switch) run for real, for our module and for upstream C.
+//!
+//! It is a test device, not a production SBI: it emulates an L0 hypervisor
+//! from M mode and checks what the host kernel writes against the
+//! specification, counting every violation.
+//!
+//! This library holds the parts that are pure arithmetic, written from the
+//! specification text (never from the module's own `nacl_logic.rs`, whose
+//! defects this firmware exists to find), and host-tested: the shared-memory
+//! layout ([`shmem`]) and the nested HFENCE entries ([`hfence`]).
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod hfence;
+pub mod shmem;
