@@ -13,9 +13,16 @@
 //! This library holds the parts that are pure arithmetic, written from the
 //! specification text (never from the module's own `nacl_logic.rs`, whose
 //! defects this firmware exists to find), and host-tested: the shared-memory
-//! layout ([`shmem`]) and the nested HFENCE entries ([`hfence`]).
+//! layout ([`shmem`]), the nested HFENCE entries ([`hfence`]), the
+//! H-extension CSRs it mirrors ([`csrs`]), the SRET and trap-redirection
+//! arithmetic ([`trap`]), the device-tree edits ([`fdt`]) and the SBI
+//! numbers and counters ([`sbi`]). The firmware itself is `src/main.rs`.
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod csrs;
+pub mod fdt;
 pub mod hfence;
+pub mod sbi;
 pub mod shmem;
+pub mod trap;
