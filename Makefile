@@ -22,7 +22,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module gen modules_install rootfs selftests images \
-	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc \
+	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc nacl \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -118,6 +118,12 @@ aia: module images
 # hrtimer, which injects the VS timer interrupt.
 aia-nosstc: module images
 	@RIG_CPU=max,sstc=false bash $(T)/aia.sh
+
+# The emulated host on our NACL firmware (tools/testing/nacl-fw, QEMU -bios):
+# the quick selftests, the guest boot and the in-kernel AIA guests, ours and
+# upstream C in one boot, with the firmware's counters and violations.
+nacl: module images
+	@bash $(T)/nacl.sh
 
 clean:
 	@if [ -d $(KBUILD) ]; then $(KMAKE) M=$(CURDIR) clean; fi

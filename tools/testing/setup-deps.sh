@@ -45,6 +45,10 @@ for c in rust-src rustfmt clippy; do
         rustup component add "$c"
     fi
 done
+# The bare RISC-V target of the NACL firmware (tools/testing/nacl-fw).
+if ! rustup target list --installed 2>/dev/null | grep -q '^riscv64gc-unknown-none-elf$'; then
+    rustup target add riscv64gc-unknown-none-elf
+fi
 if ! bindgen --version 2>/dev/null | grep -q ' 0\.72\.'; then
     cargo install --locked --version '^0.72' bindgen-cli
 fi

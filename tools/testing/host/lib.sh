@@ -59,7 +59,9 @@ run_selftests() {
 }
 
 # Boot a Linux guest with QEMU/KVM; it prints its kernel and ISA, powers off.
+# The result is named guest_boot, or $1.
 guest_boot() {
+    label=${1:-guest_boot}
     t0=$(now)
     timeout 300 qemu-system-riscv64 -M virt -accel kvm -cpu host -smp 2 -m 256M \
         -nographic -no-reboot -kernel /rig/guest/Image -initrd /rig/guest/initrd.cpio \
@@ -69,7 +71,45 @@ guest_boot() {
     sed 's/^/@@GUEST-CONSOLE /' /tmp/guest.txt
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
     if [ $rc = 0 ] && grep -q '^@@GUEST isa' /tmp/guest.txt; then v=PASS; else v=FAIL; fi
-    echo "@@RIG result guest_boot $v $secs"
+    echo "@@RIG result $label $v $secs"
+}
+
+# In-kernel AIA guests (mode-aia, mode-nacl).
+# The host's SGEI interrupt ("riscv-kvm"), summed over CPUs: it fires when
+# an MSI is written into the hardware IMSIC guest file of a vCPU that is not
+# running, so only VMs in hwaccel mode raise it.
+sgei() { awk '/riscv-kvm/ { for (c = 2; c <= ncpu + 1; c++) s += $c } END { print s + 0 }' ncpu="$(nproc)" /proc/interrupts; }
+
+# aia_guest MOD MODE: one guest run; returns 0 if it passed.
+aia_guest() {
+    m=$1 am=$2
+    set -- qemu-system-riscv64 -M virt,aia=aplic-imsic -accel kvm,kernel-irqchip=on,riscv-aia=$am \
+        -cpu host -smp 2 -m 256M -nographic -no-reboot \
+        -kernel /rig/guest/Image -initrd /rig/guest/initrd.cpio \
+        -append "console=ttyS0 rdinit=/init quiet rig.guest=aia"
+    echo "@@RIG aia $m $am qemu: $*"
+    s0=$(sgei)
+    t0=$(now)
+    timeout 120 "$@" </dev/null >/tmp/aia.raw 2>&1
+    rc=$?
+    tr -d '\r' < /tmp/aia.raw > /tmp/aia.txt
+    t1=$(now)
+    s1=$(sgei)
+    sed "s/^/@@AIA $m $am /" /tmp/aia.txt
+    grep -E '^@@GUEST aia (cpu|aplic|guest dmesg|PASS|FAIL)' /tmp/aia.txt | sed "s/^@@GUEST aia /@@RIG aia $m $am guest /"
+    ok=1
+    grep 'KVM AIA' /tmp/aia.txt | sed "s/^/@@RIG aia $m $am qemu says: /" | grep . && ok=0
+    sg="SGEI $s0 -> $s1"
+    case $am in
+        hwaccel) if [ "$s1" -gt "$s0" ]; then sg="$sg grew (hardware guest files)"; else sg="$sg DID NOT GROW"; ok=0; fi ;;
+        emul) if [ "$s1" = "$s0" ]; then sg="$sg unchanged (emulated IMSIC)"; else sg="$sg CHANGED"; ok=0; fi ;;
+    esac
+    echo "@@RIG aia $m $am host $sg, qemu rc=$rc"
+    [ $rc = 0 ] && grep -q '^@@GUEST aia PASS' /tmp/aia.txt || ok=0
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
+    [ $ok = 1 ] && v=PASS || v=FAIL
+    echo "@@RIG result guest_aia_${am}_$m $v $secs"
+    [ $ok = 1 ]
 }
 
 finish() {

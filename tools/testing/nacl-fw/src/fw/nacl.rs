@@ -70,6 +70,8 @@ struct Count {
     autoswap: AtomicU64,
     violations: AtomicU64,
     vs_redirects: AtomicU64,
+    /// Entries processed, by type (0..=7; 8 for a reserved one).
+    by_type: [AtomicU64; 9],
 }
 
 static COUNT: Count = Count {
@@ -83,6 +85,7 @@ static COUNT: Count = Count {
     autoswap: AtomicU64::new(0),
     violations: AtomicU64::new(0),
     vs_redirects: AtomicU64::new(0),
+    by_type: [const { AtomicU64::new(0) }; 9],
 };
 
 fn bump(c: &AtomicU64) {
@@ -106,8 +109,14 @@ pub fn print_counters(when: &str) {
         violations: take(&COUNT.violations),
     };
     let vs = take(&COUNT.vs_redirects);
+    let t: [u64; 9] = core::array::from_fn(|i| take(&COUNT.by_type[i]));
     super::console::print_line(format_args!("{c}"));
-    say!("({when}; traps given to the guest itself: {vs})");
+    say!(
+        "({when}; traps given to the guest itself: {vs}; hfence entries by type \
+         GVMA={} GVMA_ALL={} GVMA_VMID={} GVMA_VMID_ALL={} VVMA={} VVMA_ALL={} VVMA_ASID={} \
+         VVMA_ASID_ALL={} reserved={})",
+        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
+    );
 }
 
 /// Counts and reports a violation of the specification.
@@ -247,6 +256,7 @@ fn sync_hfence_entry(sh: Shmem, n: usize) {
     }
     let d = hfence::decode(config, sh.rd(w.page_number), sh.rd(w.reserved), sh.rd(w.page_count));
     bump(&COUNT.hfence_entries);
+    bump(&COUNT.by_type[d.kind.map_or(8, |k| k as usize)]);
     for v in Violation::ALL {
         if d.has(v) {
             violation!(
