@@ -242,7 +242,7 @@ impl Shmem {
         let mut tries = 5;
         let entry = loop {
             let free = (0..layout::HFENCE_ENTRY_MAX).find(|&i| {
-                self.read_long(layout::hfence_entry(i).0) & layout::HFENCE_CONFIG_PEND == 0
+                self.read_long(layout::hfence_entry(i).config) & layout::HFENCE_CONFIG_PEND == 0
             });
             match free {
                 Some(i) => break i,
@@ -257,13 +257,15 @@ impl Shmem {
                 }
             }
         };
-        let (config, pnum, pcount) = layout::hfence_entry(entry);
+        let e = layout::hfence_entry(entry);
+        let [pnum, reserved, pcount, config] = layout::hfence_entry_words(control, page_num, page_count);
         // The page words must be visible before the config word with its
         // pending bit (SBI v3.0, 15.1.2).
-        self.write_long(pnum, page_num);
-        self.write_long(pcount, page_count);
+        self.write_long(e.page_number, pnum);
+        self.write_long(e.reserved, reserved);
+        self.write_long(e.page_count, pcount);
         smp_mb(Write);
-        self.write_long(config, control);
+        self.write_long(e.config, config);
     }
 
     /// `nacl_hfence_gvma_vmid_all()`: flush a VMID's G-stage mappings.

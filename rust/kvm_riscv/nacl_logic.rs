@@ -9,7 +9,7 @@
 //!
 //! Rust on RISC-V Linux is 64-bit only, so XLEN is 64 here.
 
-use crate::regs_logic::{u64_to_xlen, HfenceConfig};
+use crate::regs_logic::{u64_to_xlen, xlen_to_u64, HfenceConfig};
 
 /// Bytes per XLEN word.
 pub(crate) const XLEN_BYTES: usize = 8;
@@ -78,10 +78,26 @@ pub(crate) const fn sret_x(x: usize) -> usize {
     SRET_OFFSET + x * XLEN_BYTES
 }
 
-/// Byte offsets of HFENCE entry `n`'s config, page-number and page-count words.
-pub(crate) const fn hfence_entry(n: usize) -> (usize, usize, usize) {
+/// Byte offsets of nested HFENCE entry `n`'s four words, in the order of
+/// the specification's "Nested HFENCE entry format": Config, Page_Number,
+/// Reserved (must be zero), Page_Count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HfenceEntry {
+    pub(crate) config: usize,
+    pub(crate) page_number: usize,
+    pub(crate) reserved: usize,
+    pub(crate) page_count: usize,
+}
+
+/// The words of HFENCE entry `n`.
+pub(crate) const fn hfence_entry(n: usize) -> HfenceEntry {
     let base = HFENCE_OFFSET + n * HFENCE_ENTRY_SIZE;
-    (base, base + XLEN_BYTES, base + 2 * XLEN_BYTES)
+    HfenceEntry {
+        config: base,
+        page_number: base + XLEN_BYTES,
+        reserved: base + 2 * XLEN_BYTES,
+        page_count: base + 3 * XLEN_BYTES,
+    }
 }
 
 /// HFENCE request types (all of the specification's; until `tlb.c` is
@@ -100,6 +116,45 @@ pub(crate) enum HfenceType {
     VvmaAsidAll = 7,
 }
 
+impl HfenceType {
+    /// The type in a config word's TYPE field; `None` for a reserved one.
+    pub(crate) const fn from_bits(t: u8) -> Option<HfenceType> {
+        Some(match t {
+            0 => HfenceType::Gvma,
+            1 => HfenceType::GvmaAll,
+            2 => HfenceType::GvmaVmid,
+            3 => HfenceType::GvmaVmidAll,
+            4 => HfenceType::Vvma,
+            5 => HfenceType::VvmaAll,
+            6 => HfenceType::VvmaAsid,
+            7 => HfenceType::VvmaAsidAll,
+            _ => return None,
+        })
+    }
+
+    /// A whole-space fence: Order, Page_Number and Page_Count are ignored
+    /// and must be zero.
+    pub(crate) const fn is_all(self) -> bool {
+        matches!(
+            self,
+            HfenceType::GvmaAll
+                | HfenceType::GvmaVmidAll
+                | HfenceType::VvmaAll
+                | HfenceType::VvmaAsidAll
+        )
+    }
+
+    /// Whether the VMID field is used (it must be zero otherwise).
+    pub(crate) const fn uses_vmid(self) -> bool {
+        !matches!(self, HfenceType::Gvma | HfenceType::GvmaAll)
+    }
+
+    /// Whether the ASID field is used (it must be zero otherwise).
+    pub(crate) const fn uses_asid(self) -> bool {
+        matches!(self, HfenceType::VvmaAsid | HfenceType::VvmaAsidAll)
+    }
+}
+
 /// Config word bit positions (XLEN 64), as [`HfenceConfig`] types them:
 /// pending [63], reserved [62:60], type [59:56], reserved [55], order
 /// [54:48], VMID [29:16], ASID [15:0].
@@ -108,15 +163,15 @@ pub(crate) const HFENCE_CONFIG_PEND: usize = u64_to_xlen(HfenceConfig::PEND.mask
 pub(crate) const HFENCE_ORDER_BASE: usize = 12;
 
 /// The config word of a pending HFENCE request. The order is stored as
-/// `order - 12`, cut to 7 bits (an order of 0, for the fences without an
-/// address, becomes 0x74); VMID and ASID are cut to their widths.
+/// `order - 12`, cut to 7 bits; VMID and ASID are cut to their widths; the
+/// fields the type ignores are zero, as the specification requires.
 pub(crate) const fn hfence_config_word(
     ty: HfenceType,
     order: usize,
     vmid: usize,
     asid: usize,
 ) -> HfenceConfig {
-    HfenceConfig::zeroed()
+    let c = HfenceConfig::zeroed()
         .with_pending(true)
         // CAST: the discriminant of a `repr(u8)` enum.
         .with_kind(ty as u8)
@@ -125,7 +180,45 @@ pub(crate) const fn hfence_config_word(
         // CAST: the field keeps the low 14 bits, all within the u16.
         .with_vmid(vmid as u16)
         // CAST: the field is the 16 bits of the u16.
-        .with_asid(asid as u16)
+        .with_asid(asid as u16);
+    hfence_config_clean(c)
+}
+
+/// `c` with the fields its type ignores set to zero: Order for the
+/// whole-space types, VMID for GVMA and GVMA_ALL, ASID for all but the
+/// VVMA_ASID ones. The C callers (`tlb.c`, through `asm/kvm_nacl.h`) give
+/// the whole-space fences order 0, which the field holds as
+/// `(0 - 12) & 0x7f`; the specification says it MUST be zero. A reserved
+/// type is left as it is.
+pub(crate) const fn hfence_config_clean(c: HfenceConfig) -> HfenceConfig {
+    let Some(ty) = HfenceType::from_bits(c.kind()) else {
+        return c;
+    };
+    let mut c = c;
+    if ty.is_all() {
+        c = c.with_order(0);
+    }
+    if !ty.uses_vmid() {
+        c = c.with_vmid(0);
+    }
+    if !ty.uses_asid() {
+        c = c.with_asid(0);
+    }
+    c
+}
+
+/// The words written into an HFENCE entry for a request, config last:
+/// `[page_number, reserved, page_count, config]`, with the config cleaned
+/// ([`hfence_config_clean`]) and the page words of a whole-space fence
+/// zero.
+pub(crate) const fn hfence_entry_words(control: usize, page_num: usize, page_count: usize) -> [usize; 4] {
+    let c = hfence_config_clean(HfenceConfig::from_raw(xlen_to_u64(control)));
+    let all = match HfenceType::from_bits(c.kind()) {
+        Some(ty) => ty.is_all(),
+        None => false,
+    };
+    let (pn, pc) = if all { (0, 0) } else { (page_num, page_count) };
+    [pn, 0, pc, u64_to_xlen(c.into_raw())]
 }
 
 /// [`hfence_config_word`] as the XLEN word written to the shared memory.

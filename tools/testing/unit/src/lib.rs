@@ -115,24 +115,49 @@ mod nacl_logic_tests {
     #[test]
     fn hfence_entries() {
         assert_eq!(HFENCE_ENTRY_MAX, 60);
-        assert_eq!(hfence_entry(0), (0x800, 0x808, 0x810));
-        assert_eq!(hfence_entry(1).0, 0x820);
+        // Config, Page_Number, Reserved, Page_Count (the specification's
+        // "Nested HFENCE entry format"): the count is word 3, not word 2.
+        let e = hfence_entry(0);
+        assert_eq!(
+            (e.config, e.page_number, e.reserved, e.page_count),
+            (0x800, 0x808, 0x810, 0x818)
+        );
+        assert_eq!(hfence_entry(1).config, 0x820);
         let last = hfence_entry(HFENCE_ENTRY_MAX - 1);
-        assert!(last.2 + 2 * XLEN_BYTES <= HFENCE_OFFSET + HFENCE_SIZE);
+        assert_eq!(last.page_count + XLEN_BYTES, HFENCE_OFFSET + HFENCE_SIZE);
+    }
+
+    #[test]
+    fn hfence_entry_words_follow_the_specification() {
+        // A ranged fence keeps its pages; the reserved word is zero.
+        let c = hfence_config(HfenceType::VvmaAsid, 12, 1, 1);
+        assert_eq!(hfence_entry_words(c, 0x35201, 3), [0x35201, 0, 3, c]);
+        // What tlb.c builds for GVMA_VMID_ALL (order 0 -> 0x74 in the
+        // field): the order is cleared, and so are the page words.
+        let tlb_c = (1 << 63) | (3 << 56) | (0x74 << 48) | (5 << 16);
+        assert_eq!(hfence_entry_words(tlb_c, 7, 9), [0, 0, 0, (1 << 63) | (3 << 56) | (5 << 16)]);
+        // VVMA_ASID_ALL keeps VMID and ASID, loses the order.
+        let w = hfence_entry_words((1 << 63) | (7 << 56) | (0x74 << 48) | (1 << 16) | 6, 0, 0);
+        assert_eq!(w[3], (1 << 63) | (7 << 56) | (1 << 16) | 6);
+        // GVMA ignores VMID and ASID.
+        let w = hfence_entry_words((1 << 63) | (3 << 16) | 4, 0x10, 1);
+        assert_eq!(w, [0x10, 0, 1, 1 << 63]);
+        // A reserved type is passed on as it is.
+        let r = (1 << 63) | (9 << 56) | (0x74 << 48);
+        assert_eq!(hfence_entry_words(r, 1, 2), [1, 0, 2, r]);
     }
 
     #[test]
     fn hfence_config_words() {
-        // GVMA_ALL with order 0: pending, type 1, order (0 - 12) & 0x7f.
+        // GVMA_ALL: pending, type 1, and Order zero (the type ignores it,
+        // and the specification says it MUST be zero).
         let c = hfence_config(HfenceType::GvmaAll, 0, 0, 0);
-        assert_eq!(c >> 63, 1);
-        assert_eq!((c >> 56) & 0xf, 1);
-        assert_eq!((c >> 48) & 0x7f, (0usize.wrapping_sub(12)) & 0x7f);
+        assert_eq!(c, (1 << 63) | (1 << 56));
         // VVMA_ASID, 2 MiB pages, VMID 5, ASID 7.
         let c = hfence_config(HfenceType::VvmaAsid, 21, 5, 7);
         assert_eq!(c, (1 << 63) | (6 << 56) | (9 << 48) | (5 << 16) | 7);
         // VMID and ASID are masked to their widths.
-        let c = hfence_config(HfenceType::Gvma, 12, 0xffff_ffff, 0xf_ffff);
+        let c = hfence_config(HfenceType::VvmaAsid, 12, 0xffff_ffff, 0xf_ffff);
         assert_eq!((c >> 16) & 0xffff, 0x3fff);
         assert_eq!(c & 0xffff, 0xffff);
         // Reserved bits stay clear.
@@ -1764,12 +1789,16 @@ mod typed_api_tests {
             (c.pending(), c.kind(), c.order(), c.vmid(), c.asid()),
             (true, 6, 9, 5, 7)
         );
-        // The fences without an address are given order 0, which becomes
-        // (0 - 12) & 0x7f in the field.
+        // The fences without an address: Order zero, whatever was asked.
         let c = hfence_config_word(HfenceType::GvmaAll, 0, 0, 0);
-        assert_eq!((c.kind(), c.order()), (1, 0x74));
-        let c = hfence_config_word(HfenceType::Gvma, 12, 0xffff_ffff, 0xf_ffff);
+        assert_eq!((c.kind(), c.order()), (1, 0));
+        let c = hfence_config_word(HfenceType::VvmaAsidAll, 0, 3, 4);
+        assert_eq!((c.order(), c.vmid(), c.asid()), (0, 3, 4));
+        // VMID and ASID are cut to their widths, where the type uses them.
+        let c = hfence_config_word(HfenceType::VvmaAsid, 12, 0xffff_ffff, 0xf_ffff);
         assert_eq!((c.order(), c.vmid(), c.asid()), (0, 0x3fff, 0xffff));
+        let c = hfence_config_word(HfenceType::Gvma, 12, 0xffff_ffff, 0xf_ffff);
+        assert_eq!((c.order(), c.vmid(), c.asid()), (0, 0, 0));
         assert_eq!(HFENCE_CONFIG_PEND, 1 << 63);
     }
 
