@@ -258,7 +258,8 @@ impl Shmem {
             }
         };
         let e = layout::hfence_entry(entry);
-        let [pnum, reserved, pcount, config] = layout::hfence_entry_words(control, page_num, page_count);
+        let [pnum, reserved, pcount, config] =
+            layout::hfence_entry_words(control, page_num, page_count);
         // The page words must be visible before the config word with its
         // pending bit (SBI v3.0, 15.1.2).
         self.write_long(e.page_number, pnum);

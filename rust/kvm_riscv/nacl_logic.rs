@@ -211,7 +211,11 @@ pub(crate) const fn hfence_config_clean(c: HfenceConfig) -> HfenceConfig {
 /// `[page_number, reserved, page_count, config]`, with the config cleaned
 /// ([`hfence_config_clean`]) and the page words of a whole-space fence
 /// zero.
-pub(crate) const fn hfence_entry_words(control: usize, page_num: usize, page_count: usize) -> [usize; 4] {
+pub(crate) const fn hfence_entry_words(
+    control: usize,
+    page_num: usize,
+    page_count: usize,
+) -> [usize; 4] {
     let c = hfence_config_clean(HfenceConfig::from_raw(xlen_to_u64(control)));
     let all = match HfenceType::from_bits(c.kind()) {
         Some(ty) => ty.is_all(),

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make fmt-check / make fmt: rustfmt, with the kernel's .rustfmt.toml and the
 # rustup toolchain the kernel build uses, over every tracked rust/**/*.rs
+# and tools/testing/nacl-fw/**/*.rs
 # (bindings_generated.rs is generated and untracked: never formatted).
 #   fmt-check.sh          check only; exit 1 on any difference, print the
 #                         number of differing hunks and the start of the diff
@@ -14,7 +15,7 @@ CONF="$KSRC/.rustfmt.toml"
 [ -f "$CONF" ] || die "no $CONF (run make deps)"
 command -v rustfmt >/dev/null || die "no rustfmt on PATH (run make deps)"
 cd "$REPO"
-mapfile -t files < <(git ls-files 'rust/*.rs' | grep -v '^rust/kvm_riscv/bindings_generated\.rs$' |
+mapfile -t files < <(git ls-files 'rust/*.rs' 'tools/testing/nacl-fw/*.rs' | grep -v '^rust/kvm_riscv/bindings_generated\.rs$' |
     while read -r f; do if [ -f "$f" ]; then echo "$f"; fi; done)
 [ ${#files[@]} -gt 0 ] || die "no rust/*.rs tracked"
 flags=(--edition 2021 --config-path "$CONF" --color never)

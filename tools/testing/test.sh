@@ -10,7 +10,10 @@
 #  f. the QEMU/KVM guest with the in-kernel AIA irqchip (make aia): ours and
 #     upstream C in one boot, IPIs and timer interrupts on both vCPUs;
 #  g. the same on an emulated host without Sstc (make aia-nosstc): the
-#     guest's timer is then KVM's hrtimer, which injects its interrupt.
+#     guest's timer is then KVM's hrtimer, which injects its interrupt;
+#  h. the emulated host on our NACL firmware (make nacl): the quick
+#     selftests, the guest boot and the AIA guests, ours and upstream C in
+#     one boot, through the SBI nested-acceleration paths.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
@@ -94,6 +97,11 @@ main() {
     fi
     grep -q '^guest_aia_ref PASS' "$RES/ours-aia.txt" 2>/dev/null && ns_c=PASS
 
+    # h. NACL: its own boot, both modules; nacl.sh checks the verdicts, the
+    #    firmware's counters and its violations.
+    echo "== the emulated host on the NACL firmware (make nacl), ours and upstream C in one boot"
+    naclrc=0; bash "$T/nacl.sh" || naclrc=$?
+
     echo
     printf '%-36s %-6s %-6s\n' test ours C
     names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
@@ -128,6 +136,11 @@ main() {
         ok "guest_aia_nosstc (host without Sstc: hrtimer-injected guest timer, ours and upstream C)"
     else
         bad "guest_aia_nosstc (ours $ns_ours, upstream C $ns_c; see $RES/ours-aia.log)"
+    fi
+    if [ $naclrc = 0 ]; then
+        ok "nacl (NACL firmware: every verdict as upstream C's, sync_sret/redirects/hfence_ranged > 0, no violation of ours)"
+    else
+        bad "nacl (see the make nacl output above and $RES/ours-nacl.log)"
     fi
     if [ $hostrc != 0 ] && ! grep -q '^dmesg_scan' "$OURS"; then bad "host run (see $RES/ours-test.log)"; fi
     echo "$pass passed, $fail failed"

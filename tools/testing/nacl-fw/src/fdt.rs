@@ -79,7 +79,11 @@ pub struct Facts {
 }
 
 fn cstr_len(b: &[u8], off: usize) -> Result<usize, Error> {
-    b.get(off..).ok_or(Error::Truncated)?.iter().position(|&c| c == 0).ok_or(Error::Truncated)
+    b.get(off..)
+        .ok_or(Error::Truncated)?
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or(Error::Truncated)
 }
 
 /// Walks the structure block of the tree in `b`.
@@ -143,7 +147,11 @@ pub fn add_memreserve(b: &mut [u8], capacity: usize, addr: u64, size: u64) -> Re
     while be64(b, at)? != 0 || be64(b, at + 8)? != 0 {
         at += 16;
     }
-    let ends = [h.off_struct + h.size_struct, h.off_strings + h.size_strings, at + 16];
+    let ends = [
+        h.off_struct + h.size_struct,
+        h.off_strings + h.size_strings,
+        at + 16,
+    ];
     let used = ends.into_iter().max().unwrap_or(0);
     let total = h.totalsize.max((used + 16 + 7) & !7);
     if total > capacity.min(b.len()) {
@@ -273,9 +281,18 @@ mod tests {
         let strs = st + s.len();
         let total = strs + strings.len() + free;
         let mut b = vec![0u8; total + 64];
-        for (i, v) in [MAGIC, total as u32, st as u32, strs as u32, rsv as u32, 17, 16, 0]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            MAGIC,
+            total as u32,
+            st as u32,
+            strs as u32,
+            rsv as u32,
+            17,
+            16,
+            0,
+        ]
+        .into_iter()
+        .enumerate()
         {
             put32(&mut b, 4 * i, v);
         }

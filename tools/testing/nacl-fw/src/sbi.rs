@@ -54,7 +54,10 @@ pub const IMPL_ID: usize = 0x4e41_4657;
 /// Whether extension `eid` is implemented.
 pub fn probe(eid: usize) -> bool {
     use eid::*;
-    matches!(eid, LEGACY_PUTCHAR | BASE | TIME | IPI | RFENCE | HSM | SRST | DBCN | NACL)
+    matches!(
+        eid,
+        LEGACY_PUTCHAR | BASE | TIME | IPI | RFENCE | HSM | SRST | DBCN | NACL
+    )
 }
 
 /// What the firmware counts, printed at SRST and when the last hart turns
@@ -97,7 +100,12 @@ mod tests {
 
     #[test]
     fn counters_line() {
-        let c = Counters { set_shmem: 2, sync_sret: 7, violations: 1, ..Default::default() };
+        let c = Counters {
+            set_shmem: 2,
+            sync_sret: 7,
+            violations: 1,
+            ..Default::default()
+        };
         assert_eq!(
             c.to_string(),
             "nacl-fw: set_shmem=2 sync_csr=0 sync_hfence=0 hfence_entries=0 hfence_ranged=0 \

@@ -141,7 +141,7 @@ pub const fn decode_set_shmem(lo: u64, hi: u64, flags: u64) -> Result<SetShmem, 
     if lo == u64::MAX && hi == u64::MAX {
         return Ok(SetShmem::Disable);
     }
-    if lo % ALIGN as u64 != 0 {
+    if !lo.is_multiple_of(ALIGN as u64) {
         return Err(SetShmemError::InvalidParam);
     }
     if hi != 0 {

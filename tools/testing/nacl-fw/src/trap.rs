@@ -65,7 +65,11 @@ pub fn sret(mstatus: u64, hstatus: u64) -> Sret {
     m = put(m, status::SIE, mstatus & status::SPIE != 0);
     m |= status::SPIE;
     m &= !status::SPP;
-    Sret { mstatus: m, hstatus: hstatus & !hstatus::SPV, virt }
+    Sret {
+        mstatus: m,
+        hstatus: hstatus & !hstatus::SPV,
+        virt,
+    }
 }
 
 /// Where a trap taken from V=1 into M mode goes.
@@ -132,7 +136,11 @@ pub fn to_hs(mstatus: u64, hstatus: u64, mcause: u64, stvec: u64) -> ToHs {
     m = put(m, status::SPP, from_vs);
     m = put(m, status::SPIE, mstatus & status::SIE != 0);
     m &= !status::SIE;
-    ToHs { mstatus: m, hstatus: h, pc: vector(stvec, mcause) }
+    ToHs {
+        mstatus: m,
+        hstatus: h,
+        pc: vector(stvec, mcause),
+    }
 }
 
 /// A trap from V=1 into VS mode, as the hardware takes it.
@@ -154,7 +162,11 @@ pub fn to_vs(mstatus: u64, vsstatus: u64, mcause: u64, vstvec: u64) -> ToVs {
     v = put(v, status::SPIE, vsstatus & status::SIE != 0);
     v &= !status::SIE;
     let m = (mstatus & !(status::MPP | status::GVA)) | status::MPP_S | status::MPV;
-    ToVs { mstatus: m, vsstatus: v, pc: vector(vstvec, mcause) }
+    ToVs {
+        mstatus: m,
+        vsstatus: v,
+        pc: vector(vstvec, mcause),
+    }
 }
 
 #[cfg(test)]

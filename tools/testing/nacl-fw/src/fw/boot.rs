@@ -43,7 +43,10 @@ const MSTATEEN0_WANT: usize = 1 << 63 | 1 << 62 | 1 << 60 | 1 << 59 | 1 << 58 | 
 
 /// Every hart's first Rust code (from `_start`).
 pub extern "C" fn start(hartid: usize, fdt: usize, info: usize) -> ! {
-    if BOOT_HART.compare_exchange(usize::MAX, hartid, SeqCst, SeqCst).is_ok() {
+    if BOOT_HART
+        .compare_exchange(usize::MAX, hartid, SeqCst, SeqCst)
+        .is_ok()
+    {
         boot_hart(hartid, fdt, info)
     }
     while !READY.load(SeqCst) {
@@ -99,7 +102,11 @@ fn boot_hart(h: usize, fdt_addr: usize, info: usize) -> ! {
     // SAFETY: QEMU's reset vector passes its fw_dynamic_info in a2.
     let di = unsafe { core::ptr::read_volatile(info as *const DynamicInfo) };
     if di.magic != DYNAMIC_MAGIC || di.next_mode != 1 {
-        say!("no usable fw_dynamic_info at {info:#x} (magic {:#x}, mode {})", di.magic, di.next_mode);
+        say!(
+            "no usable fw_dynamic_info at {info:#x} (magic {:#x}, mode {})",
+            di.magic,
+            di.next_mode
+        );
         hw::test_device(0x1_3333);
     }
     let next = di.next_addr as usize;
@@ -153,7 +160,7 @@ fn boot_hart(h: usize, fdt_addr: usize, info: usize) -> ! {
 fn aplic_init() {
     let a = virt::APLIC_M;
     let nharts = NHARTS.load(SeqCst);
-    let lhxw = (usize::BITS - (nharts.max(2) - 1).leading_zeros()) as u32;
+    let lhxw = usize::BITS - (nharts.max(2) - 1).leading_zeros();
     hw::write32(a + 0x1bc0, (virt::IMSIC_M >> 12) as u32);
     hw::write32(a + 0x1bc4, lhxw << 12);
     hw::write32(a + 0x1bc8, (virt::IMSIC_S >> 12) as u32);

@@ -37,7 +37,10 @@ pub struct Locked(());
 
 impl Locked {
     pub fn take() -> Locked {
-        while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while LOCK
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
         Locked(())

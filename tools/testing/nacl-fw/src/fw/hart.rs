@@ -150,7 +150,10 @@ pub fn start(target: usize, addr: usize, opaque: usize) -> isize {
     let t = &HARTS[target];
     t.start_addr.store(addr, SeqCst);
     t.opaque.store(opaque, SeqCst);
-    if t.hsm.compare_exchange(hsm::STOPPED, hsm::START_PENDING, SeqCst, SeqCst).is_err() {
+    if t.hsm
+        .compare_exchange(hsm::STOPPED, hsm::START_PENDING, SeqCst, SeqCst)
+        .is_err()
+    {
         return err::ALREADY_AVAILABLE;
     }
     hw::msip(target, true);

@@ -172,7 +172,6 @@ pub fn write32(addr: usize, v: u32) {
     unsafe { core::ptr::write_volatile(mmio32(addr), v) }
 }
 
-
 /// The virt machine's devices.
 pub mod virt {
     pub const UART: usize = 0x1000_0000;

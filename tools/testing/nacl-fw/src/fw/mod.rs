@@ -57,7 +57,14 @@ unsafe impl Sync for Frames {}
 static mut NACL_FW_STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_HARTS]);
 #[no_mangle]
 static NACL_FW_FRAMES: Frames = Frames(core::cell::UnsafeCell::new(
-    [const { Frame { x: [0; 32], stack_top: 0, hartid: 0, nacl: nacl::Local::new() } }; MAX_HARTS],
+    [const {
+        Frame {
+            x: [0; 32],
+            stack_top: 0,
+            hartid: 0,
+            nacl: nacl::Local::new(),
+        }
+    }; MAX_HARTS],
 ));
 
 const FRAME_SHIFT: usize = 9;

@@ -37,7 +37,12 @@ pub struct Local {
 
 impl Local {
     pub const fn new() -> Local {
-        Local { shmem: 0, in_guest: false, swapped: false, sgeie: false }
+        Local {
+            shmem: 0,
+            in_guest: false,
+            swapped: false,
+            sgeie: false,
+        }
     }
 }
 
@@ -115,7 +120,15 @@ pub fn print_counters(when: &str) {
         "({when}; traps given to the guest itself: {vs}; hfence entries by type \
          GVMA={} GVMA_ALL={} GVMA_VMID={} GVMA_VMID_ALL={} VVMA={} VVMA_ALL={} VVMA_ASID={} \
          VVMA_ASID_ALL={} reserved={})",
-        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        t[6],
+        t[7],
+        t[8]
     );
 }
 
@@ -130,7 +143,9 @@ macro_rules! violation {
 /// Whether `[addr, addr + len)` is RAM the supervisor owns (not the
 /// firmware's).
 pub fn ram_range_ok(addr: usize, len: usize) -> bool {
-    let Some(end) = addr.checked_add(len) else { return false };
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
     addr >= RAM_START.load(Relaxed)
         && end <= RAM_END.load(Relaxed)
         && (end <= FW_START.load(Relaxed) || addr >= FW_END.load(Relaxed))
@@ -191,14 +206,20 @@ pub fn probe_csrs() {
             n += 1;
         }
     }
-    say!("H-extension CSRs: {} known, missing: {:?}", csrs::ALL.len(), &missing[..n]);
+    say!(
+        "H-extension CSRs: {} known, missing: {:?}",
+        csrs::ALL.len(),
+        &missing[..n]
+    );
 }
 
 /// Synchronises the known CSR at `pos`: writes it from the CSR space if
 /// its dirty bit is set, then writes its value back.
 fn sync_one(sh: Shmem, pos: usize) {
     let c = csrs::ALL[pos];
-    let Some(i) = layout::csr_index(c.num as usize) else { return };
+    let Some(i) = layout::csr_index(c.num as usize) else {
+        return;
+    };
     if sh.dirty(i) {
         match c.access {
             Access::ReadWrite => hw::hcsr_write(c.num, sh.rd(Shmem::csr_word(i)) as usize),
@@ -254,7 +275,12 @@ fn sync_hfence_entry(sh: Shmem, n: usize) {
     if config & hfence::PENDING == 0 {
         return;
     }
-    let d = hfence::decode(config, sh.rd(w.page_number), sh.rd(w.reserved), sh.rd(w.page_count));
+    let d = hfence::decode(
+        config,
+        sh.rd(w.page_number),
+        sh.rd(w.reserved),
+        sh.rd(w.page_count),
+    );
     bump(&COUNT.hfence_entries);
     bump(&COUNT.by_type[d.kind.map_or(8, |k| k as usize)]);
     for v in Violation::ALL {
@@ -359,7 +385,10 @@ pub fn call(f: &mut Frame, fid: usize, a: [usize; 6]) -> Ret {
                     Ret::Value(err::SUCCESS, 0)
                 }
                 _ => {
-                    violation!("sync_csr of CSR {:#x}, not an implemented H-extension CSR", a[0]);
+                    violation!(
+                        "sync_csr of CSR {:#x}, not an implemented H-extension CSR",
+                        a[0]
+                    );
                     Ret::Value(err::INVALID_PARAM, 0)
                 }
             }
@@ -418,7 +447,11 @@ fn set_shmem(f: &mut Frame, lo: usize, hi: usize, flags: usize) -> Ret {
             let sh = Shmem(addr);
             for (pos, c) in csrs::ALL.iter().enumerate() {
                 if let Some(i) = layout::csr_index(c.num as usize) {
-                    let v = if implemented(pos) { hw::hcsr_read(c.num) as u64 } else { 0 };
+                    let v = if implemented(pos) {
+                        hw::hcsr_read(c.num) as u64
+                    } else {
+                        0
+                    };
                     sh.wr(Shmem::csr_word(i), v);
                 }
             }
@@ -442,7 +475,10 @@ fn sync_sret(f: &mut Frame, sh: Shmem) {
     sync_all_csrs(sh);
     sync_all_hfences(sh);
     if sh.rd(layout::SRET_OFFSET) != 0 {
-        violation!("sync_sret: reserved word 0 of the SRET context is {:#x}", sh.rd(0));
+        violation!(
+            "sync_sret: reserved word 0 of the SRET context is {:#x}",
+            sh.rd(0)
+        );
     }
     for n in 1..32 {
         f.x[n] = sh.rd(layout::sret_gpr_offset(n)) as usize;
@@ -486,7 +522,12 @@ pub fn guest_trap(f: &mut Frame, mcause: u64) {
     if trap::target(mcause, medeleg, hw::hcsr_read(0x602) as u64) == Target::Vs {
         // The guest's own trap: virtualisation stays on.
         bump(&COUNT.vs_redirects);
-        let r = trap::to_vs(mstatus, hw::hcsr_read(0x200) as u64, mcause, hw::hcsr_read(0x205) as u64);
+        let r = trap::to_vs(
+            mstatus,
+            hw::hcsr_read(0x200) as u64,
+            mcause,
+            hw::hcsr_read(0x205) as u64,
+        );
         hw::hcsr_write(0x241, mepc);
         hw::hcsr_write(0x242, mcause as usize);
         hw::hcsr_write(0x243, mtval);
@@ -496,7 +537,12 @@ pub fn guest_trap(f: &mut Frame, mcause: u64) {
         return;
     }
     bump(&COUNT.redirects);
-    let r = trap::to_hs(mstatus, hw::hcsr_read(0x600) as u64, mcause, csr_read!(stvec) as u64);
+    let r = trap::to_hs(
+        mstatus,
+        hw::hcsr_read(0x600) as u64,
+        mcause,
+        csr_read!(stvec) as u64,
+    );
     csr_write!(scause, mcause as usize);
     csr_write!(stval, mtval);
     csr_write!(sepc, mepc);

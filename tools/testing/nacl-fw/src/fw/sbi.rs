@@ -106,7 +106,10 @@ fn hsm_call(f: &mut Frame, fid: usize, a: [usize; 6]) -> Ret {
         0 => Ret::Value(hart::start(a[0], a[1], a[2]), 0),
         1 => {
             if f.nacl.shmem != 0 {
-                say!("hart {} stops with its NACL shared memory still set", f.hartid);
+                say!(
+                    "hart {} stops with its NACL shared memory still set",
+                    f.hartid
+                );
             }
             HARTS[f.hartid].hsm.store(hsm::STOPPED, SeqCst);
             hart::wait_for_start(f.hartid)
