@@ -34,14 +34,16 @@ main() {
 
     # 2. The nested guest: same kernel Image, busybox init.
     G="$B/guest-stage"
-    # Rebuilt when the init differs from the one it was built from (the
-    # cache is shared by every worktree of the repository).
-    if [ ! -f "$B/guest.cpio" ] || ! cmp -s "$T/guest/init" "$B/guest-init.built"; then
+    # Rebuilt when the init, or the splat patterns it shares with
+    # dmesg-scan.sh, differ from the ones it was built from (the cache is
+    # shared by every worktree of the repository).
+    if [ ! -f "$B/guest.cpio" ] || ! cat "$T/guest/init" "$T/oops.pat" | cmp -s - "$B/guest-init.built"; then
         rm -rf "$G" && mkdir -p "$G/bin" "$G/proc"
         cp "$CACHE/rootfs/usr/bin/busybox" "$G/bin/busybox"
         install -m 755 "$T/guest/init" "$G/init"
+        install -m 644 "$T/oops.pat" "$G/oops.pat"
         gen_cpio -o "$B/guest.cpio" "$G" "$T/host/initramfs.spec"
-        cp "$T/guest/init" "$B/guest-init.built"
+        cat "$T/guest/init" "$T/oops.pat" > "$B/guest-init.built"
     fi
 
     # 3. The overlay: /init, /rig (scripts, selftests, guest), modules.

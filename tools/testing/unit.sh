@@ -7,4 +7,6 @@ CARGO_TARGET_DIR="$CACHE/build/unit-target" cargo test 2>&1 || rc=$?
 # The pure parts of the NACL firmware (tools/testing/nacl-fw), on the host.
 cd "$REPO/tools/testing/nacl-fw"
 CARGO_TARGET_DIR="$CACHE/build/nacl-fw-target" cargo test --lib 2>&1 || rc=$?
+# The dmesg scan's splat patterns (tools/testing/oops.pat).
+bash "$REPO/tools/testing/dmesg-scan-test.sh" || rc=$?
 exit $rc
