@@ -15,13 +15,44 @@
 CACHE ?= $(if $(KVM_RISCV_CACHE),$(KVM_RISCV_CACHE),$(HOME)/.cache/kvm-riscv)
 export KVM_RISCV_CACHE := $(CACHE)
 T := tools/testing
-KSRC := $(CACHE)/linux-src
-KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
-KMAKE := $(MAKE) -C $(KBUILD) ARCH=riscv LLVM=-19
-export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module gen modules_install rootfs selftests images \
+# The rig's kernel: source in $(CACHE)/linux-src, O= build directory (with
+# RIG_KERNEL=lockdep, the variant with lock debugging).
+RIG_KSRC := $(CACHE)/linux-src
+RIG_KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
+
+# The kernel the module is built against: KDIR, its build directory, and
+# KSRC, its source tree (KDIR's `source` link when it has one, else KDIR).
+# The rig's kernel unless told otherwise.
+KDIR ?= $(RIG_KBUILD)
+override KDIR := $(abspath $(KDIR))
+ifeq ($(KDIR),$(abspath $(RIG_KBUILD)))
+RIG_TREE := 1
+KSRC ?= $(RIG_KSRC)
+LLVM ?= -19
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+else
+KSRC ?= $(if $(wildcard $(KDIR)/source),$(realpath $(KDIR)/source),$(KDIR))
+# Compilers as the kernel was built: a clang-built kernel (CONFIG_CLANG_VERSION
+# is N0000 and more) with LLVM=-N when clang-N is installed, else LLVM=1; a
+# gcc-built one without LLVM. LLVM=... on the command line overrides.
+KCONFIG := $(firstword $(wildcard $(KDIR)/include/config/auto.conf $(KDIR)/.config))
+CLANG_MAJOR := $(if $(KCONFIG),$(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9]\{4\}$$/\1/p' $(KCONFIG)))
+ifeq ($(origin LLVM),undefined)
+LLVM := $(if $(CLANG_MAJOR),$(if $(shell command -v clang-$(CLANG_MAJOR)),-$(CLANG_MAJOR),1))
+endif
+ifneq ($(CLANG_MAJOR),)
+ifneq ($(wildcard /usr/lib/llvm-$(CLANG_MAJOR)/lib),)
+export LIBCLANG_PATH ?= /usr/lib/llvm-$(CLANG_MAJOR)/lib
+endif
+endif
+endif
+override KSRC := $(abspath $(KSRC))
+KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
+KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+
+.PHONY: all deps kernel check-kdir module gen rootfs selftests images \
 	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc nacl \
 	fmt fmt-check clippy metrics clean distclean
 
@@ -29,7 +60,7 @@ all: module
 
 # The kernel build is redone only when its inputs change (a cold build takes
 # minutes); its stamp is the kernel image.
-KIMAGE := $(KBUILD)/arch/riscv/boot/Image
+KIMAGE := $(RIG_KBUILD)/arch/riscv/boot/Image
 $(KIMAGE): $(T)/host.config $(T)/build-kernel.sh
 	@$(MAKE) --no-print-directory deps
 	@bash $(T)/build-kernel.sh
@@ -41,8 +72,13 @@ deps:
 
 kernel: $(KIMAGE)
 
+# Before compiling: can the module be built against KDIR? One line saying
+# what is wrong and what to do, when not.
+check-kdir: $(if $(RIG_TREE),$(KIMAGE))
+	@bash $(T)/check-kdir.sh "$(KDIR)" "$(KSRC)"
+
 # gen/: symlinks to the kernel tree's virt/kvm and arch/riscv/kvm sources.
-gen: $(KIMAGE)
+gen: check-kdir
 	@if [ "$$(readlink gen/.src 2>/dev/null)" != "$(KSRC)" ]; then \
 		rm -rf gen && mkdir -p gen/virt/kvm gen/arch && ln -s $(KSRC) gen/.src && \
 		for f in $(KSRC)/virt/kvm/*.[ch]; do ln -s "$$f" gen/virt/kvm/; done && \
@@ -50,7 +86,7 @@ gen: $(KIMAGE)
 
 module: gen
 	@$(KMAKE) M=$(CURDIR) modules
-	@echo "[rig] built $(CURDIR)/kvm.ko"
+	@echo "kvm-riscv: built $(CURDIR)/kvm.ko for Linux $(KREL) ($(KDIR))"
 
 # Upstream arch objects still linked into our kvm.ko, and their line count.
 c-remaining:
@@ -126,7 +162,7 @@ nacl: module images
 	@bash $(T)/nacl.sh
 
 clean:
-	@if [ -d $(KBUILD) ]; then $(KMAKE) M=$(CURDIR) clean; fi
+	@if [ -f $(KDIR)/Makefile ]; then $(KMAKE) M=$(CURDIR) clean; fi
 	rm -rf gen rust/kvm_riscv/bindings_generated.rs
 
 distclean: clean
