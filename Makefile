@@ -52,7 +52,7 @@ override KSRC := $(abspath $(KSRC))
 KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
-.PHONY: all deps kernel check-kdir module gen rootfs selftests images \
+.PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
 	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc nacl \
 	fmt fmt-check clippy metrics clean distclean
 
@@ -87,6 +87,26 @@ gen: check-kdir
 module: gen
 	@$(KMAKE) M=$(CURDIR) modules
 	@echo "kvm-riscv: built $(CURDIR)/kvm.ko for Linux $(KREL) ($(KDIR))"
+
+# Our kvm.ko into KDIR's release's updates/ (under INSTALL_MOD_PATH when
+# set), which depmod ranks before the kernel's own kvm.ko: `modprobe kvm`
+# loads ours. uninstall removes it, and the kernel's is loaded again.
+MODPATH = $(if $(INSTALL_MOD_PATH),$(abspath $(INSTALL_MOD_PATH)))
+MODDIR = $(MODPATH)/lib/modules/$(KREL)
+RUN_DEPMOD = PATH="$$PATH:/sbin:/usr/sbin" depmod -a $(if $(MODPATH),-b $(MODPATH)) $(KREL)
+
+install:
+	@bash $(T)/check-kdir.sh --install "$(KDIR)" "$(CURDIR)/kvm.ko"
+	@$(KMAKE) --no-print-directory M=$(CURDIR) modules_install INSTALL_MOD_DIR=updates DEPMOD=true \
+		$(if $(MODPATH),INSTALL_MOD_PATH=$(MODPATH))
+	@$(RUN_DEPMOD)
+	@echo "kvm-riscv: installed $(MODDIR)/updates/kvm.ko; modprobe kvm loads it"
+
+uninstall:
+	@[ -n "$(KREL)" ] || { echo "kvm-riscv: KDIR=$(KDIR) has no include/config/kernel.release; give the KDIR you installed with" >&2; exit 1; }
+	@rm -f $(foreach s,'' .gz .xz .zst,$(MODDIR)/updates/kvm.ko$(s))
+	@if [ -d $(MODDIR) ]; then $(RUN_DEPMOD); fi
+	@echo "kvm-riscv: removed $(MODDIR)/updates/kvm.ko; modprobe kvm loads the kernel's own"
 
 # Upstream arch objects still linked into our kvm.ko, and their line count.
 c-remaining:
