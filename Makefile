@@ -42,6 +42,15 @@ CLANG_MAJOR := $(if $(KCONFIG),$(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\
 ifeq ($(origin LLVM),undefined)
 LLVM := $(if $(CLANG_MAJOR),$(if $(shell command -v clang-$(CLANG_MAJOR)),-$(CLANG_MAJOR),1))
 endif
+# LLVM=1 (which DKMS passes for a clang-built kernel) wants an unversioned
+# clang; Debian's clang-N alone has none: use clang-N then.
+ifeq ($(LLVM),1)
+ifeq ($(shell command -v clang),)
+ifneq ($(and $(CLANG_MAJOR),$(shell command -v clang-$(CLANG_MAJOR))),)
+override LLVM := -$(CLANG_MAJOR)
+endif
+endif
+endif
 ifneq ($(CLANG_MAJOR),)
 ifneq ($(wildcard /usr/lib/llvm-$(CLANG_MAJOR)/lib),)
 export LIBCLANG_PATH ?= /usr/lib/llvm-$(CLANG_MAJOR)/lib
@@ -75,7 +84,7 @@ kernel: $(KIMAGE)
 # Before compiling: can the module be built against KDIR? One line saying
 # what is wrong and what to do, when not.
 check-kdir: $(if $(RIG_TREE),$(KIMAGE))
-	@bash $(T)/check-kdir.sh "$(KDIR)" "$(KSRC)"
+	@LLVM="$(LLVM)" bash $(T)/check-kdir.sh "$(KDIR)" "$(KSRC)"
 
 # gen/: symlinks to the kernel tree's virt/kvm and arch/riscv/kvm sources.
 gen: check-kdir

@@ -7,7 +7,8 @@
 # KDIR is the kernel's build directory (O=), KSRC its source tree. Prints
 # nothing and exits 0 when all is well; otherwise one line,
 # "kvm-riscv: <what is wrong>; <what to do>", and exits 1.
-# RUSTC and BINDGEN (environment) name the tools as the kernel's make does.
+# LLVM, RUSTC, BINDGEN and CROSS_COMPILE (environment) name the tools as
+# the kernel's make does.
 source "$(dirname "$0")/lib.sh"
 
 refuse() { printf 'kvm-riscv: %s\n' "$*" >&2; exit 1; }
@@ -69,6 +70,17 @@ for d in virt/kvm arch/riscv/kvm; do
     [ -d "$KSRC/$d" ] ||
         refuse "KSRC=$KSRC has no $d; give KSRC=<the full kernel source tree> (kernel headers alone are not enough)"
 done
+
+# The C compiler the kernel's make will run, as LLVM (environment) names it.
+llvm=${LLVM:-}
+case "$llvm" in
+    '') cc=${CROSS_COMPILE:-}gcc ;;
+    */) cc=${llvm}clang ;;
+    -*) cc=clang$llvm ;;
+    *) cc=clang ;;
+esac
+command -v "$cc" >/dev/null ||
+    refuse "no $cc on PATH${llvm:+ (LLVM=$llvm)}; install the compiler the kernel was built with ($(cfg CC_VERSION_TEXT))${llvm:+, or name yours with LLVM=-N or LLVM=1}"
 
 # The kernel's build outputs the module build reads: its Rust crates and
 # bindgen command (make prepare), and Module.symvers (the kernel build).

@@ -15,6 +15,7 @@ main() {
     CHECK="$T/check-kdir.sh"
     REL=$(cat "$KBUILD/include/config/kernel.release" 2>/dev/null) || die "no kernel build in $KBUILD (make kernel)"
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    export LLVM="$LLVM_SUFFIX"   # the rig's kernel is built with clang-19
     fails=0 n=0
     ok()  { printf 'ok    %s\n' "$*"; }
     bad() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
@@ -84,6 +85,7 @@ main() {
     check check-kdir/rustc-differs "rustc is '$(rustc --version)', the kernel was built with 'rustc 1.0.0 (a59de37e9 2015-05-13)'; install that one (e.g. rustup default 1.0.0), or rebuild the kernel with this one"
     tree; set_cfg BINDGEN_VERSION_TEXT '"bindgen 0.65.1"'
     check check-kdir/bindgen-differs "bindgen is '$(bindgen --version)', the kernel was built with 'bindgen 0.65.1'; install that one (cargo install bindgen-cli --version 0.65.1), or rebuild the kernel with this one"
+    tree; LLVM=-0 check check-kdir/no-compiler "no clang-0 on PATH (LLVM=-0); install the compiler the kernel was built with ($(sed -n 's/^CONFIG_CC_VERSION_TEXT=//p' "$D/kdir/include/config/auto.conf")), or name yours with LLVM=-N or LLVM=1"
     # Through the Makefile: make KDIR=... refuses before compiling anything
     # (KSRC found through KDIR's source link).
     tree; set_cfg KVM y
