@@ -27,7 +27,8 @@ if [ "${1:-}" = --install ]; then
     rel=$(cat "$KDIR/include/config/kernel.release" 2>/dev/null) ||
         refuse "KDIR=$KDIR is not a prepared kernel build tree (no include/config/kernel.release); give the KDIR kvm.ko was built with"
     [ -f "$MOD" ] || refuse "$MOD is not built; run make KDIR=$KDIR first (as your user, not root)"
-    vm=$(modinfo -F vermagic "$MOD" 2>/dev/null || PATH="$PATH:/sbin:/usr/sbin" modinfo -F vermagic "$MOD")
+    vm=$(PATH="$PATH:/sbin:/usr/sbin" modinfo -F vermagic "$MOD" 2>/dev/null) ||
+        refuse "cannot read the vermagic of $MOD (modinfo, from kmod); install kmod, or rebuild kvm.ko with make KDIR=$KDIR"
     [ "${vm%% *}" = "$rel" ] ||
         refuse "$MOD was built for ${vm%% *}, KDIR=$KDIR is $rel; run make KDIR=$KDIR again, then make install with the same KDIR"
     exit 0
