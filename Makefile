@@ -24,11 +24,14 @@ RIG_KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
 
 # The kernel the module is built against: KDIR, its build directory, and
 # KSRC, its source tree (KDIR's `source` link when it has one, else KDIR).
-# The rig's kernel unless told otherwise.
-KDIR ?= $(RIG_KBUILD)
-override KDIR := $(abspath $(KDIR))
-ifeq ($(KDIR),$(abspath $(RIG_KBUILD)))
+# The rig's kernel, built first when its inputs changed, unless KDIR is
+# given: a given tree is only checked, never built.
+ifeq ($(origin KDIR),undefined)
+KDIR := $(RIG_KBUILD)
 RIG_TREE := 1
+endif
+override KDIR := $(abspath $(KDIR))
+ifdef RIG_TREE
 KSRC ?= $(RIG_KSRC)
 LLVM ?= -19
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
@@ -58,6 +61,13 @@ endif
 endif
 endif
 override KSRC := $(abspath $(KSRC))
+# DKMS (dkms.conf passes DKMS=1) appends CC=clang LD=ld.lld (Debian's dkms
+# 3.0) or LLVM=1 for a clang-built kernel: unversioned names, which
+# Debian's clang-N lacks. CC and LD are not passed on to the kernel's make,
+# which takes its compilers from LLVM, as above.
+ifdef DKMS
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+endif
 KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
