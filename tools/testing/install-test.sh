@@ -9,6 +9,7 @@
 #  b. make install INSTALL_MOD_PATH=DIR over the kernel's own modules, then
 #     make uninstall: updates/kvm.ko comes and goes, and depmod's view
 #     (modules.dep, modprobe --show-depends) follows. Needs our kvm.ko built.
+#  c. dkms.conf against our kvm.ko and the rig's release.
 source "$(dirname "$0")/lib.sh"
 main() {
     T="$REPO/tools/testing"
@@ -122,6 +123,20 @@ main() {
             ok "uninstall (updates/kvm.ko gone; modules.dep: $dep; modprobe kvm resolves to the kernel's)"
         else
             bad "uninstall (rc $rc; modules.dep: $dep; modprobe kvm resolves to $(resolves); $out)"
+        fi
+    fi
+
+    # c. dkms.conf: our kvm.ko carries its PACKAGE_VERSION (DKMS installs a
+    #    module over the kernel's only when versions differ), and its
+    #    BUILD_EXCLUSIVE_KERNEL takes this kernel and no 7.2 or 7.30.
+    if [ -f "$KO" ]; then
+        v=$(kernel_source_dir=$KBUILD; source "$REPO/dkms.conf"; echo "$PACKAGE_VERSION")
+        re=$(kernel_source_dir=$KBUILD; source "$REPO/dkms.conf"; echo "$BUILD_EXCLUSIVE_KERNEL")
+        kv=$(PATH="$PATH:/sbin:/usr/sbin" modinfo -F version "$KO")
+        if [ -n "$v" ] && [ "$kv" = "$v" ] && [[ $REL =~ $re ]] && ! [[ 7.2.0 =~ $re ]] && ! [[ 7.30.1 =~ $re ]]; then
+            ok "dkms.conf (kvm.ko version $kv is PACKAGE_VERSION; BUILD_EXCLUSIVE_KERNEL takes $REL, not 7.2.0 or 7.30.1)"
+        else
+            bad "dkms.conf (PACKAGE_VERSION '$v', kvm.ko version '$kv', BUILD_EXCLUSIVE_KERNEL '$re' on $REL)"
         fi
     fi
     [ $fails = 0 ]
