@@ -8,6 +8,9 @@
 #               selftests (ours, compared with upstream C), the guest boot, a
 #               dmesg scan
 #
+# On a real host (README.md, "On a real RISC-V host"):
+#   make KDIR=<kernel build dir> [KSRC=<its source>]; sudo make install KDIR=...
+#
 # Everything fetched or built outside this repo lives in $(CACHE).
 #
 # Inside the kernel build (M=...), kbuild reads the Kbuild file, not this one.
