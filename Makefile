@@ -8,6 +8,9 @@
 #               selftests (ours, compared with upstream C), the guest boot, a
 #               dmesg scan
 #
+# On a real host (README.md, "On a real RISC-V host"):
+#   make KDIR=<kernel build dir> [KSRC=<its source>]; sudo make install KDIR=...
+#
 # Everything fetched or built outside this repo lives in $(CACHE).
 #
 # Inside the kernel build (M=...), kbuild reads the Kbuild file, not this one.
@@ -15,13 +18,63 @@
 CACHE ?= $(if $(KVM_RISCV_CACHE),$(KVM_RISCV_CACHE),$(HOME)/.cache/kvm-riscv)
 export KVM_RISCV_CACHE := $(CACHE)
 T := tools/testing
-KSRC := $(CACHE)/linux-src
-KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
-KMAKE := $(MAKE) -C $(KBUILD) ARCH=riscv LLVM=-19
-export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module gen modules_install rootfs selftests images \
+# The rig's kernel: source in $(CACHE)/linux-src, O= build directory (with
+# RIG_KERNEL=lockdep, the variant with lock debugging).
+RIG_KSRC := $(CACHE)/linux-src
+RIG_KBUILD := $(CACHE)/build/kernel$(if $(RIG_KERNEL),-$(RIG_KERNEL))
+
+# The kernel the module is built against: KDIR, its build directory, and
+# KSRC, its source tree (KDIR's `source` link when it has one, else KDIR).
+# The rig's kernel, built first when its inputs changed, unless KDIR is
+# given: a given tree is only checked, never built.
+ifeq ($(origin KDIR),undefined)
+KDIR := $(RIG_KBUILD)
+RIG_TREE := 1
+endif
+override KDIR := $(abspath $(KDIR))
+ifdef RIG_TREE
+KSRC ?= $(RIG_KSRC)
+LLVM ?= -19
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+else
+KSRC ?= $(if $(wildcard $(KDIR)/source),$(realpath $(KDIR)/source),$(KDIR))
+# Compilers as the kernel was built: a clang-built kernel (CONFIG_CLANG_VERSION
+# is N0000 and more) with LLVM=-N when clang-N is installed, else LLVM=1; a
+# gcc-built one without LLVM. LLVM=... on the command line overrides.
+KCONFIG := $(firstword $(wildcard $(KDIR)/include/config/auto.conf $(KDIR)/.config))
+CLANG_MAJOR := $(if $(KCONFIG),$(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9]\{4\}$$/\1/p' $(KCONFIG)))
+ifeq ($(origin LLVM),undefined)
+LLVM := $(if $(CLANG_MAJOR),$(if $(shell command -v clang-$(CLANG_MAJOR)),-$(CLANG_MAJOR),1))
+endif
+# LLVM=1 (which DKMS passes for a clang-built kernel) wants an unversioned
+# clang; Debian's clang-N alone has none: use clang-N then.
+ifeq ($(LLVM),1)
+ifeq ($(shell command -v clang),)
+ifneq ($(and $(CLANG_MAJOR),$(shell command -v clang-$(CLANG_MAJOR))),)
+override LLVM := -$(CLANG_MAJOR)
+endif
+endif
+endif
+ifneq ($(CLANG_MAJOR),)
+ifneq ($(wildcard /usr/lib/llvm-$(CLANG_MAJOR)/lib),)
+export LIBCLANG_PATH ?= /usr/lib/llvm-$(CLANG_MAJOR)/lib
+endif
+endif
+endif
+override KSRC := $(abspath $(KSRC))
+# DKMS (dkms.conf passes DKMS=1) appends CC=clang LD=ld.lld (Debian's dkms
+# 3.0) or LLVM=1 for a clang-built kernel: unversioned names, which
+# Debian's clang-N lacks. CC and LD are not passed on to the kernel's make,
+# which takes its compilers from LLVM, as above.
+ifdef DKMS
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
+endif
+KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
+KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+
+.PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
 	run test test-ref quick unit c-remaining bench onereg aia aia-nosstc nacl \
 	fmt fmt-check clippy metrics clean distclean
 
@@ -29,7 +82,7 @@ all: module
 
 # The kernel build is redone only when its inputs change (a cold build takes
 # minutes); its stamp is the kernel image.
-KIMAGE := $(KBUILD)/arch/riscv/boot/Image
+KIMAGE := $(RIG_KBUILD)/arch/riscv/boot/Image
 $(KIMAGE): $(T)/host.config $(T)/build-kernel.sh
 	@$(MAKE) --no-print-directory deps
 	@bash $(T)/build-kernel.sh
@@ -41,8 +94,13 @@ deps:
 
 kernel: $(KIMAGE)
 
+# Before compiling: can the module be built against KDIR? One line saying
+# what is wrong and what to do, when not.
+check-kdir: $(if $(RIG_TREE),$(KIMAGE))
+	@LLVM="$(LLVM)" bash $(T)/check-kdir.sh "$(KDIR)" "$(KSRC)"
+
 # gen/: symlinks to the kernel tree's virt/kvm and arch/riscv/kvm sources.
-gen: $(KIMAGE)
+gen: check-kdir
 	@if [ "$$(readlink gen/.src 2>/dev/null)" != "$(KSRC)" ]; then \
 		rm -rf gen && mkdir -p gen/virt/kvm gen/arch && ln -s $(KSRC) gen/.src && \
 		for f in $(KSRC)/virt/kvm/*.[ch]; do ln -s "$$f" gen/virt/kvm/; done && \
@@ -50,7 +108,27 @@ gen: $(KIMAGE)
 
 module: gen
 	@$(KMAKE) M=$(CURDIR) modules
-	@echo "[rig] built $(CURDIR)/kvm.ko"
+	@echo "kvm-riscv: built $(CURDIR)/kvm.ko for Linux $(KREL) ($(KDIR))"
+
+# Our kvm.ko into KDIR's release's updates/ (under INSTALL_MOD_PATH when
+# set), which depmod ranks before the kernel's own kvm.ko: `modprobe kvm`
+# loads ours. uninstall removes it, and the kernel's is loaded again.
+MODPATH = $(if $(INSTALL_MOD_PATH),$(abspath $(INSTALL_MOD_PATH)))
+MODDIR = $(MODPATH)/lib/modules/$(KREL)
+RUN_DEPMOD = PATH="$$PATH:/sbin:/usr/sbin" depmod -a $(if $(MODPATH),-b $(MODPATH)) $(KREL)
+
+install:
+	@bash $(T)/check-kdir.sh --install "$(KDIR)" "$(CURDIR)/kvm.ko"
+	@$(KMAKE) --no-print-directory M=$(CURDIR) modules_install INSTALL_MOD_DIR=updates DEPMOD=true \
+		$(if $(MODPATH),INSTALL_MOD_PATH=$(MODPATH))
+	@$(RUN_DEPMOD)
+	@echo "kvm-riscv: installed $(MODDIR)/updates/kvm.ko; modprobe kvm loads it"
+
+uninstall:
+	@[ -n "$(KREL)" ] || { echo "kvm-riscv: KDIR=$(KDIR) has no include/config/kernel.release; give the KDIR you installed with" >&2; exit 1; }
+	@rm -f $(foreach s,'' .gz .xz .zst,$(MODDIR)/updates/kvm.ko$(s))
+	@if [ -d $(MODDIR) ]; then $(RUN_DEPMOD); fi
+	@echo "kvm-riscv: removed $(MODDIR)/updates/kvm.ko; modprobe kvm loads the kernel's own"
 
 # Upstream arch objects still linked into our kvm.ko, and their line count.
 c-remaining:
@@ -126,7 +204,7 @@ nacl: module images
 	@bash $(T)/nacl.sh
 
 clean:
-	@if [ -d $(KBUILD) ]; then $(KMAKE) M=$(CURDIR) clean; fi
+	@if [ -f $(KDIR)/Makefile ]; then $(KMAKE) M=$(CURDIR) clean; fi
 	rm -rf gen rust/kvm_riscv/bindings_generated.rs
 
 distclean: clean

@@ -15,7 +15,6 @@ main() {
     TESTS=$(echo "$*" | tr ' ' ,)
     [ "$MODE" = quick ] && [ -z "$TESTS" ] && \
         TESTS=get-reg-list,riscv/sbi_pmu_test,riscv/ebreak_test,guest_print_test,arch_timer,kvm_create_max_vcpus,tests/csr_swap_test,tests/pmu_fw_test,tests/pc_wrap_test
-    REL=$(cat "$KBUILD/include/config/kernel.release")
     B="$CACHE/build"
     RES="$CACHE/results"; mkdir -p "$RES"
     T="$REPO/tools/testing"
@@ -23,14 +22,13 @@ main() {
     gen_cpio() { (cd "$KBUILD" && bash "$GEN" "$@"); }
 
     # 1. Modules: the kernel's (upstream C kvm.ko, kept for reference runs) and
-    #    ours in updates/, which depmod ranks first, so `modprobe kvm` is ours.
+    #    ours, installed as the README says (make install, which runs depmod),
+    #    in updates/, which depmod ranks first, so `modprobe kvm` is ours.
     MODROOT="$B/modroot"
     rm -rf "$MODROOT"
-    make -s -C "$KBUILD" ARCH=riscv LLVM=-19 modules_install INSTALL_MOD_PATH="$MODROOT/usr" DEPMOD=true >/dev/null
+    make -s -C "$KBUILD" ARCH=riscv LLVM="$LLVM_SUFFIX" modules_install INSTALL_MOD_PATH="$MODROOT/usr" DEPMOD=true >/dev/null
     [ -f "$REPO/kvm.ko" ] || die "our kvm.ko is not built (make module)"
-    make -s -C "$KBUILD" ARCH=riscv LLVM=-19 M="$REPO" modules_install INSTALL_MOD_PATH="$MODROOT/usr" \
-        INSTALL_MOD_DIR=updates DEPMOD=true >/dev/null
-    depmod -b "$MODROOT/usr" "$REL"
+    make -s --no-print-directory -C "$REPO" install INSTALL_MOD_PATH="$MODROOT/usr" >/dev/null
 
     # 2. The nested guest: same kernel Image, busybox init.
     G="$B/guest-stage"

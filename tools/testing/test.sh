@@ -2,6 +2,7 @@
 # make test: every test, one line each, then "N passed, N failed".
 #  a. host unit tests (cargo test) of the pure-logic modules;
 #     rustfmt (make fmt-check) and clippy (make clippy, in a copy of the tree);
+#     the build-tree checks and make install/uninstall (install-test.sh);
 #  b. every riscv KVM selftest on our kvm.ko, in the emulated host;
 #  c. the QEMU/KVM guest boot of `make run`;
 #  d. a dmesg scan of that boot;
@@ -47,6 +48,15 @@ main() {
     }
     check_row rustfmt fmt-check.sh
     check_row clippy clippy.sh
+
+    # The build-tree refusals on doctored copies of the kernel tree, make
+    # install and make uninstall: a row per case of install-test.sh.
+    echo "== build-tree checks, make install and uninstall"
+    irc=0; iout=$(bash "$T/install-test.sh" 2>&1) || irc=$?
+    while read -r verdict rest; do
+        case "$verdict" in ok) ok "$rest" ;; FAIL) bad "$rest" ;; esac
+    done <<< "$iout"
+    if [ $irc != 0 ] && ! grep -q '^FAIL' <<< "$iout"; then echo "$iout" | tail -20; bad "install-test.sh (did not finish)"; fi
 
     # Reference verdicts of upstream C, cached.
     key=$( (cat "$KSRC/.unpacked" "$T/selftests.list" "$T/host.config") | sha256sum | cut -c1-12)
