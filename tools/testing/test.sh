@@ -14,7 +14,9 @@
 #     guest's timer is then KVM's hrtimer, which injects its interrupt;
 #  h. the emulated host on our NACL firmware (make nacl): the quick
 #     selftests, the guest boot and the AIA guests, ours and upstream C in
-#     one boot, through the SBI nested-acceleration paths.
+#     one boot, through the SBI nested-acceleration paths;
+#  i. the README's real-host commands against a second kernel tree
+#     (alt-tree.sh): make KDIR=..., make install, modprobe kvm.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
@@ -112,6 +114,11 @@ main() {
     echo "== the emulated host on the NACL firmware (make nacl), ours and upstream C in one boot"
     naclrc=0; bash "$T/nacl.sh" || naclrc=$?
 
+    # i. The README's real-host commands against a second kernel tree
+    #    (release 7.3.4-alt): make KDIR=..., make install, modprobe kvm.
+    echo "== our kvm.ko built with make KDIR=<a second tree>, installed with make install, loaded (alt-tree.sh)"
+    altrc=0; bash "$T/alt-tree.sh" || altrc=$?
+
     echo
     printf '%-36s %-6s %-6s\n' test ours C
     names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
@@ -146,6 +153,11 @@ main() {
         ok "guest_aia_nosstc (host without Sstc: hrtimer-injected guest timer, ours and upstream C)"
     else
         bad "guest_aia_nosstc (ours $ns_ours, upstream C $ns_c; see $RES/ours-aia.log)"
+    fi
+    if [ $altrc = 0 ]; then
+        ok "alt_tree (make KDIR=<second tree>, make install, modprobe kvm loads updates/kvm.ko of its release, guest boots)"
+    else
+        bad "alt_tree (see above and $RES/alt-run.log)"
     fi
     if [ $naclrc = 0 ]; then
         ok "nacl (NACL firmware: every verdict as upstream C's, sync_sret/redirects/hfence_ranged > 0, no violation of ours)"
