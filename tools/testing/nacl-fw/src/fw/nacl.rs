@@ -254,16 +254,30 @@ fn sync_all_csrs(sh: Shmem) {
     }
 }
 
-/// Writes every implemented CSR's value into the CSR space (after
-/// `set_shmem`, and when virtualisation turns off).
-fn refresh_csrs(sh: Shmem) {
+/// Which CSR-space words [`refresh_csrs`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Every known CSR's: the hardware value, 0 for one not implemented
+    /// (`set_shmem`).
+    All,
+    /// The implemented CSRs whose dirty bit is clear (virtualisation
+    /// turning off).
+    Clean,
+}
+
+/// Writes the hardware's CSR values into the CSR space.
+fn refresh_csrs(sh: Shmem, which: Refresh) {
     for (pos, c) in csrs::ALL.iter().enumerate() {
-        if implemented(pos) {
-            if let Some(i) = layout::csr_index(c.num as usize) {
-                if !sh.dirty(i) {
-                    sh.wr(Shmem::csr_word(i), hw::hcsr_read(c.num) as u64);
-                }
-            }
+        let Some(i) = layout::csr_index(c.num as usize) else {
+            continue;
+        };
+        let v = if implemented(pos) {
+            hw::hcsr_read(c.num) as u64
+        } else {
+            0
+        };
+        if which == Refresh::All || implemented(pos) && !sh.dirty(i) {
+            sh.wr(Shmem::csr_word(i), v);
         }
     }
 }
@@ -365,16 +379,25 @@ fn sync_all_hfences(sh: Shmem) {
 /// A NACL call.
 pub fn call(f: &mut Frame, fid: usize, a: [usize; 6]) -> Ret {
     let sh = Shmem(f.nacl.shmem);
-    let have = f.nacl.shmem != 0;
+    // The sync calls: counted (sync_sret in sync_sret()), and refused
+    // without shared memory.
+    let sync = match fid {
+        fid::SYNC_CSR => Some(("sync_csr", Some(&COUNT.sync_csr))),
+        fid::SYNC_HFENCE => Some(("sync_hfence", Some(&COUNT.sync_hfence))),
+        fid::SYNC_SRET => Some(("sync_sret", None)),
+        _ => None,
+    };
+    if let Some((_, Some(c))) = sync {
+        bump(c);
+    }
+    if let (Some((name, _)), 0) = (sync, f.nacl.shmem) {
+        violation!("{name} without shared memory");
+        return Ret::Value(err::NO_SHMEM, 0);
+    }
     match fid {
         fid::PROBE_FEATURE => Ret::Value(err::SUCCESS, (a[0] < fid::FEATURES) as usize),
         fid::SET_SHMEM => set_shmem(f, a[0], a[1], a[2]),
         fid::SYNC_CSR => {
-            bump(&COUNT.sync_csr);
-            if !have {
-                violation!("sync_csr without shared memory");
-                return Ret::Value(err::NO_SHMEM, 0);
-            }
             if a[0] == usize::MAX {
                 sync_all_csrs(sh);
                 return Ret::Value(err::SUCCESS, 0);
@@ -394,11 +417,6 @@ pub fn call(f: &mut Frame, fid: usize, a: [usize; 6]) -> Ret {
             }
         }
         fid::SYNC_HFENCE => {
-            bump(&COUNT.sync_hfence);
-            if !have {
-                violation!("sync_hfence without shared memory");
-                return Ret::Value(err::NO_SHMEM, 0);
-            }
             if a[0] == usize::MAX {
                 sync_all_hfences(sh);
             } else if a[0] < layout::HFENCE_ENTRIES {
@@ -410,10 +428,6 @@ pub fn call(f: &mut Frame, fid: usize, a: [usize; 6]) -> Ret {
             Ret::Value(err::SUCCESS, 0)
         }
         fid::SYNC_SRET => {
-            if !have {
-                violation!("sync_sret without shared memory");
-                return Ret::Value(err::NO_SHMEM, 0);
-            }
             sync_sret(f, sh);
             Ret::Handled
         }
@@ -444,17 +458,7 @@ fn set_shmem(f: &mut Frame, lo: usize, hi: usize, flags: usize) -> Ret {
             }
             f.nacl.shmem = addr;
             // The CSR space starts as the hardware's CSRs.
-            let sh = Shmem(addr);
-            for (pos, c) in csrs::ALL.iter().enumerate() {
-                if let Some(i) = layout::csr_index(c.num as usize) {
-                    let v = if implemented(pos) {
-                        hw::hcsr_read(c.num) as u64
-                    } else {
-                        0
-                    };
-                    sh.wr(Shmem::csr_word(i), v);
-                }
-            }
+            refresh_csrs(Shmem(addr), Refresh::All);
             Ret::Value(err::SUCCESS, 0)
         }
         Err(e) => {
@@ -557,13 +561,15 @@ pub fn guest_trap(f: &mut Frame, mcause: u64) {
         csr_set!(mie, MIE_SGEIE);
     }
     let sh = Shmem(f.nacl.shmem);
-    if f.nacl.swapped {
+    if f.nacl.swapped && f.nacl.shmem != 0 {
         f.nacl.swapped = false;
         let guest = hw::hcsr_read(0x600);
         hw::hcsr_write(0x600, sh.rd(layout::AUTOSWAP_HSTATUS_OFFSET) as usize);
         sh.wr(layout::AUTOSWAP_HSTATUS_OFFSET, guest as u64);
     }
-    refresh_csrs(sh);
+    if f.nacl.shmem != 0 {
+        refresh_csrs(sh, Refresh::Clean);
+    }
     csr_write!(mstatus, r.mstatus as usize);
     csr_write!(mepc, r.pc as usize);
 }
