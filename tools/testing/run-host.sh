@@ -17,6 +17,11 @@ main() {
         TESTS=get-reg-list,riscv/sbi_pmu_test,riscv/ebreak_test,guest_print_test,arch_timer,kvm_create_max_vcpus,tests/csr_swap_test,tests/pmu_fw_test,tests/pc_wrap_test
     B="$CACHE/build"
     RES="$CACHE/results"; mkdir -p "$RES"
+    # One emulated host at a time on this machine: the overlay and the
+    # result files in the cache are shared by every worktree, and two hosts
+    # on two cores would each run at half speed (timeouts).
+    exec 9>"$CACHE/emulated-host.lock"
+    flock -n 9 || { log "waiting for another emulated host to finish"; flock 9; }
     T="$REPO/tools/testing"
     GEN="$KSRC/usr/gen_initramfs.sh"
     gen_cpio() { (cd "$KBUILD" && bash "$GEN" "$@"); }
