@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug quick unit c-remaining bench onereg aia aia-nosstc nacl \
+	run test test-ref test-debug quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -202,6 +202,12 @@ aia-nosstc: module images
 # upstream C in one boot, with the firmware's counters and violations.
 nacl: module images
 	@bash $(T)/nacl.sh
+
+# The differential fuzzer (tools/testing/tests/kvm_fuzz): the same seeds on
+# ours and on upstream C in one boot. make test runs the fixed seeds; more
+# with SEEDS=1,2,... CASES=N (FUZZ_OPS operations a case).
+fuzz: module images
+	@SEEDS="$(SEEDS)" CASES="$(CASES)" bash $(T)/fuzz.sh
 
 # Ours and upstream C on the debug host kernel (KASAN, KFENCE, lockdep,
 # kmemleak, UBSAN, ...): quick selftests, ONE_REG dump, AIA guest. Not in

@@ -54,7 +54,13 @@ fn at(hva: c_ulong, off: usize, len: usize) -> UserSlice {
 /// `kvm_riscv_vcpu_record_steal_time()`: adds the steal time since the
 /// last update to the guest's record, under a sequence count the guest
 /// reads around it. A shared memory that no memslot backs any more is
-/// dropped; a failed access to it WARNs, as upstream. On the run loop.
+/// dropped. On the run loop.
+///
+/// A failed access to the record is skipped, as upstream does, but without
+/// upstream's WARN_ON: the VMM makes it fail by changing the protection of
+/// guest memory (kvm_fuzz, seed 2, cases 1 and 3), and a WARN that
+/// userspace can raise takes the host down under `panic_on_warn` (README,
+/// known differences).
 #[inline]
 pub(crate) fn record_steal_time(cx: &mut VcpuCtx<'_>) {
     if cx.sta().shmem != INVALID_GPA {
@@ -78,29 +84,21 @@ fn record(cx: &mut VcpuCtx<'_>) {
     let seq_at = || at(hva, base + SEQUENCE, 4);
     let steal_at = || at(hva, base + STEAL, 8);
     let Ok(seq) = seq_at().reader().read::<u32>() else {
-        kernel::warn_on!(true);
         return;
     };
     let seq = u32::from_le(seq).wrapping_add(1);
     if seq_at().writer().write(&seq.to_le()).is_err() {
-        kernel::warn_on!(true);
         return;
     }
-    match steal_at().reader().read::<u64>() {
-        Ok(steal) => {
-            let now = ffi::current_run_delay();
-            cx.sta().last_steal = now;
-            let steal = u64::from_le(steal).wrapping_add(now.wrapping_sub(last_steal));
-            kernel::warn_on!(steal_at().writer().write(&steal.to_le()).is_err());
-        }
-        Err(_) => {
-            kernel::warn_on!(true);
-        }
+    if let Ok(steal) = steal_at().reader().read::<u64>() {
+        let now = ffi::current_run_delay();
+        cx.sta().last_steal = now;
+        let steal = u64::from_le(steal).wrapping_add(now.wrapping_sub(last_steal));
+        // Failures from here on leave the record as the guest sees it
+        // half-way (an odd sequence count), as upstream.
+        let _ = steal_at().writer().write(&steal.to_le());
     }
-    kernel::warn_on!(seq_at()
-        .writer()
-        .write(&seq.wrapping_add(1).to_le())
-        .is_err());
+    let _ = seq_at().writer().write(&seq.wrapping_add(1).to_le());
     cx.mark_page_dirty(gfn);
 }
 

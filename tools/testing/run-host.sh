@@ -53,7 +53,7 @@ main() {
     O="$B/overlay"
     rm -rf "$O" && mkdir -p "$O/rig/selftests/riscv" "$O/rig/guest" "$O/usr/lib"
     install -m 755 "$T/host/init" "$O/init"
-    cp "$T/host/lib.sh" "$T/selftests.list" "$O/rig/"
+    cp "$T/host/lib.sh" "$T/selftests.list" "$T/oops.pat" "$O/rig/"
     for f in "$T"/host/mode-*; do [ -f "$f" ] && install -m 755 "$f" "$O/rig/"; done
     while read -r name _; do
         case "$name" in ''|'#'*) continue ;; esac

@@ -16,7 +16,9 @@
 #     selftests, the guest boot and the AIA guests, ours and upstream C in
 #     one boot, through the SBI nested-acceleration paths;
 #  i. the README's real-host commands against a second kernel tree
-#     (alt-tree.sh): make KDIR=..., make install, modprobe kvm.
+#     (alt-tree.sh): make KDIR=..., make install, modprobe kvm;
+#  j. the differential fuzzer's fixed seeds (make fuzz): ours and upstream
+#     C in one boot.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
@@ -119,6 +121,11 @@ main() {
     echo "== our kvm.ko built with make KDIR=<a second tree>, installed with make install, loaded (alt-tree.sh)"
     altrc=0; bash "$T/alt-tree.sh" || altrc=$?
 
+    # j. The differential fuzzer's fixed seeds (make fuzz): ours and
+    #    upstream C in one boot, every deterministic line the same.
+    echo "== the differential fuzzer, fixed seeds (make fuzz), ours and upstream C in one boot"
+    fuzzrc=0; bash "$T/fuzz.sh" || fuzzrc=$?
+
     echo
     printf '%-36s %-6s %-6s\n' test ours C
     names=$( (cut -d' ' -f1 "$REF"; cut -d' ' -f1 "$OURS") | awk '!seen[$0]++')
@@ -163,6 +170,11 @@ main() {
         ok "nacl (NACL firmware: every verdict as upstream C's, sync_sret/redirects/hfence_ranged > 0, no violation of ours)"
     else
         bad "nacl (see the make nacl output above and $RES/ours-nacl.log)"
+    fi
+    if [ $fuzzrc = 0 ]; then
+        ok "tests/kvm_fuzz (fixed seeds: ours and upstream C print the same lines, no splat of ours)"
+    else
+        bad "tests/kvm_fuzz (see the make fuzz output above and $RES/ours-fuzz.log)"
     fi
     if [ $hostrc != 0 ] && ! grep -q '^dmesg_scan' "$OURS"; then bad "host run (see $RES/ours-test.log)"; fi
     echo "$pass passed, $fail failed"
