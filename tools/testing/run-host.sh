@@ -6,7 +6,7 @@
 # Prints one line per result; results go to $CACHE/results/MOD-MODE.txt,
 # the console log to $CACHE/results/MOD-MODE.log.
 # Environment: RIG_CPU (QEMU -cpu of the host, default max), RIG_SMP,
-# RIG_MEM, RIG_APPEND, RIG_QEMU_EXTRA, RIG_REPEAT.
+# RIG_MEM, RIG_APPEND, RIG_QEMU_EXTRA, RIG_REPEAT, RIG_TIMEOUT (seconds).
 source "$(dirname "$0")/lib.sh"
 # The body is a function, so bash reads all of it before running it: an
 # edit of this file during a run cannot change the run.
@@ -70,6 +70,7 @@ main() {
     # 4. Boot.
     LOG="$RES/$MOD-$MODE.log"
     case "$MODE" in test) TO=2400 ;; shell) TO=100000 ;; *) TO=600 ;; esac
+    TO=${RIG_TIMEOUT:-$TO}
     MEM=${RIG_MEM:-4G}; SMP=${RIG_SMP:-2}
     APPEND="console=ttyS0 rig.mode=$MODE rig.mod=$MOD ${TESTS:+rig.tests=$TESTS} ${RIG_REPEAT:+rig.repeat=$RIG_REPEAT} ${RIG_APPEND:-}"
     QEMU=(qemu-system-riscv64 -M virt,aia=aplic-imsic,aia-guests=5 -cpu "${RIG_CPU:-max}" -smp "$SMP" -m "$MEM"

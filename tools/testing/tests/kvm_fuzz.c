@@ -4,7 +4,11 @@
  * backend, on the KVM selftests library.
  *
  *   kvm_fuzz [-s SEED] [-n CASES] [-c FIRST] [-o FILE] [-p PATTERNS]
- *            [-t CASE_SECONDS] [-x MAX_EXITS] [-v]
+ *            [-t CASE_SECONDS] [-x MAX_EXITS] [-k OPS_PER_CASE] [-m] [-v] [-R]
+ *
+ * -m writes "kvm_fuzz: seed S case N" to the kernel log before each case
+ * (at notice level: the console shows it, so a case that hangs the host is
+ * named); -v flushes every line; -R prints the registers of every block.
  *
  * Each case is a fresh VM (1 to 3 vCPUs, the library's few MiB of memory)
  * in a forked child, under an alarm of CASE_SECONDS; its operations come
@@ -191,6 +195,8 @@ void fz_trap(u64 *f)
 	}
 	if (epc != end)
 		gres.escaped = epc | 1;
+	/* Back to S mode, whatever a random sret left in sstatus.SPP. */
+	csr_set(CSR_SSTATUS, SR_SPP);
 	for (i = 1; i < 32; i++)
 		gres.regs[i] = f[i];
 	f[1] = gctx[0];
@@ -317,10 +323,14 @@ static u64 case_seed;
 static int verbose, print_regs;
 
 static void line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool racy;		/* a second thread is at work: nothing is compared */
+
 static void line(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (racy)
+		return;
 	fprintf(out, "c%lu ", cur_case);
 	va_start(ap, fmt);
 	vfprintf(out, fmt, ap);
@@ -382,7 +392,6 @@ static struct kvm_vcpu *vcpus[MAX_VCPUS];
 static int nvcpus;
 static int aia_fd = -1;
 static bool stuck;		/* vCPU 0 no longer answers: no more runs */
-static bool racy;		/* a second thread is at work: results are "?" */
 static unsigned int max_exits = 64;
 static u8 *page_ro, *page_none, *page_cross;	/* user buffers for ONE_REG */
 static u64 *reg_list[MAX_VCPUS];
@@ -582,23 +591,30 @@ static const char *exit_name(u32 r)
 
 /*
  * vCPU 0's registers as the library set them (pc at guest_code, the stack,
- * gp), taken before its first run; recover() puts them back after a run
+ * gp, satp, sstatus, ...), taken before its first run; recover() puts them back after a run
  * that failed (an error, a stop, a timeout) and runs the guest to its first
  * command boundary again, so that one case goes on exercising the guest.
  * At most 3 times a case.
  */
 #define NR_CORE	(sizeof(struct kvm_riscv_core) / sizeof(unsigned long))
-static unsigned long snap[NR_CORE];
+#define NR_CSR	(sizeof(struct kvm_riscv_csr) / sizeof(unsigned long))
+static unsigned long snap[NR_CORE + NR_CSR];
+
+/* The i-th register of the snapshot: the core registers, then the CSRs. */
+static u64 snap_id(unsigned int i)
+{
+	return i < NR_CORE ? RISCV_CORE_REG(regs.pc) + i : RISCV_GENERAL_CSR_REG(sstatus) + i - NR_CORE;
+}
 static bool have_snap;
 static int recoveries;
-static bool free_recovery;	/* after a race: does not count */
+static bool race_done;		/* the case ends after a race */
 
 static void take_snapshot(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < NR_CORE; i++) {
-		struct kvm_one_reg r = { .id = RISCV_CORE_REG(regs.pc) + i, .addr = (u64)&snap[i] };
+	for (i = 0; i < ARRAY_SIZE(snap); i++) {
+		struct kvm_one_reg r = { .id = snap_id(i), .addr = (u64)&snap[i] };
 
 		if (__vcpu_ioctl(vcpus[0], KVM_GET_ONE_REG, &r))
 			return;
@@ -615,15 +631,12 @@ static bool recover(void)
 	int rc = 0;
 	bool ok;
 
-	if (!have_snap || (recoveries >= 3 && !free_recovery))
+	if (!have_snap || recoveries >= 3)
 		return false;
-	if (free_recovery)
-		free_recovery = false;
-	else
-		recoveries++;
+	recoveries++;
 	rc |= __vcpu_ioctl(vcpus[0], KVM_SET_MP_STATE, &mp);
-	for (i = 0; i < NR_CORE; i++) {
-		struct kvm_one_reg r = { .id = RISCV_CORE_REG(regs.pc) + i, .addr = (u64)&snap[i] };
+	for (i = 0; i < ARRAY_SIZE(snap); i++) {
+		struct kvm_one_reg r = { .id = snap_id(i), .addr = (u64)&snap[i] };
 
 		rc |= __vcpu_ioctl(vcpus[0], KVM_SET_ONE_REG, &r);
 	}
@@ -975,8 +988,17 @@ static void op_exec(void)
 	for (i = 1; i < 31; i++)
 		gcmd.regs[i] = (i >= 10 && i <= 17) ? addr_value() : edge();
 	gcmd.regs[2] = addr_value();	/* sp: c.*sp loads and stores */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (i + 4 <= n && chance(3)) {
+			/* sret to the next instruction (sepc is not written otherwise) */
+			gcode[i++] = 0x00000297;	/* auipc t0, 0 */
+			gcode[i++] = 0x01028293;	/* addi t0, t0, 16 */
+			gcode[i++] = 0x14129073;	/* csrw sepc, t0 */
+			gcode[i] = 0x10200073;		/* sret */
+			continue;
+		}
 		gcode[i] = gen_insn();
+	}
 	gcode[n] = 0;			/* the end mark: illegal */
 	gcode[n + 1] = 0;
 	send_cmd();
@@ -1088,7 +1110,7 @@ static void op_sbi_script(void)
 	u64 a[6] = { 0 };
 	u64 sta = gpa_of(gsta);
 
-	switch (below(6)) {
+	switch (below(7)) {
 	case 0:	/* PMU: snapshot, SKIP_MATCH, counters started and stopped */
 		a[0] = chance(80) ? sta : edge();
 		a[1] = 0;
@@ -1137,6 +1159,12 @@ static void op_sbi_script(void)
 		break;
 	}
 	case 3:	/* HSM: status of every id, start bad and good, retentive suspend */
+		if (nvcpus > 1 && chance(50)) {
+			struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_STOPPED };
+
+			line("set_mp_state v1 stopped -> %s",
+			     ename(__vcpu_ioctl(vcpus[1], KVM_SET_MP_STATE, &mp)));
+		}
 		for (int i = 0; i < nvcpus + 1; i++) {
 			a[0] = i;
 			do_ecall(EXT_HSM, 2, a, false);
@@ -1154,6 +1182,21 @@ static void op_sbi_script(void)
 			line("interrupt v0 unset -> %s", ename(__vcpu_ioctl(vcpus[0], KVM_INTERRUPT, &irq)));
 		}
 		break;
+	case 6: {	/* SUSP: the other vCPUs stopped (or not), then system suspend */
+		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_STOPPED };
+
+		for (int i = 1; i < nvcpus; i++)
+			if (chance(80))
+				line("set_mp_state v%d stopped -> %s", i,
+				     ename(__vcpu_ioctl(vcpus[i], KVM_SET_MP_STATE, &mp)));
+		a[0] = chance(80) ? 0 : edge();			/* sleep type */
+		a[1] = chance(80) ? gpa_of(gcode) : edge();	/* resume address */
+		a[2] = edge();					/* opaque */
+		do_ecall(EXT_SUSP, chance(90) ? 0 : below(4), a, false);
+		/* Resumed, the guest runs at the resume address without paging. */
+		stuck = true;
+		break;
+	}
 	case 4:	/* DBCN: enabled through ONE_REG, then writes */
 		{
 			struct kvm_one_reg r = { .id = RISCV_SBI_EXT_REG(KVM_RISCV_SBI_EXT_DBCN),
@@ -1448,8 +1491,9 @@ static void op_race(void)
 	line("race kind=%d ops=%u", r.kind, r.n);
 	racy = false;
 	/*
-	 * Where the race left vCPU 0 is not compared: back to a known state
-	 * (no slot 7, no pending interrupt, the guest restarted).
+	 * Where the race left the VM is not compared, and cannot be: vCPU 0's
+	 * registers and the guest's memory depend on how far its run went.
+	 * The race ends the case (after cleaning up what it added).
 	 */
 	if (r.kind == 3) {
 		struct kvm_userspace_memory_region d = { .slot = 7 };
@@ -1462,7 +1506,7 @@ static void op_race(void)
 		ioctl(vcpus[0]->fd, KVM_INTERRUPT, &irq);
 	}
 	stuck = true;
-	free_recovery = true;
+	race_done = true;
 }
 
 static void op_wfi(void)
@@ -1673,7 +1717,7 @@ static void run_case(unsigned int nops_case)
 			op_memslot();
 		else if (w < 90)
 			op_aia();
-		else if (w < 94)
+		else if (w < 92)
 			op_race();
 		else if (w < 97)
 			op_wfi();
@@ -1681,6 +1725,8 @@ static void run_case(unsigned int nops_case)
 			op_close_early();
 		else
 			op_exec();
+		if (race_done)
+			return;
 	}
 	if (!stuck) {
 		memset(&gcmd, 0, sizeof(gcmd));
@@ -1695,7 +1741,7 @@ static void run_case(unsigned int nops_case)
 
 static regex_t pats[64];
 static int npats;
-static int kmsg = -1;
+static int kmsg = -1, kmsg_mark = -1;
 
 static void load_patterns(const char *path)
 {
@@ -1749,12 +1795,12 @@ static int scan_kmsg(unsigned long seed, unsigned long c)
 int main(int argc, char *argv[])
 {
 	unsigned long seed = 1, ncases = 10, first = 0, c, splat_cases = 0;
-	unsigned int secs = 30, nops_case = 40;
+	unsigned int secs = 30, nops_case = 80;
 	const char *pfile = NULL;
 	int opt;
 
 	out = stdout;
-	while ((opt = getopt(argc, argv, "s:n:c:o:p:t:x:k:vR")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:c:o:p:t:x:k:vRm")) != -1) {
 		switch (opt) {
 		case 's': seed = strtoul(optarg, NULL, 0); break;
 		case 'n': ncases = strtoul(optarg, NULL, 0); break;
@@ -1766,6 +1812,7 @@ int main(int argc, char *argv[])
 		case 'k': nops_case = strtoul(optarg, NULL, 0); break;
 		case 'v': verbose = 1; break;
 		case 'R': print_regs = 1; break;
+		case 'm': kmsg_mark = open("/dev/kmsg", O_WRONLY); break;
 		default:
 			fprintf(stderr, "usage: %s [-s SEED] [-n CASES] [-c FIRST] [-o FILE] [-p PATTERNS] "
 				"[-t CASE_SECONDS] [-x MAX_EXITS] [-k OPS_PER_CASE] [-v]\n", argv[0]);
@@ -1782,6 +1829,8 @@ int main(int argc, char *argv[])
 		int status, splats;
 		pid_t pid;
 
+		if (kmsg_mark >= 0)
+			dprintf(kmsg_mark, "<5>kvm_fuzz: seed %lu case %lu\n", seed, c);
 		fflush(out);
 		pid = fork();
 		TEST_ASSERT(pid >= 0, "fork");
