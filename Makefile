@@ -204,8 +204,8 @@ nacl: module images
 	@bash $(T)/nacl.sh
 
 # Ours and upstream C on the debug host kernel (KASAN, KFENCE, lockdep,
-# kmemleak, UBSAN, ...): quick selftests, ONE_REG dump, AIA guest. Not in
-# make test (the kernel alone takes a quarter of an hour cold).
+# kmemleak, UBSAN, ...): quick selftests, ONE_REG dump, AIA guest, the leak
+# loop. Not in make test (the kernel alone takes a quarter of an hour cold).
 test-debug: images
 	@bash $(T)/test-debug.sh
 
