@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
+	run test test-ref test-debug leak quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -210,10 +210,17 @@ fuzz: module images
 	@SEEDS="$(SEEDS)" CASES="$(CASES)" bash $(T)/fuzz.sh
 
 # Ours and upstream C on the debug host kernel (KASAN, KFENCE, lockdep,
-# kmemleak, UBSAN, ...): quick selftests, ONE_REG dump, AIA guest. Not in
-# make test (the kernel alone takes a quarter of an hour cold).
+# kmemleak, UBSAN, ...): quick selftests, ONE_REG dump, AIA guest, the leak
+# loop. Not in make test (the kernel alone takes a quarter of an hour cold).
 test-debug: images
 	@bash $(T)/test-debug.sh
+
+# The module leak loop on the debug host kernel: 30 times load, a workload
+# that reaches every allocation path, rmmod, for ours and upstream C in one
+# boot; kmemleak, leftover interrupts, Slab/Vmalloc/Percpu drift (also a
+# part of make test-debug).
+leak: images
+	@bash $(T)/leak.sh
 
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(KMAKE) M=$(CURDIR) clean; fi

@@ -69,7 +69,7 @@ main() {
 
     # 4. Boot.
     LOG="$RES/$MOD-$MODE.log"
-    case "$MODE" in test) TO=2400 ;; shell) TO=100000 ;; *) TO=600 ;; esac
+    case "$MODE" in test) TO=2400 ;; leak) TO=1200 ;; shell) TO=100000 ;; *) TO=600 ;; esac
     TO=${RIG_TIMEOUT:-$TO}
     MEM=${RIG_MEM:-4G}; SMP=${RIG_SMP:-2}
     APPEND="console=ttyS0 rig.mode=$MODE rig.mod=$MOD ${TESTS:+rig.tests=$TESTS} ${RIG_REPEAT:+rig.repeat=$RIG_REPEAT} ${RIG_APPEND:-}"

@@ -11,6 +11,9 @@
 #  - the in-kernel AIA guest (ours and C in one boot), and, as evidence for
 #    what it reports, the same on upstream C alone (lockdep reports once a
 #    boot, so ours-then-C cannot show C's own report);
+#  - the module leak loop (tools/testing/leak.sh, make leak: 30 times load,
+#    workload, rmmod, ours and C in one boot; kmemleak, leftover interrupts,
+#    Slab/Vmalloc/Percpu drift), which builds its own copy;
 # every boot followed by two kmemleak scans and the dmesg scan
 # (tools/testing/oops.pat). It passes when every verdict of ours equals C's
 # and every boot of ours is clean, except for reports that the C-only boot
@@ -50,6 +53,11 @@ main() {
     for m in ours ref; do
         grep -q "^guest_aia_$m PASS" "$RES/ours-aia.txt" 2>/dev/null || { echo "  aia ($m): FAIL"; rc=1; }
     done
+    # The leak loop: its verdicts and its kernel-log verdict (leak.sh).
+    local lk=PASS
+    bash "$REPO/tools/testing/leak.sh" > "$RES/debug-leak.out" 2>&1 || { lk=FAIL; rc=1; }
+    echo "  leak loop (make leak): $lk"
+    grep -E '^  (leak_|kernel log|host)' "$RES/debug-leak.out" | sed 's/^/  /'
     echo "  kernel-log scans (debug kernel):"
     local q_o q_c on ai ac
     q_o=$(scan quick-ours "$RES/debug-quick-ours.log"); q_c=$(scan quick-ref "$RES/debug-quick-ref.log")
