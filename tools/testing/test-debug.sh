@@ -11,6 +11,8 @@
 #  - the in-kernel AIA guest (ours and C in one boot), and, as evidence for
 #    what it reports, the same on upstream C alone (lockdep reports once a
 #    boot, so ours-then-C cannot show C's own report);
+#  - the fuzzer's fixed seeds (tools/testing/fuzz.sh, make fuzz), ours and
+#    C in one boot;
 #  - the module leak loop (tools/testing/leak.sh, make leak: 30 times load,
 #    workload, rmmod, ours and C in one boot; kmemleak, leftover interrupts,
 #    Slab/Vmalloc/Percpu drift), which builds its own copy;
@@ -53,6 +55,14 @@ main() {
     for m in ours ref; do
         grep -q "^guest_aia_$m PASS" "$RES/ours-aia.txt" 2>/dev/null || { echo "  aia ($m): FAIL"; rc=1; }
     done
+    # The fuzzer's fixed seeds (make fuzz), ours and C in one boot: every
+    # deterministic line the same, no splat of ours (KASAN, lockdep, UBSAN,
+    # ... name their seed and case) unless C shows it too.
+    local fz=PASS
+    bash "$T/fuzz.sh" > "$RES/debug-fuzz.out" 2>&1 || { fz=FAIL; rc=1; }
+    cp "$RES/ours-fuzz.log" "$RES/debug-fuzz.log"
+    echo "  fuzzer, fixed seeds (make fuzz): $fz"
+    grep -E '^  (fuzz seed=|operations|the |upstream C)' "$RES/debug-fuzz.out" | sed 's/^/  /'
     # The leak loop: its verdicts and its kernel-log verdict (leak.sh).
     local lk=PASS
     bash "$REPO/tools/testing/leak.sh" > "$RES/debug-leak.out" 2>&1 || { lk=FAIL; rc=1; }
