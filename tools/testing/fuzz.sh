@@ -14,10 +14,11 @@ main() {
     local RES="$CACHE/results" rc=0 seeds=${SEEDS:-1,2,3,4} cases=${CASES:-25} ops=${FUZZ_OPS:-80}
     mkdir -p "$RES"
     rm -f "$RES/ours-fuzz.txt" "$RES/ours-fuzz.log"
-    # A case takes well under a second on each module; the boot's limit
-    # grows with the run.
-    local n; n=$(( $(tr ',' '\n' <<< "$seeds" | grep -c .) * cases ))
-    RIG_TIMEOUT=$((600 + 3 * n)) RIG_APPEND="rig.seeds=$seeds rig.cases=$cases rig.fuzzops=$ops ${FUZZ_DUMP:+rig.fuzzdump=1} ${RIG_APPEND:-}" \
+    # A case takes well under a second on each module (some seconds on the
+    # debug kernel); the boot's limit grows with the run.
+    local n per=3; n=$(( $(tr ',' '\n' <<< "$seeds" | grep -c .) * cases ))
+    [ "$RIG_KERNEL" = debug ] && per=20
+    RIG_TIMEOUT=$((600 + per * n)) RIG_APPEND="rig.seeds=$seeds rig.cases=$cases rig.fuzzops=$ops ${FUZZ_DUMP:+rig.fuzzdump=1} ${RIG_APPEND:-}" \
         bash "$REPO/tools/testing/run-host.sh" fuzz ours >/dev/null || true
     local LOG="$RES/ours-fuzz.log"
     grep '^@@RIG fuzz [a-z]* seed=\|^@@RIG fuzz seed=\|^@@RIG note fuzz\|^@@RIG fuzz .* stderr kvm_fuzz: splat' "$LOG" | \
