@@ -106,8 +106,9 @@ gen: check-kdir
 		for f in $(KSRC)/virt/kvm/*.[ch]; do ln -s "$$f" gen/virt/kvm/; done && \
 		for f in $(KSRC)/arch/riscv/kvm/*.[chS]; do ln -s "$$f" gen/arch/; done; fi
 
+# `+`: make passes its jobserver only to lines that name $(MAKE) itself.
 module: gen
-	@$(KMAKE) M=$(CURDIR) modules
+	@+$(KMAKE) M=$(CURDIR) modules
 	@echo "kvm-riscv: built $(CURDIR)/kvm.ko for Linux $(KREL) ($(KDIR))"
 
 # Our kvm.ko into KDIR's release's updates/ (under INSTALL_MOD_PATH when
