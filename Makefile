@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug quick unit c-remaining bench onereg aia aia-nosstc nacl \
+	run test test-ref test-debug config-matrix quick unit c-remaining bench onereg aia aia-nosstc nacl \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -209,6 +209,14 @@ nacl: module images
 # make test (the kernel alone takes a quarter of an hour cold).
 test-debug: images
 	@bash $(T)/test-debug.sh
+
+# Our kvm.ko built (not run) against host kernels of other configurations
+# (tools/testing/matrix/*.config: tracepoints, no FPU, no vector, no SBI
+# PMU, CPU PM), plain and with CLIPPY=1, without a warning. Each kernel tree
+# is cached per configuration in $(CACHE)/build/matrix-<name>. Not in make
+# test (a cold run rebuilds five kernels). MATRIX="name ..." runs some.
+config-matrix: $(KIMAGE)
+	@bash $(T)/config-matrix.sh $(MATRIX)
 
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(KMAKE) M=$(CURDIR) clean; fi
