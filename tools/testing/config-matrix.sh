@@ -36,9 +36,9 @@
 # logs in $CACHE/results/matrix-<name>.log and the diagnostics one a line
 # in matrix-<name>-diagnostics.tsv.
 #
-# Not in make test: a cold run rebuilds five kernel trees (see README.md,
-# "make config-matrix", for its times), far over the few minutes a row of
-# make test may add.
+# Not in make test: a cold run rebuilds five kernel trees (README.md,
+# "Other host configurations", gives its times), far over the 5 minutes a
+# row of make test may add.
 source "$(dirname "$0")/lib.sh"
 
 # The targets a tree is built with, part of its hash: vmlinux (the Rust

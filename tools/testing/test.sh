@@ -17,6 +17,10 @@
 #     one boot, through the SBI nested-acceleration paths;
 #  i. the README's real-host commands against a second kernel tree
 #     (alt-tree.sh): make KDIR=..., make install, modprobe kvm.
+# Not here: make config-matrix (our kvm.ko against five other host
+# configurations), whose cold run rebuilds most of the kernel four times,
+# far beyond the 5 minutes a row may add (README.md, "Other host
+# configurations"); make test-debug, likewise.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.
