@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug leak quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
+	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -106,8 +106,9 @@ gen: check-kdir
 		for f in $(KSRC)/virt/kvm/*.[ch]; do ln -s "$$f" gen/virt/kvm/; done && \
 		for f in $(KSRC)/arch/riscv/kvm/*.[chS]; do ln -s "$$f" gen/arch/; done; fi
 
+# `+`: make passes its jobserver only to lines that name $(MAKE) itself.
 module: gen
-	@$(KMAKE) M=$(CURDIR) modules
+	@+$(KMAKE) M=$(CURDIR) modules
 	@echo "kvm-riscv: built $(CURDIR)/kvm.ko for Linux $(KREL) ($(KDIR))"
 
 # Our kvm.ko into KDIR's release's updates/ (under INSTALL_MOD_PATH when
@@ -221,6 +222,14 @@ test-debug: images
 # part of make test-debug).
 leak: images
 	@bash $(T)/leak.sh
+
+# Our kvm.ko built (not run) against host kernels of other configurations
+# (tools/testing/matrix/*.config: tracepoints, no FPU, no vector, no SBI
+# PMU, CPU PM), plain and with CLIPPY=1, without a warning. Each kernel tree
+# is cached per configuration in $(CACHE)/build/matrix-<name>. Not in make
+# test (a cold run rebuilds five kernels). MATRIX="name ..." runs some.
+config-matrix: $(KIMAGE)
+	@bash $(T)/config-matrix.sh $(MATRIX)
 
 clean:
 	@if [ -f $(KDIR)/Makefile ]; then $(KMAKE) M=$(CURDIR) clean; fi

@@ -60,6 +60,7 @@ mod percpu;
 #[cfg(CONFIG_RISCV_PMU_SBI)]
 #[path = "kvm_riscv/pmu.rs"]
 mod pmu;
+#[cfg(CONFIG_RISCV_PMU_SBI)]
 #[path = "kvm_riscv/pmu_logic.rs"]
 mod pmu_logic;
 #[path = "kvm_riscv/print.rs"]

@@ -30,7 +30,7 @@ use crate::nacl::{
 use crate::nospec::array_index_nospec;
 use crate::percpu::PerCpu;
 use crate::print::kvm_err;
-use crate::regs_logic::{u64_to_xlen, xlen_to_u64, Hvip};
+use crate::regs_logic::{bits, u64_to_xlen, xlen_to_u64, Hvip};
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use core::ffi::c_void;
 use kernel::cpu::CpuId;
@@ -325,7 +325,7 @@ pub(crate) fn hgei_interrupt() {
     ncsr_clear_now(csr::HGEIE, mask);
     // The handler runs with preemption off, on the CPU of the lines.
     with_hgei(CpuId::current(), |h| {
-        for i in crate::pmu_logic::bits(mask) {
+        for i in bits(mask) {
             if let Some(owner) = &h.owners[i] {
                 owner.vcpu().kick();
             }

@@ -12,9 +12,11 @@
 use crate::bindings as b;
 use crate::irq::IrqsOff;
 use core::marker::PhantomData;
-use kernel::error::code::ENOMEM;
 use kernel::num::casts::FromSafeCast;
-use kernel::prelude::*;
+
+// The vector buffers' allocation.
+#[cfg(CONFIG_RISCV_ISA_V)]
+use kernel::error::{code::ENOMEM, Result};
 
 /// Safe functions that call a C function with no precondition: it accepts
 /// any value of each argument, and its pointer arguments are references
@@ -122,8 +124,9 @@ pub(crate) fn trace_exit(_trap: &b::kvm_cpu_trap) {
 }
 
 /// Rewrites the current task's vector flags (`riscv_v_flags()`) to
-/// `f(flags)` when that is `Some`, and says whether it did: never without
-/// `CONFIG_RISCV_ISA_V` (no flags).
+/// `f(flags)` when that is `Some`, and says whether it did. (Only
+/// `CONFIG_RISCV_ISA_V` kernels have the flags.)
+#[cfg(CONFIG_RISCV_ISA_V)]
 #[inline(always)]
 fn rewrite_v_flags(f: impl FnOnce(u32) -> Option<u32>) -> bool {
     // SAFETY: the helper has no precondition and returns null (without
@@ -146,6 +149,7 @@ fn rewrite_v_flags(f: impl FnOnce(u32) -> Option<u32>) -> bool {
 /// If the current task's vector state waits to be restored into the vCPU
 /// context (`RISCV_V_VCPU_NEED_RESTORE`), marks it restored
 /// (`RISCV_V_VCPU_CTX`) and says so.
+#[cfg(CONFIG_RISCV_ISA_V)]
 #[inline(always)]
 pub(crate) fn take_vector_restore(_irqs: &IrqsOff) -> bool {
     let need = b::kvm_riscv_rs_const_KVM_RISCV_RS_V_VCPU_NEED_RESTORE;
@@ -193,14 +197,19 @@ macro_rules! fp_copies {
     )*};
 }
 
+// The routines exist only with CONFIG_FPU (vcpu_switch.S, asm/kvm_vcpu_fp.h).
 fp_copies! {
     /// Stores f0-f31 (32-bit) and fcsr into `cntx` (`__kvm_riscv_fp_f_save`).
+    #[cfg(CONFIG_FPU)]
     fn fp_f_save = b::__kvm_riscv_fp_f_save;
     /// Stores f0-f31 (64-bit) and fcsr into `cntx` (`__kvm_riscv_fp_d_save`).
+    #[cfg(CONFIG_FPU)]
     fn fp_d_save = b::__kvm_riscv_fp_d_save;
     /// Loads f0-f31 (32-bit) and fcsr from `cntx`.
+    #[cfg(CONFIG_FPU)]
     fn fp_f_restore = b::__kvm_riscv_fp_f_restore;
     /// Loads f0-f31 (64-bit) and fcsr from `cntx`.
+    #[cfg(CONFIG_FPU)]
     fn fp_d_restore = b::__kvm_riscv_fp_d_restore;
 }
 

@@ -793,6 +793,9 @@ vcpu_trace_calls! {
 
 impl VcpuCtx<'_> {
     /// Copies guest memory at `gpa` into `buf` (`kvm_vcpu_read_guest()`).
+    // The SBI PMU (its snapshot area and event info) is the only reader so
+    // far, and is compiled only with CONFIG_RISCV_PMU_SBI.
+    #[cfg_attr(not(CONFIG_RISCV_PMU_SBI), allow(dead_code))]
     pub(crate) fn read_guest(&mut self, gpa: u64, buf: &mut [u8]) -> Result {
         // SAFETY: the vCPU thread; `buf` is valid for its length.
         let rc = unsafe {
@@ -820,11 +823,13 @@ impl VcpuCtx<'_> {
 }
 
 // ---------------------------------------------------------------------------
-// The kernel-mode-vector callback.
+// The kernel-mode-vector callback (the kernel has it only with
+// CONFIG_RISCV_ISA_V).
 
 /// What the kernel's vector code asks of the vCPU running on this CPU when
 /// it wants the vector unit (`kvm_riscv_vcpu_flush_vector()`): `cx` is that
 /// vCPU's context, `None` if none runs here.
+#[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) trait VectorFlush {
     /// Saves the guest's vector state.
     fn flush(cx: Option<&mut VcpuCtx<'_>>);
@@ -837,6 +842,7 @@ pub(crate) trait VectorFlush {
 /// Called by the kernel's vector code on the running vCPU's own thread
 /// (`RISCV_V_VCPU_CTX` is only set there, from guest entry to put), with the
 /// vector context claimed, outside the vCPU's load and put.
+#[cfg(CONFIG_RISCV_ISA_V)]
 pub(crate) unsafe extern "C" fn vector_flush_entry<T: VectorFlush>() {
     // SAFETY: this CPU's running vCPU (`*this_cpu_ptr(kvm_get_running_vcpus())`),
     // read with preemption off (the vector context is claimed).

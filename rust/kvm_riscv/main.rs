@@ -144,6 +144,7 @@ fn teardown() {
     ffi::unregister_perf_callbacks();
 }
 
+#[cfg(CONFIG_RISCV_ISA_V)]
 fn host_has_vector() -> bool {
     host_has_ext(b::RISCV_ISA_EXT_ZVE32X)
 }

@@ -25,7 +25,7 @@ use crate::ffi::{self, OverflowEvent};
 use crate::handle::{pmu_sbi_extension, Pmc, PmuCallbacks, PmuParts, Vcpu, VcpuCtx};
 use crate::nospec::array_index_nospec;
 use crate::pmu_logic::{self as l, Counters, EventType};
-use crate::regs_logic::{u64_to_xlen, xlen_to_u64};
+use crate::regs_logic::{bits, u64_to_xlen, xlen_to_u64};
 use crate::sbi_logic::SbiError;
 use crate::vcpu_irq::IRQ_PMU_OVF;
 use kernel::alloc::{flags, KBox, KVVec};
@@ -433,7 +433,7 @@ fn ctr_start(
     }
     let mut k = cx.pmu();
     let mut ret = Ok(());
-    for i in l::bits(mask) {
+    for i in bits(mask) {
         let idx = array_index_nospec(i + base, l::MAX_COUNTERS);
         if in_use(&k) & (1 << idx) == 0 {
             continue;
@@ -488,7 +488,7 @@ fn ctr_stop(cx: &mut VcpuCtx<'_>, base: c_ulong, mask: c_ulong, fl: c_ulong) -> 
     let reset = fl & flag::STOP_RESET != 0;
     let mut ret = Ok(());
     let mut update_shmem = false;
-    for i in l::bits(mask) {
+    for i in bits(mask) {
         let idx = array_index_nospec(i + base, l::MAX_COUNTERS);
         if in_use(&k) & (1 << idx) == 0 {
             continue;
@@ -662,7 +662,7 @@ pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
 pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
     let v = cx.vcpu();
     let mut k = cx.pmu();
-    for i in l::bits(*k.pmc_in_use) {
+    for i in bits(*k.pmc_in_use) {
         let mut pmc = k.pmcs.get(i);
         *pmc.counter_val = 0;
         pmc.release_perf_event();

@@ -6,7 +6,7 @@
 //! `core` is used: host `cargo test` covers it; `pmu.rs` checks the
 //! constants against the kernel's headers at build time.
 
-use crate::regs_logic::{u64_to_xlen, xlen_to_u64, CacheEvent, CtrInfo, EventIdx};
+use crate::regs_logic::{bits, u64_to_xlen, xlen_to_u64, CacheEvent, CtrInfo, EventIdx};
 
 /// Counters a vCPU may have: 32 hardware (the CSR counter space) and 32
 /// firmware ones, one bitmap word.
@@ -169,12 +169,6 @@ impl Counters {
             .map(|i| base.wrapping_add(i))
             .find(|&idx| idx >= min && idx < max && in_use & (1 << idx) == 0)
     }
-}
-
-/// The set bits of `mask`, lowest first.
-pub(crate) fn bits(mask: usize) -> impl Iterator<Item = usize> {
-    // CAST: 64.
-    (0..usize::BITS as usize).filter(move |i| mask & (1 << i) != 0)
 }
 
 /// The counter info word (`union sbi_pmu_ctr_info`, RV64, [`CtrInfo`]):

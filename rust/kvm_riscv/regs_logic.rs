@@ -37,6 +37,12 @@ pub(crate) const fn xlen_to_u64(v: usize) -> u64 {
     v as u64
 }
 
+/// The set bits of the XLEN register value `mask`, lowest first.
+pub(crate) fn bits(mask: usize) -> impl Iterator<Item = usize> {
+    // CAST: 64.
+    (0..usize::BITS as usize).filter(move |i| mask & (1 << i) != 0)
+}
+
 /// Bits `hi:lo` (inclusive) of a 64-bit register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Field {

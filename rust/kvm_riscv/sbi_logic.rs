@@ -49,6 +49,10 @@ impl SbiError {
     }
 
     /// The SBI error code of this error, for `a0`.
+    // Its only kernel user is the SBI PMU, compiled only with
+    // CONFIG_RISCV_PMU_SBI (this pure module names no kernel option: host
+    // cargo test builds it too).
+    #[allow(dead_code)]
     pub(crate) const fn code(self) -> i64 {
         match self {
             Self::Failure => -1,

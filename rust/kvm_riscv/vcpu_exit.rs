@@ -12,7 +12,9 @@ use crate::regs_logic::{xlen_to_u64, Henvcfg, Hstatus};
 use crate::vcpu_exit_logic::{self as trap, exc, Access, Exit, FwEvent};
 use crate::vcpu_insn;
 use kernel::error::code::*;
-use kernel::ffi::{c_int, c_ulong};
+use kernel::ffi::c_int;
+#[cfg(CONFIG_RISCV_PMU_SBI)]
+use kernel::ffi::c_ulong;
 use kernel::num::casts::u32_as_usize;
 
 /// Sends a trap to the guest's VS-mode trap vector

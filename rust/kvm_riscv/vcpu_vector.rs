@@ -18,14 +18,13 @@
 //! succeeds), as the stubs of `asm/kvm_vcpu_vector.h`.
 
 use crate::bindings as b;
-use crate::ffi;
 use crate::handle::VcpuCtx;
 use crate::irq::IrqsOff;
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
 #[cfg(CONFIG_RISCV_ISA_V)]
-use crate::{isa, isa_logic::Ext};
+use crate::{ffi, isa, isa_logic::Ext};
 #[cfg(CONFIG_RISCV_ISA_V)]
 use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(CONFIG_RISCV_ISA_V)]

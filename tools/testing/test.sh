@@ -19,6 +19,10 @@
 #     (alt-tree.sh): make KDIR=..., make install, modprobe kvm;
 #  j. the differential fuzzer's fixed seeds (make fuzz): ours and upstream
 #     C in one boot.
+# Not here: make config-matrix (our kvm.ko against five other host
+# configurations), whose cold run rebuilds most of the kernel four times,
+# far beyond the 5 minutes a row may add (README.md, "Other host
+# configurations"); make test-debug and make leak, likewise.
 # Our verdicts are compared with upstream C's (run once and cached per
 # kernel version, test list and host config): a test passes when our
 # verdict equals C's; any difference fails.

@@ -664,13 +664,6 @@ mod pmu_logic_tests {
         );
         assert_eq!(initial_ctr_info(c, 39, 47, 0xc00), None);
     }
-
-    #[test]
-    fn set_bits() {
-        assert_eq!(bits(0).count(), 0);
-        assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
-        assert_eq!(bits(1 << 63).collect::<Vec<_>>(), vec![63]);
-    }
 }
 
 #[cfg(test)]
@@ -1402,6 +1395,13 @@ mod regs_logic_tests {
             }
         }
         assert_eq!(union, defined);
+    }
+
+    #[test]
+    fn set_bits() {
+        assert_eq!(bits(0).count(), 0);
+        assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(bits(1 << 63).collect::<Vec<_>>(), vec![63]);
     }
 
     #[test]
