@@ -1605,11 +1605,13 @@ static void op_aia(void)
 
 		if (group == 4 && chance(70))	/* IMSIC: (vcpu << 12) | isel */
 			attr = (below(nvcpus + 1) << 12) | PICK(((u64[]){ 0x70, 0x72, 0x80, 0x81, 0xc0, 0xff, 0x100 }));
+		bool null = chance(5);
+
 		val = edge();
-		rc = aia_attr(op, group, attr, chance(95) ? &val : NULL);
-		line("aia %s group=%u attr=0x%llx val=%s -> %s%s", op == 0 ? "set" : op == 1 ? "get" : "has",
-		     group, (unsigned long long)attr, "*", ename(rc), "");
-		if (op == 1 && rc == 0)
+		line("aia %s group=%u attr=0x%llx val=%s -> %s", op == 0 ? "set" : op == 1 ? "get" : "has",
+		     group, (unsigned long long)attr, null ? "null" : "buf",
+		     ename(aia_attr(op, group, attr, null ? NULL : &val)));
+		if (op == 1 && !null)
 			line("aia get value 0x%llx", (unsigned long long)val);
 		break;
 	}
