@@ -567,9 +567,6 @@ static void op_reg_list(void)
 /* ---------------------------------------------------------------------- */
 /* Running vCPU 0.                                                         */
 
-/* What vCPU 0 saw while a second thread raced with it is not compared. */
-#define rline(...)	do { if (!racy) line(__VA_ARGS__); } while (0)
-
 static const char *exit_name(u32 r)
 {
 	static char s[16];
@@ -660,7 +657,7 @@ static bool recover(void)
 static bool run_vcpu0(const char *what)
 {
 	if (stuck && (racy || !recover())) {
-		rline("run %s skipped (vCPU 0 stopped answering)", what);
+		line("run %s skipped (vCPU 0 stopped answering)", what);
 		return false;
 	}
 	return run_loop(what);
@@ -679,10 +676,8 @@ static bool run_loop(const char *what)
 		rc = __vcpu_run(vcpu);
 		arm(0);
 		if (rc < 0) {
-			rline("run %s #%u -> %s", what, n, ename(rc));
-			if (errno == EINTR)
-				stuck = true;
-			if (errno != EINTR && errno != EAGAIN)
+			line("run %s #%u -> %s", what, n, ename(rc));
+			if (errno != EAGAIN)
 				stuck = true;
 			return false;
 		}
@@ -695,22 +690,22 @@ static bool run_loop(const char *what)
 
 					if (get_ucall(vcpu, &uc) == UCALL_SYNC)
 						return true;
-					rline("run %s #%u -> ucall %lu", what, n, (unsigned long)uc.cmd);
+					line("run %s #%u -> ucall %lu", what, n, (unsigned long)uc.cmd);
 					stuck = true;
 					return false;
 				}
-				rline("run %s #%u -> unexpected trap in the guest", what, n);
+				line("run %s #%u -> unexpected trap in the guest", what, n);
 				stuck = true;
 				return false;
 			}
-			rline("run %s #%u -> SBI ext=0x%lx fid=0x%lx a0=0x%lx a1=0x%lx a2=0x%lx", what, n,
+			line("run %s #%u -> SBI ext=0x%lx fid=0x%lx a0=0x%lx a1=0x%lx a2=0x%lx", what, n,
 			     run->riscv_sbi.extension_id, run->riscv_sbi.function_id,
 			     run->riscv_sbi.args[0], run->riscv_sbi.args[1], run->riscv_sbi.args[2]);
 			run->riscv_sbi.ret[0] = (ls & 1) ? 0 : -(long)(ls % 12);
 			run->riscv_sbi.ret[1] = ls >> 8;
 			break;
 		case KVM_EXIT_MMIO:
-			rline("run %s #%u -> MMIO addr=0x%llx len=%u w=%u data=0x%llx", what, n,
+			line("run %s #%u -> MMIO addr=0x%llx len=%u w=%u data=0x%llx", what, n,
 			     (unsigned long long)run->mmio.phys_addr, run->mmio.len, run->mmio.is_write,
 			     run->mmio.is_write ? (unsigned long long)*(u64 *)run->mmio.data &
 				(run->mmio.len >= 8 ? ~0ULL : (1ULL << (8 * run->mmio.len)) - 1) : 0ULL);
@@ -718,29 +713,29 @@ static bool run_loop(const char *what)
 				memcpy(run->mmio.data, &ls, sizeof(run->mmio.data));
 			break;
 		case KVM_EXIT_RISCV_CSR:
-			rline("run %s #%u -> CSR num=0x%lx new=0x%lx mask=0x%lx", what, n,
+			line("run %s #%u -> CSR num=0x%lx new=0x%lx mask=0x%lx", what, n,
 			     run->riscv_csr.csr_num, run->riscv_csr.new_value, run->riscv_csr.write_mask);
 			run->riscv_csr.ret_value = ls;
 			break;
 		case KVM_EXIT_DEBUG: {
 			u64 pc = vcpu_get_reg(vcpu, RISCV_CORE_REG(regs.pc));
 
-			rline("run %s #%u -> DEBUG pc=0x%llx", what, n, (unsigned long long)pc);
+			line("run %s #%u -> DEBUG pc=0x%llx", what, n, (unsigned long long)pc);
 			vcpu_set_reg(vcpu, RISCV_CORE_REG(regs.pc), pc + 4);
 			break;
 		}
 		case KVM_EXIT_SYSTEM_EVENT:
-			rline("run %s #%u -> SYSTEM_EVENT type=%u ndata=%u data0=0x%llx", what, n,
+			line("run %s #%u -> SYSTEM_EVENT type=%u ndata=%u data0=0x%llx", what, n,
 			     run->system_event.type, run->system_event.ndata,
 			     (unsigned long long)run->system_event.data[0]);
 			if (run->system_event.type != KVM_SYSTEM_EVENT_SUSPEND)
 				stuck = true;
 			return false;
 		case KVM_EXIT_INTR:
-			rline("run %s #%u -> INTR", what, n);
+			line("run %s #%u -> INTR", what, n);
 			break;
 		default:
-			rline("run %s #%u -> %s", what, n, exit_name(run->exit_reason));
+			line("run %s #%u -> %s", what, n, exit_name(run->exit_reason));
 			stuck = true;
 			return false;
 		}
@@ -753,13 +748,13 @@ static bool run_loop(const char *what)
 			case 3: run->riscv_sbi.ret[0] = ls; run->riscv_sbi.ret[1] = ~ls; break;
 			default: run->immediate_exit = 1; break;
 			}
-			rline("run %s #%u corrupted kvm_run (%llu)", what, n,
+			line("run %s #%u corrupted kvm_run (%llu)", what, n,
 			     (unsigned long long)((corrupt >> 40) % 5));
 		}
 		if (run->immediate_exit && (ls & 3) == 0)
 			run->immediate_exit = 0;
 	}
-	rline("run %s: no command boundary after %u exits", what, n);
+	line("run %s: no command boundary after %u exits", what, n);
 	stuck = true;
 	return false;
 }
@@ -948,7 +943,7 @@ static u32 gen_insn(void)
 		return mem_insn();
 	case 17:
 		return system_insn();
-	case 18: {	/* compressed loads and stores through a0..a5's low regs */
+	case 18: {	/* compressed loads and stores (x8..x12 as the base) */
 		u32 f3 = below(2) ? 2 + below(2) : 6 + below(2);
 		u32 c = (f3 << 13) | (below(8) << 10) | ((below(5)) << 7) | (below(4) << 5) |
 			(below(8) << 2);
