@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg aia aia-nosstc nacl fuzz \
+	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi aia aia-nosstc nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -187,6 +187,11 @@ bench: module images
 # ONE_REG conformance: our dump and upstream C's, in one boot, byte for byte.
 onereg: module images
 	@bash $(T)/onereg.sh
+
+# SBI conformance: what guests see of every SBI extension, and what
+# userspace sees, ours and upstream C in one boot, byte for byte.
+sbi: module images
+	@bash $(T)/sbi.sh
 
 # A QEMU/KVM guest with the in-kernel AIA irqchip, ours and upstream C in one
 # boot: IPIs and timer interrupts reach both vCPUs.

@@ -8,6 +8,8 @@
 #  d. a dmesg scan of that boot;
 #  e. the ONE_REG conformance dump (make onereg): ours and upstream C in one
 #     boot, byte for byte;
+#  e2. the SBI conformance dump (make sbi): ours and upstream C in one
+#     boot, byte for byte, each run twice (the dump is deterministic);
 #  f. the QEMU/KVM guest with the in-kernel AIA irqchip (make aia): ours and
 #     upstream C in one boot, IPIs and timer interrupts on both vCPUs;
 #  g. the same on an emulated host without Sstc (make aia-nosstc): the
@@ -93,6 +95,19 @@ main() {
     onereg_c=FAIL
     grep -q '^@@RIG onereg ref rc=0 ' "$RES/ours-onereg.log" 2>/dev/null && onereg_c=PASS
 
+    # e2. SBI conformance: its own boot, both modules. Ours PASS: our two
+    #     runs and upstream C's are identical, every run exited 0 and the
+    #     boot was clean; C PASS: upstream C's two runs exited 0 and are
+    #     identical.
+    echo "== SBI conformance dump (make sbi), ours and upstream C in one boot"
+    sbi_ours=PASS; bash "$T/sbi.sh" || sbi_ours=FAIL
+    sbi_c=FAIL
+    if grep -q '^@@RIG sbi ref rc=0 ' "$RES/ours-sbi.log" 2>/dev/null && \
+       grep -q '^@@RIG sbi ref2 rc=0 ' "$RES/ours-sbi.log" && \
+       grep -q '^@@RIG sbi runs on upstream C identical' "$RES/ours-sbi.log"; then
+        sbi_c=PASS
+    fi
+
     # f. In-kernel AIA guest: its own boot, both modules. Ours PASS: the
     #    guest passed on our kvm.ko and the boot was clean (end reached, dmesg
     #    scan passed); C PASS: the guest passed on upstream C.
@@ -140,6 +155,8 @@ main() {
     done
     printf '%-36s %-6s %-6s%s\n' tests/onereg_conformance "$onereg_ours" "$onereg_c" \
         "$([ "$onereg_ours" = "$onereg_c" ] || echo '   <-- differs')"
+    printf '%-36s %-6s %-6s%s\n' tests/sbi_conformance "$sbi_ours" "$sbi_c" \
+        "$([ "$sbi_ours" = "$sbi_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia "$aia_ours" "$aia_c" \
         "$([ "$aia_ours" = "$aia_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia_nosstc "$ns_ours" "$ns_c" \
@@ -154,6 +171,11 @@ main() {
         ok "tests/onereg_conformance (ours and upstream C dumps identical)"
     else
         bad "tests/onereg_conformance (ours $onereg_ours, upstream C $onereg_c; see $RES/ours-onereg.log)"
+    fi
+    if [ "$sbi_ours" = PASS ] && [ "$sbi_c" = PASS ]; then
+        ok "tests/sbi_conformance (ours and upstream C dumps identical, each deterministic)"
+    else
+        bad "tests/sbi_conformance (ours $sbi_ours, upstream C $sbi_c; see $RES/ours-sbi.log)"
     fi
     if [ "$aia_ours" = PASS ] && [ "$aia_c" = PASS ] && [ $aiarc = 0 ]; then
         ok "guest_aia (in-kernel AIA guest, ours and upstream C)"
