@@ -86,7 +86,7 @@
 /* ---------------------------------------------------------------------- */
 /* The guest.                                                              */
 
-enum { CMD_ECALL = 1, CMD_SIP, CMD_MISALIGNED };
+enum { CMD_ECALL = 1, CMD_SIP, CMD_MISALIGNED, CMD_TOUCH };
 
 /* Command flags. */
 #define F_TIME_A0	1UL	/* a0 += the time CSR */
@@ -294,8 +294,11 @@ static void run_cmd(struct gslot *s)
 			gdata[i] = 0x10 + i;
 		MIS_REC(s, 0, mis_load((u64)&gdata[1]));
 		MIS_REC(s, 1, (mis_store((u64)&gdata[3], 0x1122334455667788UL), 0));
-		MIS_REC(s, 2, mis_amo((u64)&gdata[6]));
+		MIS_REC(s, 2, mis_amo((u64)&gdata[14]));	/* across 16 bytes */
 		MIS_REC(s, 3, *(volatile u64 *)&gdata[0]);
+		break;
+	case CMD_TOUCH:
+		s->r[0] = READ_ONCE(gmask[0]) + READ_ONCE(gmask[1]);
 		break;
 	}
 }
@@ -426,6 +429,7 @@ struct vmc {
 	u32 id[NVCPU];
 	struct gslot *slot[NVCPU];	/* host view of each vCPU's slot */
 	u64 entries[NVCPU];		/* trampoline entries printed so far */
+	bool stuck[NVCPU];		/* no command boundary any more: not run again */
 };
 
 static u32 mp_state(struct kvm_vcpu *vcpu)
@@ -564,10 +568,25 @@ static int vidx(struct vmc *c, u32 id)
 /* Run vCPU id (a stopped one, or one whose command is in its slot). */
 static int step(struct vmc *c, u32 id, int max_eintr)
 {
-	int i = vidx(c, id), st = run_vcpu(c, i, max_eintr);
+	int i = vidx(c, id), st;
 
+	if (c->stuck[i])
+		return ST_STUCK;
+	st = run_vcpu(c, i, max_eintr);
 	show_entries(c);
+	if (st == ST_STUCK || st == ST_ERROR)
+		c->stuck[i] = true;
 	return st;
+}
+
+/* KVM_SET_MP_STATE STOPPED from userspace. */
+static void host_stop(struct vmc *c, u32 id)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_STOPPED };
+	int i = vidx(c, id);
+
+	line("v%u set_mp_state stopped -> %s", id,
+	     errname(__vcpu_ioctl(c->v[i], KVM_SET_MP_STATE, &mp) ? errno : 0));
 }
 
 /* Run vCPU id (one just started) to its command boundary, and say so. */
@@ -586,6 +605,7 @@ static int ecall6(struct vmc *c, u32 id, u64 flags, u64 ext, u64 fid, u64 a0, u6
 {
 	struct gslot *s = c->slot[vidx(c, id)];
 	char args[160];
+	u64 entries;
 	int st, n;
 
 	n = snprintf(args, sizeof(args), "a0=%s0x%llx a1=0x%llx a2=0x%llx",
@@ -609,9 +629,16 @@ static int ecall6(struct vmc *c, u32 id, u64 flags, u64 ext, u64 fid, u64 a0, u6
 	s->a[6] = fid;
 	s->a[7] = ext;
 	memset(s->r, 0xee, sizeof(s->r));
+	entries = s->entries;
 	st = step(c, id, 20);
 	if (st != ST_SYNC) {
 		line("  -> %s mp=[%s]", st_str(st), mp_str(c));
+		if (st == ST_STUCK || st == ST_ERROR)
+			failures++;
+		return st;
+	}
+	if (s->entries != entries) {
+		line("  -> entered at the trampoline mp=[%s]", mp_str(c));
 		return st;
 	}
 	if (s->r[3])
@@ -892,6 +919,15 @@ static void misaligned(struct vmc *c, u32 id)
 	     (unsigned long long)s->r[6]);
 }
 
+/* The guest reads gmask (so that its G-stage mapping exists). */
+static void touch(struct vmc *c, u32 id)
+{
+	struct gslot *s = c->slot[vidx(c, id)];
+
+	s->kind = CMD_TOUCH;
+	line("v%u reads the hart mask -> %s", id, st_str(step(c, id, 20)));
+}
+
 static void sec_misaligned(struct vmc *c)
 {
 	EC(c, 0, EXT_FWFT, 1, 0, 0, 0);
@@ -993,8 +1029,8 @@ static void sec_susp_single(struct vmc *c)
 	EC(c, 0, EXT_SUSP, 1, 0, TRAMP_GPA, 0x99);
 	/* suspend to RAM: to userspace, then the vCPU resumes at the trampoline */
 	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0x99);
-	EC(c, 0, EXT_SUSP, 0, 1UL << 32, TRAMP_GPA + 1, 0xaa);
-	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA + 2, 0xbb);
+	EC(c, 0, EXT_SUSP, 0, 1UL << 32, TRAMP_GPA + 2, 0xaa);
+	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0xbc);
 	/* the FWFT lock is gone after the resume (a reset) */
 	sec_fwft_lock(c, 0, 0, 1);
 	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0xcc);
@@ -1044,6 +1080,9 @@ static void sec_multi(struct vmc *c)
 		hm[1] = 0;
 		hm[2] = 0;
 	}
+	EC(c, 0, 4, 0, gva_mask, 0x1111, 0);		/* not touched by the guest yet */
+	sip_sweep(c);
+	touch(c, 0);
 	EC(c, 0, 4, 0, gva_mask, 0x1111, 0);
 	sip_sweep(c);
 	EC(c, 0, 4, 0, 0, 0x1111, 0);			/* all */
@@ -1076,11 +1115,15 @@ static void sec_multi(struct vmc *c)
 	/* an IPI pending before the stop is gone after the start */
 	EC(c, 0, EXT_IPI, 0, 1, 3, 0);
 	EC(c, 3, EXT_HSM, 1, 0, 0, 0);
-	EC(c, 0, EXT_HSM, 0, 3, TRAMP_GPA + 1, 0x33);	/* odd address */
+	EC(c, 0, EXT_HSM, 0, 3, TRAMP_GPA + 2, 0x33);	/* 2-byte aligned */
 	run_line(c, 3);
 	sip_sweep(c);
+	/* an odd address: only what hart_start says (the emulated CPU decides the rest) */
 	EC(c, 3, EXT_HSM, 1, 0, 0, 0);
-	EC(c, 0, EXT_HSM, 0, 3, TRAMP_GPA + 2, 0x34);
+	EC(c, 0, EXT_HSM, 0, 3, TRAMP_GPA + 1, 0x34);
+	host_stop(c, 3);
+	EC(c, 0, EXT_HSM, 2, 3, 0, 0);
+	EC(c, 0, EXT_HSM, 0, 3, TRAMP_GPA, 0x34);
 	run_line(c, 3);
 	/* the FWFT lock of 3 is gone once it was stopped and started again */
 	sec_fwft_lock(c, 3, 0, 1);
@@ -1094,15 +1137,13 @@ static void sec_multi(struct vmc *c)
 	EC(c, 0, EXT_HSM, 2, 70, 0, 0);
 	EC(c, 0, EXT_HSM, 0, 70, BAD_GPA, 0x70);
 	{
-		int st = step(c, 70, 2);
-		struct kvm_vcpu *v = c->v[vidx(c, 70)];
-		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_STOPPED };
+		int st = run_vcpu(c, vidx(c, 70), 2);
 
+		show_entries(c);
 		line("  v70 run -> %s scause=0x%lx", st_str(st),
-		     vcpu_get_reg(v, RISCV_GENERAL_CSR_REG(scause)));
-		line("  v70 set_mp_state stopped -> %s",
-		     errname(__vcpu_ioctl(v, KVM_SET_MP_STATE, &mp) ? errno : 0));
+		     vcpu_get_reg(c->v[vidx(c, 70)], RISCV_GENERAL_CSR_REG(scause)));
 	}
+	host_stop(c, 70);
 	EC(c, 0, EXT_HSM, 2, 70, 0, 0);
 	EC(c, 0, EXT_HSM, 0, 70, TRAMP_GPA, 0x71);
 	run_line(c, 70);
