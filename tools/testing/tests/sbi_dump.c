@@ -73,6 +73,7 @@
 #define TRAMP_GPA	0x100000000UL	/* memslot 1, one page: the entry trampoline */
 #define SYNC_GPA	0x200000000UL	/* no memslot: the command loop's MMIO store */
 #define BAD_GPA		0x300000000UL	/* no memslot, not mapped */
+#define ROM_GPA		0x400000000UL	/* memslot 2, read-only: the trampoline again */
 #define POOL_OFF	0x400		/* trampoline's literals: satp, gp, stacks, target */
 
 #define NSLOT		8
@@ -738,6 +739,10 @@ static struct vmc *vm_new(const char *name, int n, const u32 *ids)
 	pool[1] = gp;
 	pool[2] = (u64)gstack;
 	pool[3] = (u64)guest_entry;
+	/* A read-only memslot (ROM, flash) is a valid resume address too. */
+	vm_userspace_mem_region_add(c->vm, VM_MEM_SRC_ANONYMOUS, ROM_GPA, 2, 1, KVM_MEM_READONLY);
+	virt_pg_map(c->vm, ROM_GPA, ROM_GPA);
+	memcpy(addr_gpa2hva(c->vm, ROM_GPA), addr_gpa2hva(c->vm, TRAMP_GPA), 4096);
 	return c;
 }
 
@@ -885,6 +890,13 @@ static void sec_fwft(struct vmc *c, u32 id)
 		EC(c, id, EXT_FWFT, 0, feat[i], 0, 0);
 		EC(c, id, EXT_FWFT, 1, feat[i], 0, 0);
 	}
+	/* pointer masking: the lengths HENVCFG takes, others refused */
+	for (i = 0; i < 4; i++) {
+		static const u64 pmlen[] = { 7, 16, 8, 0 };
+
+		EC(c, id, EXT_FWFT, 0, 5, pmlen[i], 0);
+		EC(c, id, EXT_FWFT, 1, 5, 0, 0);
+	}
 }
 
 /* The lock: set with LOCK, then every later set is refused until reset. */
@@ -896,6 +908,9 @@ static void sec_fwft_lock(struct vmc *c, u32 id, u64 feat, u64 val)
 	EC(c, id, EXT_FWFT, 0, feat, val, 0);
 	EC(c, id, EXT_FWFT, 0, feat, val, FWFT_LOCK);
 	EC(c, id, EXT_FWFT, 1, feat, 0, 0);
+	/* the same on pointer masking, which this host has */
+	if (feat != 5)
+		sec_fwft_lock(c, id, 5, 0);
 }
 
 static void misaligned(struct vmc *c, u32 id)
@@ -1031,11 +1046,15 @@ static void sec_susp_single(struct vmc *c)
 	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0x99);
 	EC(c, 0, EXT_SUSP, 0, 1UL << 32, TRAMP_GPA + 2, 0xaa);
 	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0xbc);
+	/* resume in a read-only memslot */
+	EC(c, 0, EXT_SUSP, 0, 0, ROM_GPA, 0xbd);
 	/* the FWFT lock is gone after the resume (a reset) */
 	sec_fwft_lock(c, 0, 0, 1);
 	EC(c, 0, EXT_SUSP, 0, 0, TRAMP_GPA, 0xcc);
 	EC(c, 0, EXT_FWFT, 1, 0, 0, 0);
 	EC(c, 0, EXT_FWFT, 0, 0, 0, 0);
+	EC(c, 0, EXT_FWFT, 1, 5, 0, 0);
+	EC(c, 0, EXT_FWFT, 0, 5, 0, 0);
 }
 
 /* The 4-vCPU VM: ids 0, 2, 3 and 70. */
@@ -1058,6 +1077,11 @@ static void sec_multi(struct vmc *c)
 		EC(c, 0, EXT_HSM, 2, f, 0, 0);
 	EC(c, 0, EXT_HSM, 2, 70, 0, 0);
 	EC(c, 0, EXT_HSM, 2, 71, 0, 0);
+	/* hart ids wider than 32 bits, and negative as an int */
+	EC(c, 0, EXT_HSM, 2, (1UL << 32) | 2, 0, 0);
+	EC(c, 0, EXT_HSM, 2, (1UL << 32) | 70, 0, 0);
+	EC(c, 0, EXT_HSM, 2, 0x80000002UL, 0, 0);
+	EC(c, 0, EXT_HSM, 2, 0xffffffffUL, 0, 0);
 
 	line("IPI");
 	for (i = 0; i < ARRAY_SIZE(ipi); i++) {
@@ -1132,6 +1156,12 @@ static void sec_multi(struct vmc *c)
 	run_line(c, 3);
 	EC(c, 3, EXT_FWFT, 1, 0, 0, 0);
 	EC(c, 3, EXT_FWFT, 0, 0, 0, 0);
+	EC(c, 3, EXT_FWFT, 1, 5, 0, 0);
+	EC(c, 3, EXT_FWFT, 0, 5, 0, 0);
+	/* a start by a hart id with upper bits, in a read-only memslot */
+	EC(c, 3, EXT_HSM, 1, 0, 0, 0);
+	EC(c, 0, EXT_HSM, 0, (1UL << 32) | 3, ROM_GPA, 0x36);
+	run_line(c, 3);
 	/* a start at an address without memory */
 	EC(c, 70, EXT_HSM, 1, 0, 0, 0);
 	EC(c, 0, EXT_HSM, 2, 70, 0, 0);
