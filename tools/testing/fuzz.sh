@@ -4,6 +4,8 @@
 # upstream C (tools/testing/host/mode-fuzz).
 #   SEEDS   comma-separated seeds (default: the fixed seeds of make test)
 #   CASES   cases per seed; FUZZ_OPS operations per case
+#   FUZZ_SELF=1  the second run is our module again instead of upstream C
+#           (what differs then is the rig's nondeterminism)
 # Passes when every deterministic line of ours equals C's, no case splats
 # on ours unless it splats on C too (an upstream defect, listed in the
 # README), the boot ended cleanly and the kernel log of ours' part (up to
@@ -18,7 +20,7 @@ main() {
     # debug kernel); the boot's limit grows with the run.
     local n per=3; n=$(( $(tr ',' '\n' <<< "$seeds" | grep -c .) * cases ))
     [ "$RIG_KERNEL" = debug ] && per=20
-    RIG_TIMEOUT=$((600 + per * n)) RIG_APPEND="rig.seeds=$seeds rig.cases=$cases rig.fuzzops=$ops ${FUZZ_DUMP:+rig.fuzzdump=1} ${RIG_APPEND:-}" \
+    RIG_TIMEOUT=$((600 + per * n)) RIG_APPEND="rig.seeds=$seeds rig.cases=$cases rig.fuzzops=$ops ${FUZZ_DUMP:+rig.fuzzdump=1} ${FUZZ_SELF:+rig.fuzzself=1} ${RIG_APPEND:-}" \
         bash "$REPO/tools/testing/run-host.sh" fuzz ours >/dev/null || true
     local LOG="$RES/ours-fuzz.log"
     grep '^@@RIG fuzz [a-z]* seed=\|^@@RIG fuzz seed=\|^@@RIG note fuzz\|^@@RIG fuzz .* stderr kvm_fuzz: splat' "$LOG" | \
