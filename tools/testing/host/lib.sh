@@ -58,7 +58,8 @@ run_selftests() {
     done < /rig/selftests.list
 }
 
-# Boot a Linux guest with QEMU/KVM; it prints its kernel and ISA, powers off.
+# Boot a Linux guest with QEMU/KVM; it prints its kernel, ISA and CPU count,
+# powers off.
 # The result is named guest_boot, or $1.
 guest_boot() {
     label=${1:-guest_boot}
@@ -70,7 +71,9 @@ guest_boot() {
     t1=$(now)
     sed 's/^/@@GUEST-CONSOLE /' /tmp/guest.txt
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
-    if [ $rc = 0 ] && grep -q '^@@GUEST isa' /tmp/guest.txt; then v=PASS; else v=FAIL; fi
+    # -smp 2: both harts must have come up (SBI HSM), not only the boot one.
+    if [ $rc = 0 ] && grep -q '^@@GUEST isa' /tmp/guest.txt &&
+        grep -Eq '^@@GUEST cpus 2[[:space:]]*$' /tmp/guest.txt; then v=PASS; else v=FAIL; fi
     echo "@@RIG result $label $v $secs"
 }
 
