@@ -33,14 +33,14 @@ cd "$objtree"
     --no-layout-tests --no-debug '.*' --enable-function-attribute-detection --no-doc-comments \
     --blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
     --opaque-type spinlock --blocklist-function '__list_.*_report' \
-    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_sta_fid|sbi_sta_struct|sbi_ext_nacl_fid|sbi_ext_nacl_feature|sbi_pmu_fw_generic_events_t' \
+    --allowlist-type 'kvm_.*' --allowlist-type 'kvm_riscv_rs_.*' --allowlist-type 'cpu_pm_event|sbi_ext_id|sbi_ext_[a-z0-9]*_fid|sbi_sta_struct|sbi_ext_nacl_feature|sbi_pmu_fw_generic_events_t|sbi_hsm_hart_state|sbi_srst_reset_(type|reason)|sbi_ext_susp_sleep_type|sbi_fwft_feature_t' \
     --allowlist-function 'kvm_.*' --allowlist-function '__kvm_.*' \
     --allowlist-function '__riscv_isa_extension_available' --allowlist-function 'riscv_cached_.*' \
     --allowlist-function '_*sbi_.*' --allowlist-function 'cpu_pm_.*' \
     --allowlist-function 'static_key_(enable|disable)' \
     --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
     --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY|SATP|IMSIC|ISELECT|HVICTL)_.*' \
-    --allowlist-var 'NR_CPUS' --allowlist-function 'kvm_riscv_rs_.*' \
+    --allowlist-var 'NR_CPUS|LINUX_VERSION_CODE' --allowlist-function 'kvm_riscv_rs_.*' \
     --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages' \
     --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \
     --allowlist-var '(KVM|SR|HALT_POLL|IN_GUEST|OUTSIDE_GUEST)_.*' --allowlist-type 'vm_fault_reason' \

@@ -95,10 +95,18 @@ mod vcpu_irq;
 mod vcpu_run;
 #[path = "kvm_riscv/vcpu_sbi.rs"]
 mod vcpu_sbi;
+#[path = "kvm_riscv/vcpu_sbi_base.rs"]
+mod vcpu_sbi_base;
+#[path = "kvm_riscv/vcpu_sbi_forward.rs"]
+mod vcpu_sbi_forward;
+#[path = "kvm_riscv/vcpu_sbi_hsm.rs"]
+mod vcpu_sbi_hsm;
 #[path = "kvm_riscv/vcpu_sbi_logic.rs"]
 mod vcpu_sbi_logic;
 #[path = "kvm_riscv/vcpu_sbi_sta.rs"]
 mod vcpu_sbi_sta;
+#[path = "kvm_riscv/vcpu_sbi_system.rs"]
+mod vcpu_sbi_system;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]

@@ -10,7 +10,7 @@
 //! is written on it.
 
 use crate::bindings as b;
-use crate::handle::{MpStateLocked, Vcpu, VcpuCtx};
+use crate::handle::{Vcpu, VcpuCtx};
 use crate::vcpu_irq::IRQ_VS_EXT;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -173,10 +173,6 @@ shared_entry! {
     fn kvm_riscv_vcpu_unset_interrupt(v, irq: c_uint) -> c_int {
         errno(crate::vcpu_irq::unset_interrupt(v, irq))
     }
-    /// Whether the vCPU is stopped.
-    fn kvm_riscv_vcpu_stopped(v) -> bool {
-        crate::vcpu::stopped(v)
-    }
 }
 
 /// # Safety
@@ -187,22 +183,6 @@ unsafe extern "C" fn kvm_arch_vcpu_fault(
     _vmf: *mut b::vm_fault,
 ) -> b::vm_fault_t {
     b::vm_fault_reason_VM_FAULT_SIGBUS
-}
-
-/// # Safety
-/// `vcpu` is live and the caller holds its `mp_state_lock`.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_vcpu_power_off(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    crate::vcpu::power_off_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
-}
-
-/// # Safety
-/// `vcpu` is live and the caller holds its `mp_state_lock`.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_vcpu_power_on(vcpu: *mut b::kvm_vcpu) {
-    // SAFETY: per the function's contract.
-    crate::vcpu::power_on_locked(&unsafe { MpStateLocked::assume(Vcpu::from_raw(vcpu)) })
 }
 
 // ---------------------------------------------------------------------------
@@ -401,8 +381,7 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // ---------------------------------------------------------------------------
 // C ABI entry points of vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
 
-// SBI: what the C extensions call (`vcpu_sbi_base.c`, `vcpu_sbi_forward.c`,
-// `vcpu_sbi_hsm.c`, `vcpu_sbi_replace.c`, `vcpu_sbi_system.c`,
+// SBI: what the C extensions call (`vcpu_sbi_hsm.c`, `vcpu_sbi_replace.c`,
 // `vcpu_sbi_v01.c`). They run inside the dispatch of `vcpu_sbi::ecall`,
 // which holds no borrow of the vCPU thread's state across the handler: the
 // context made here is the only one in use.
@@ -416,30 +395,19 @@ thread_entry! {
         _run: *mut b::kvm_run,
         retdata: *mut b::kvm_vcpu_sbi_return
     ) -> c_int {
+        crate::vcpu_sbi::forward(cx);
         // SAFETY: the dispatch's record, valid and ours for the call.
-        crate::vcpu_sbi::forward_handler(cx, unsafe { &mut *retdata })
+        unsafe { (*retdata).uexit = true };
+        0
     }
-    /// SBI system reset (`vcpu_sbi_system.c`, `vcpu_sbi_v01.c`).
+    /// SBI system reset (SRST of `vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
     fn kvm_riscv_vcpu_sbi_system_reset(cx, _run: *mut b::kvm_run, type_: u32, reason: u64) {
         crate::vcpu_sbi::system_reset(cx, type_, reason)
-    }
-    /// Base's probe: the extension that serves `extid` if it is on; null
-    /// else.
-    fn kvm_vcpu_sbi_find_ext(cx, extid: c_ulong) -> *const b::kvm_vcpu_sbi_extension {
-        crate::vcpu_sbi::find_ext(cx, extid).map_or(core::ptr::null(), core::ptr::from_ref)
     }
     /// The guest timer's next event (the SBI timer calls of
     /// `vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
     fn kvm_riscv_vcpu_timer_next_event(cx, ncycles: u64) -> c_int {
         errno(crate::vcpu_timer::next_event(cx, ncycles))
-    }
-}
-
-shared_entry! {
-    /// SBI HSM start and system suspend: the vCPU may be another than the
-    /// caller's.
-    fn kvm_riscv_vcpu_sbi_request_reset(v, pc: c_ulong, a1: c_ulong) {
-        crate::vcpu_sbi::request_reset(v, pc, a1)
     }
 }
 

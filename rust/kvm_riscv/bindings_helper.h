@@ -5,6 +5,7 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/cpu_pm.h>
+#include <linux/version.h>
 #include <asm/cpufeature.h>
 #include <asm/csr.h>
 #include <asm/sbi.h>

@@ -377,6 +377,14 @@ impl Vcpu {
         }
     }
 
+    /// Whether the vCPU's thread is in `kvm_vcpu_block()`, as its
+    /// statistics say (`vcpu->stat.generic.blocking`, which the thread sets
+    /// around the wait; any thread may read it).
+    pub(crate) fn blocking_stat(&self) -> bool {
+        let blocking: u64 = read_once!(self.as_ptr(), stat.generic.blocking);
+        blocking != 0
+    }
+
     /// The power state (`READ_ONCE(vcpu->arch.mp_state.mp_state)`).
     pub(crate) fn mp_state(&self) -> u32 {
         read_once!(self.arch(), mp_state.mp_state)
@@ -460,14 +468,6 @@ vcpu_calls! {
 pub(crate) struct MpStateLocked<'a>(&'a Vcpu);
 
 impl<'a> MpStateLocked<'a> {
-    /// The proof for a caller that holds the lock already (a C caller).
-    ///
-    /// # Safety
-    /// The caller holds `vcpu->arch.mp_state_lock` for `'a`.
-    pub(crate) unsafe fn assume(v: &'a Vcpu) -> Self {
-        MpStateLocked(v)
-    }
-
     /// The vCPU whose lock is held.
     pub(crate) fn vcpu(&self) -> &'a Vcpu {
         self.0
@@ -820,6 +820,16 @@ impl VcpuCtx<'_> {
         let hva = unsafe { b::kvm_vcpu_gfn_to_hva(self.v.as_ptr(), gfn) };
         (!crate::ffi::is_error_hva(hva)).then_some(hva)
     }
+
+    /// Whether a memslot backs guest frame `gfn`, read-only ones included
+    /// (`kvm_vcpu_gfn_to_hva_prot()`, which [`Self::gfn_to_hva`] is not:
+    /// it refuses read-only memslots).
+    pub(crate) fn gfn_backed(&mut self, gfn: u64) -> bool {
+        // SAFETY: the vCPU thread, SRCU held; no `writable` out-parameter.
+        let hva =
+            unsafe { b::kvm_vcpu_gfn_to_hva_prot(self.v.as_ptr(), gfn, core::ptr::null_mut()) };
+        !crate::ffi::is_error_hva(hva)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -942,6 +952,11 @@ impl Vm {
     pub(crate) fn make_all_cpus_request(&self, req: Request) -> bool {
         // SAFETY: the VM is live.
         unsafe { b::kvm_make_all_cpus_request(self.as_ptr(), req.raw()) }
+    }
+
+    /// The vCPU whose id is `id` (`kvm_get_vcpu_by_id()`), if any.
+    pub(crate) fn vcpu_by_id(&self, id: u32) -> Option<&Vcpu> {
+        self.vcpus().find(|v| v.id() == id)
     }
 
     /// Every vCPU of the VM (`kvm_for_each_vcpu()`).
@@ -1348,18 +1363,11 @@ pub(crate) mod sbi_ext {
     by_symbol! {
         #[cfg(CONFIG_RISCV_SBI_V01)]
         V01 = vcpu_sbi_ext_v01;
-        BASE = vcpu_sbi_ext_base;
         TIME = vcpu_sbi_ext_time;
         IPI = vcpu_sbi_ext_ipi;
         RFENCE = vcpu_sbi_ext_rfence;
         SRST = vcpu_sbi_ext_srst;
-        HSM = vcpu_sbi_ext_hsm;
-        DBCN = vcpu_sbi_ext_dbcn;
-        SUSP = vcpu_sbi_ext_susp;
         FWFT = vcpu_sbi_ext_fwft;
-        MPXY = vcpu_sbi_ext_mpxy;
-        EXPERIMENTAL = vcpu_sbi_ext_experimental;
-        VENDOR = vcpu_sbi_ext_vendor;
     }
 }
 

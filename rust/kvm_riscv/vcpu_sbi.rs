@@ -50,18 +50,123 @@ const _: () = {
     assert!(EXT_MAX <= u32_as_usize(usize::BITS) * (u64_as_usize(r::multi_reg_last(EXT_MAX)) + 1));
 };
 
+/// An SBI extension of ours, in Rust: its callbacks, on the vCPU's
+/// thread (the dispatch, vCPU creation, reset and ONE_REG). Those it does
+/// not override do nothing; an extension without state registers has none.
+pub(crate) trait Extension: Sync {
+    /// The SBI call, on the run loop: 0, or a negative errno that ends
+    /// `KVM_RUN`; the SBI result goes into `ret`.
+    fn handler(&self, cx: &mut VcpuCtx<'_>, ret: &mut SbiRet) -> c_int;
+    /// Whether the vCPU can have the extension: `None` when it has no
+    /// probe (upstream's `probe` pointer left NULL: always).
+    fn probe(&self, _cx: &mut VcpuCtx<'_>) -> Option<c_ulong> {
+        None
+    }
+}
+
+/// An extension of ours: the extension ids it serves and its callbacks.
+pub(crate) struct RustExt {
+    /// The first and last extension ids it serves.
+    pub(crate) extids: (c_ulong, c_ulong),
+    /// Off until userspace turns it on through ONE_REG.
+    pub(crate) default_disabled: bool,
+    pub(crate) ops: &'static dyn Extension,
+}
+
+/// An extension of the table: one of ours, or a C description (upstream's
+/// C objects not ported yet, and ours behind the C ABI: PMU, STA).
+#[derive(Clone, Copy)]
+pub(crate) enum Ext {
+    C(&'static SbiExt),
+    Rust(&'static RustExt),
+}
+
+impl Ext {
+    /// The first and last extension ids it serves.
+    fn extids(self) -> (c_ulong, c_ulong) {
+        match self {
+            Ext::C(e) => (e.extid_start, e.extid_end),
+            Ext::Rust(e) => e.extids,
+        }
+    }
+
+    fn default_disabled(self) -> bool {
+        match self {
+            Ext::C(e) => e.default_disabled,
+            Ext::Rust(e) => e.default_disabled,
+        }
+    }
+
+    /// The C description, if it has state registers.
+    fn with_state(self) -> Option<&'static SbiExt> {
+        match self {
+            Ext::C(e) if e.get_state_reg_count.is_some() => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Its probe: `None` if it has none.
+    pub(crate) fn probe(self, cx: &mut VcpuCtx<'_>) -> Option<c_ulong> {
+        match self {
+            Ext::C(e) => cx.sbi_ext_probe(e),
+            Ext::Rust(e) => e.ops.probe(cx),
+        }
+    }
+
+    fn init(self, cx: &mut VcpuCtx<'_>) -> Option<c_int> {
+        match self {
+            Ext::C(e) => cx.sbi_ext_init(e),
+            Ext::Rust(_) => None,
+        }
+    }
+
+    fn deinit(self, cx: &mut VcpuCtx<'_>) {
+        if let Ext::C(e) = self {
+            cx.sbi_ext_deinit(e)
+        }
+    }
+
+    fn reset(self, cx: &mut VcpuCtx<'_>) {
+        if let Ext::C(e) = self {
+            cx.sbi_ext_reset(e)
+        }
+    }
+
+    fn validate(self, cx: &mut VcpuCtx<'_>) {
+        if let Ext::C(e) = self {
+            cx.sbi_ext_validate(e)
+        }
+    }
+
+    /// Its handler for the guest's call: `None` if it has none.
+    fn handler(self, cx: &mut VcpuCtx<'_>, ret: &mut SbiRet) -> Option<c_int> {
+        match self {
+            Ext::C(e) => cx.call_sbi_handler(e, ret),
+            Ext::Rust(e) => Some(e.ops.handler(cx, ret)),
+        }
+    }
+}
+
 /// An extension of the table, with its status slot: `None` for Base,
 /// which has none and is always on.
 struct Entry {
     slot: Option<usize>,
-    ext: &'static SbiExt,
+    ext: Ext,
 }
 
 const fn entry(id: b::KVM_RISCV_SBI_EXT_ID, ext: &'static SbiExt) -> Entry {
     // CAST: the ids are small.
     Entry {
         slot: Some(id as usize),
-        ext,
+        ext: Ext::C(ext),
+    }
+}
+
+const fn rust_entry(id: b::KVM_RISCV_SBI_EXT_ID, ext: &'static RustExt) -> Entry {
+    // CAST: the ids are small.
+    Entry {
+        slot: Some(id as usize),
+        ext: Ext::Rust(ext),
     }
 }
 
@@ -94,7 +199,7 @@ static TABLE: [Entry; 15] = [
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_V01, &ABSENT),
     Entry {
         slot: None,
-        ext: sbi_ext::BASE,
+        ext: Ext::Rust(&crate::vcpu_sbi_base::VCPU_SBI_EXT_BASE),
     },
     entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_TIME,
@@ -109,7 +214,10 @@ static TABLE: [Entry; 15] = [
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_SRST,
         sbi_ext::SRST,
     ),
-    entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_HSM, sbi_ext::HSM),
+    rust_entry(
+        b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_HSM,
+        &crate::vcpu_sbi_hsm::VCPU_SBI_EXT_HSM,
+    ),
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_PMU,
@@ -117,13 +225,13 @@ static TABLE: [Entry; 15] = [
     ),
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_PMU, &ABSENT),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_DBCN,
-        sbi_ext::DBCN,
+        &crate::vcpu_sbi_forward::VCPU_SBI_EXT_DBCN,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_SUSP,
-        sbi_ext::SUSP,
+        &crate::vcpu_sbi_system::VCPU_SBI_EXT_SUSP,
     ),
     entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_STA,
@@ -133,17 +241,17 @@ static TABLE: [Entry; 15] = [
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_FWFT,
         sbi_ext::FWFT,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_MPXY,
-        sbi_ext::MPXY,
+        &crate::vcpu_sbi_forward::VCPU_SBI_EXT_MPXY,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_EXPERIMENTAL,
-        sbi_ext::EXPERIMENTAL,
+        &crate::vcpu_sbi_forward::VCPU_SBI_EXT_EXPERIMENTAL,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_VENDOR,
-        sbi_ext::VENDOR,
+        &crate::vcpu_sbi_forward::VCPU_SBI_EXT_VENDOR,
     ),
 ];
 
@@ -201,10 +309,11 @@ fn offered(st: &Statuses, idx: u64) -> Option<&'static Entry> {
 
 /// The extension that serves SBI extension id `extid`, if it is on
 /// (`kvm_vcpu_sbi_find_ext()`): the first whose range holds it decides.
-pub(crate) fn find_ext(cx: &mut VcpuCtx<'_>, extid: c_ulong) -> Option<&'static SbiExt> {
-    let e = TABLE
-        .iter()
-        .find(|e| e.ext.extid_start <= extid && extid <= e.ext.extid_end)?;
+pub(crate) fn find_ext(cx: &mut VcpuCtx<'_>, extid: c_ulong) -> Option<Ext> {
+    let e = TABLE.iter().find(|e| {
+        let (start, end) = e.ext.extids();
+        start <= extid && extid <= end
+    })?;
     (status(cx, e.slot) == ExtStatus::Enabled).then_some(e.ext)
 }
 
@@ -212,14 +321,12 @@ pub(crate) fn find_ext(cx: &mut VcpuCtx<'_>, extid: c_ulong) -> Option<&'static 
 /// (`kvm_vcpu_sbi_find_ext_withstate()`).
 fn find_with_state(cx: &mut VcpuCtx<'_>, sub: u64) -> Option<&'static SbiExt> {
     let st = &cx.parts().sbi.ext_status;
-    TABLE
-        .iter()
-        .find(|e| {
-            e.ext.get_state_reg_count.is_some()
-                && u64::from_safe_cast(e.ext.state_reg_subtype) == sub
+    TABLE.iter().find_map(|e| {
+        e.ext.with_state().filter(|x| {
+            u64::from_safe_cast(x.state_reg_subtype) == sub
                 && status_in(st, e.slot) == ExtStatus::Enabled
         })
-        .map(|e| e.ext)
+    })
 }
 
 // --- the vCPU's side ----------------------------------------------------------
@@ -229,20 +336,20 @@ fn find_with_state(cx: &mut VcpuCtx<'_>, sub: u64) -> Option<&'static SbiExt> {
 pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
     for e in &TABLE {
         let Some(slot) = e.slot else { continue };
-        if cx.sbi_ext_probe(e.ext) == Some(0) {
+        if e.ext.probe(cx) == Some(0) {
             set_status(cx, slot, ExtStatus::Unavailable);
             continue;
         }
         set_status(
             cx,
             slot,
-            if e.ext.default_disabled {
+            if e.ext.default_disabled() {
                 ExtStatus::Disabled
             } else {
                 ExtStatus::Enabled
             },
         );
-        if cx.sbi_ext_init(e.ext).is_some_and(|rc| rc != 0) {
+        if e.ext.init(cx).is_some_and(|rc| rc != 0) {
             set_status(cx, slot, ExtStatus::Unavailable);
         }
     }
@@ -252,7 +359,7 @@ pub(crate) fn init(cx: &mut VcpuCtx<'_>) {
 pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
     for e in TABLE.iter().filter(|e| e.slot.is_some()) {
         if status(cx, e.slot) != ExtStatus::Unavailable {
-            cx.sbi_ext_deinit(e.ext);
+            e.ext.deinit(cx);
         }
     }
 }
@@ -261,7 +368,7 @@ pub(crate) fn deinit(cx: &mut VcpuCtx<'_>) {
 pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
     for e in TABLE.iter().filter(|e| e.slot.is_some()) {
         if status(cx, e.slot) == ExtStatus::Enabled {
-            cx.sbi_ext_reset(e.ext);
+            e.ext.reset(cx);
         }
     }
 }
@@ -271,7 +378,7 @@ pub(crate) fn reset(cx: &mut VcpuCtx<'_>) {
 pub(crate) fn validate(cx: &mut VcpuCtx<'_>) {
     for e in TABLE.iter().filter(|e| e.slot.is_some()) {
         if status(cx, e.slot) == ExtStatus::Enabled {
-            cx.sbi_ext_validate(e.ext);
+            e.ext.validate(cx);
         }
     }
 }
@@ -286,7 +393,7 @@ pub(crate) fn ecall(cx: &mut VcpuCtx<'_>) -> c_int {
     let a7 = cx.guest().a7;
     let mut ret = SbiRet::default();
     let rc = match find_ext(cx, a7) {
-        Some(ext) => cx.call_sbi_handler(ext, &mut ret),
+        Some(ext) => ext.handler(cx, &mut ret),
         None => None,
     };
     let Some(rc) = rc else {
@@ -357,13 +464,21 @@ pub(crate) fn load_reset_state(cx: &mut VcpuCtx<'_>) {
     p.csr.vsatp = 0;
 }
 
-// --- called by the C extensions (through `abi.rs`) ------------------------------
+// --- called by the extensions (the C ones through `abi.rs`) -----------------------
 
 /// Sends the call to userspace as `KVM_EXIT_RISCV_SBI`
 /// (`kvm_riscv_vcpu_sbi_forward_handler()`): the handler of the forwarded
 /// extensions, and of calls other handlers leave to userspace. On the run
 /// loop.
-pub(crate) fn forward_handler(cx: &mut VcpuCtx<'_>, ret: &mut b::kvm_vcpu_sbi_return) -> c_int {
+pub(crate) fn forward_handler(cx: &mut VcpuCtx<'_>, ret: &mut SbiRet) -> c_int {
+    forward(cx);
+    ret.uexit = true;
+    0
+}
+
+/// The exit of [`forward_handler`], for the C extensions' return record
+/// (`abi.rs`); the caller sets its `uexit`.
+pub(crate) fn forward(cx: &mut VcpuCtx<'_>) {
     cx.parts().sbi.return_handled = 0;
     cx.stat_inc(Stat::EcallExits);
     let v = cx.vcpu();
@@ -377,8 +492,6 @@ pub(crate) fn forward_handler(cx: &mut VcpuCtx<'_>, ret: &mut b::kvm_vcpu_sbi_re
     let run = v.run_page();
     run.set_exit_reason(b::KVM_EXIT_RISCV_SBI);
     run.set_sbi(&exit);
-    ret.uexit = true;
-    0
 }
 
 /// Stops every vCPU of the VM and exits to userspace with a system event
@@ -419,7 +532,7 @@ fn set_single(cx: &mut VcpuCtx<'_>, idx: u64, val: c_ulong) -> Result {
         return Err(ENOENT);
     };
     if val == 0 && status(cx, e.slot) == ExtStatus::Enabled {
-        cx.sbi_ext_reset(e.ext);
+        e.ext.reset(cx);
     }
     set_status(
         cx,
@@ -533,10 +646,13 @@ pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
         }
     }
     for e in &TABLE {
-        if e.ext.get_state_reg_count.is_none() || status(cx, e.slot) != ExtStatus::Enabled {
+        let Some(ext) = e.ext.with_state() else {
+            continue;
+        };
+        if status(cx, e.slot) != ExtStatus::Enabled {
             continue;
         }
-        let Some(count) = cx.sbi_ext_state_reg_count(e.ext) else {
+        let Some(count) = cx.sbi_ext_state_reg_count(ext) else {
             continue;
         };
         if l.counting() {
@@ -546,13 +662,13 @@ pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
         for j in 0..count {
             let mut id = 0u64;
             // CAST: a small index.
-            let id = match cx.sbi_ext_state_reg_id(e.ext, j as c_int, &mut id) {
+            let id = match cx.sbi_ext_state_reg_id(ext, j as c_int, &mut id) {
                 Some(rc) => rc_result(rc).map(|()| id)?,
                 None => {
                     r::KVM_REG_RISCV
                         | r::size_field(ULONG)
                         | r::Class::SbiState.type_field()
-                        | u64::from_safe_cast(e.ext.state_reg_subtype)
+                        | u64::from_safe_cast(ext.state_reg_subtype)
                         | u64::from_safe_cast(j)
                 }
             };
