@@ -103,6 +103,8 @@ mod vcpu_sbi_forward;
 mod vcpu_sbi_hsm;
 #[path = "kvm_riscv/vcpu_sbi_logic.rs"]
 mod vcpu_sbi_logic;
+#[path = "kvm_riscv/vcpu_sbi_replace.rs"]
+mod vcpu_sbi_replace;
 #[path = "kvm_riscv/vcpu_sbi_sta.rs"]
 mod vcpu_sbi_sta;
 #[path = "kvm_riscv/vcpu_sbi_system.rs"]

@@ -113,6 +113,24 @@ macro_rules! vcpu_calls {
     };
 }
 
+/// Declares methods of [`Vm`] that call a C function whose first argument
+/// is the VM and whose contract is: a live VM (which a handle is), from any
+/// thread (the function serialises what it touches itself); other arguments
+/// are values.
+macro_rules! vm_calls {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl Vm {$(
+            $(#[$m])*
+            #[inline]
+            pub(crate) fn $name(&self $(, $a: $t)*) $(-> $ret)? {
+                // SAFETY: `$cfn` takes a live VM from any thread (see the
+                // macro); the handle is live.
+                unsafe { $cfn(self.as_ptr() $(, $a)*) }
+            }
+        )*}
+    };
+}
+
 /// Declares methods of [`VcpuCtx`] that fire a tracepoint of the vCPU
 /// (nothing without `CONFIG_TRACEPOINTS`): the C helper takes the live vCPU,
 /// on its thread, and values or references it only reads during the call.
@@ -965,6 +983,49 @@ impl Vm {
     }
 }
 
+// The remote fences of C `tlb.c` (until the MMU is ported): each queues a
+// request to the vCPUs the hart mask names (`hbase` -1: all) and kicks them.
+vm_calls! {
+    /// `kvm_riscv_fence_i()`: a FENCE.I on each.
+    fn fence_i(hbase: c_ulong, hmask: c_ulong) = b::kvm_riscv_fence_i;
+    /// `kvm_riscv_hfence_vvma_all()`: their VS-stage mappings of VMID `vmid`.
+    fn hfence_vvma_all(hbase: c_ulong, hmask: c_ulong, vmid: c_ulong) =
+        b::kvm_riscv_hfence_vvma_all;
+    /// `kvm_riscv_hfence_vvma_gva()`: `gvsz` bytes at `gva`, in pages of
+    /// 2^`order` bytes.
+    fn hfence_vvma_gva(
+        hbase: c_ulong,
+        hmask: c_ulong,
+        gva: c_ulong,
+        gvsz: c_ulong,
+        order: c_ulong,
+        vmid: c_ulong
+    ) = b::kvm_riscv_hfence_vvma_gva;
+    /// `kvm_riscv_hfence_vvma_asid_all()`: those of one ASID.
+    fn hfence_vvma_asid_all(hbase: c_ulong, hmask: c_ulong, asid: c_ulong, vmid: c_ulong) =
+        b::kvm_riscv_hfence_vvma_asid_all;
+    /// `kvm_riscv_hfence_vvma_asid_gva()`: a range of one ASID.
+    // C's own signature.
+    #[allow(clippy::too_many_arguments)]
+    fn hfence_vvma_asid_gva(
+        hbase: c_ulong,
+        hmask: c_ulong,
+        gva: c_ulong,
+        gvsz: c_ulong,
+        order: c_ulong,
+        asid: c_ulong,
+        vmid: c_ulong
+    ) = b::kvm_riscv_hfence_vvma_asid_gva;
+}
+
+impl Vm {
+    /// The VM's current VMID (`READ_ONCE(kvm->arch.vmid.vmid)`), which the
+    /// VMID allocator may change at any time.
+    pub(crate) fn vmid(&self) -> c_ulong {
+        read_once!(self.as_ptr(), arch.vmid.vmid)
+    }
+}
+
 impl Handle for Vm {
     type C = b::kvm;
     fn raw(&self) -> *mut b::kvm {
@@ -1363,10 +1424,6 @@ pub(crate) mod sbi_ext {
     by_symbol! {
         #[cfg(CONFIG_RISCV_SBI_V01)]
         V01 = vcpu_sbi_ext_v01;
-        TIME = vcpu_sbi_ext_time;
-        IPI = vcpu_sbi_ext_ipi;
-        RFENCE = vcpu_sbi_ext_rfence;
-        SRST = vcpu_sbi_ext_srst;
         FWFT = vcpu_sbi_ext_fwft;
     }
 }

@@ -201,18 +201,21 @@ static TABLE: [Entry; 15] = [
         slot: None,
         ext: Ext::Rust(&crate::vcpu_sbi_base::VCPU_SBI_EXT_BASE),
     },
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_TIME,
-        sbi_ext::TIME,
+        &crate::vcpu_sbi_replace::VCPU_SBI_EXT_TIME,
     ),
-    entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_IPI, sbi_ext::IPI),
-    entry(
+    rust_entry(
+        b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_IPI,
+        &crate::vcpu_sbi_replace::VCPU_SBI_EXT_IPI,
+    ),
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_RFENCE,
-        sbi_ext::RFENCE,
+        &crate::vcpu_sbi_replace::VCPU_SBI_EXT_RFENCE,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_SRST,
-        sbi_ext::SRST,
+        &crate::vcpu_sbi_replace::VCPU_SBI_EXT_SRST,
     ),
     rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_HSM,
