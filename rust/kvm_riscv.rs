@@ -109,6 +109,9 @@ mod vcpu_sbi_replace;
 mod vcpu_sbi_sta;
 #[path = "kvm_riscv/vcpu_sbi_system.rs"]
 mod vcpu_sbi_system;
+#[cfg(CONFIG_RISCV_SBI_V01)]
+#[path = "kvm_riscv/vcpu_sbi_v01.rs"]
+mod vcpu_sbi_v01;
 #[path = "kvm_riscv/vcpu_stats.rs"]
 mod vcpu_stats;
 #[path = "kvm_riscv/vcpu_timer.rs"]

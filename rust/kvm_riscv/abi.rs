@@ -379,37 +379,7 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points of vcpu_sbi.rs, vcpu_sbi_sta.rs, vcpu_timer.rs
-
-// SBI: what the C extensions call (`vcpu_sbi_hsm.c`, `vcpu_sbi_replace.c`,
-// `vcpu_sbi_v01.c`). They run inside the dispatch of `vcpu_sbi::ecall`,
-// which holds no borrow of the vCPU thread's state across the handler: the
-// context made here is the only one in use.
-
-thread_entry! {
-    /// The handler of the forwarded extensions, and of calls other handlers
-    /// leave to userspace (on the run loop); `retdata` is the dispatch's
-    /// return record.
-    fn kvm_riscv_vcpu_sbi_forward_handler(
-        cx,
-        _run: *mut b::kvm_run,
-        retdata: *mut b::kvm_vcpu_sbi_return
-    ) -> c_int {
-        crate::vcpu_sbi::forward(cx);
-        // SAFETY: the dispatch's record, valid and ours for the call.
-        unsafe { (*retdata).uexit = true };
-        0
-    }
-    /// SBI system reset (SRST of `vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
-    fn kvm_riscv_vcpu_sbi_system_reset(cx, _run: *mut b::kvm_run, type_: u32, reason: u64) {
-        crate::vcpu_sbi::system_reset(cx, type_, reason)
-    }
-    /// The guest timer's next event (the SBI timer calls of
-    /// `vcpu_sbi_replace.c`, `vcpu_sbi_v01.c`).
-    fn kvm_riscv_vcpu_timer_next_event(cx, ncycles: u64) -> c_int {
-        errno(crate::vcpu_timer::next_event(cx, ncycles))
-    }
-}
+// C ABI entry points of vcpu_timer.rs
 
 /// Sets the clock of a new VM up (`vm.c`).
 ///
@@ -425,9 +395,8 @@ unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
 // C ABI entry points of pmu.rs
 
 shared_entry! {
-    /// Counts firmware event `fid` of the vCPU (`tlb.c`,
-    /// `vcpu_sbi_replace.c`), from its thread or another vCPU's (SBI IPI
-    /// counts `IPI_RCVD` into the vCPUs it sends to): the firmware counters
+    /// Counts firmware event `fid` of the vCPU (`tlb.c`: the fences it
+    /// receives), from its thread or another vCPU's: the firmware counters
     /// are shared-safe.
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     fn kvm_riscv_vcpu_pmu_incr_fw(v, fid: c_ulong) -> c_int {

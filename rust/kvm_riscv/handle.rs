@@ -1422,8 +1422,6 @@ pub(crate) mod sbi_ext {
     }
 
     by_symbol! {
-        #[cfg(CONFIG_RISCV_SBI_V01)]
-        V01 = vcpu_sbi_ext_v01;
         FWFT = vcpu_sbi_ext_fwft;
     }
 }

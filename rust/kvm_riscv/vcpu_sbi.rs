@@ -194,7 +194,10 @@ static ABSENT: SbiExt = SbiExt {
 /// whose range holds the called id; the register lists follow this order).
 static TABLE: [Entry; 15] = [
     #[cfg(CONFIG_RISCV_SBI_V01)]
-    entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_V01, sbi_ext::V01),
+    rust_entry(
+        b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_V01,
+        &crate::vcpu_sbi_v01::VCPU_SBI_EXT_V01,
+    ),
     #[cfg(not(CONFIG_RISCV_SBI_V01))]
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_V01, &ABSENT),
     Entry {
@@ -467,21 +470,13 @@ pub(crate) fn load_reset_state(cx: &mut VcpuCtx<'_>) {
     p.csr.vsatp = 0;
 }
 
-// --- called by the extensions (the C ones through `abi.rs`) -----------------------
+// --- called by the extensions -----------------------------------------------------
 
 /// Sends the call to userspace as `KVM_EXIT_RISCV_SBI`
 /// (`kvm_riscv_vcpu_sbi_forward_handler()`): the handler of the forwarded
 /// extensions, and of calls other handlers leave to userspace. On the run
 /// loop.
 pub(crate) fn forward_handler(cx: &mut VcpuCtx<'_>, ret: &mut SbiRet) -> c_int {
-    forward(cx);
-    ret.uexit = true;
-    0
-}
-
-/// The exit of [`forward_handler`], for the C extensions' return record
-/// (`abi.rs`); the caller sets its `uexit`.
-pub(crate) fn forward(cx: &mut VcpuCtx<'_>) {
     cx.parts().sbi.return_handled = 0;
     cx.stat_inc(Stat::EcallExits);
     let v = cx.vcpu();
@@ -495,6 +490,8 @@ pub(crate) fn forward(cx: &mut VcpuCtx<'_>) {
     let run = v.run_page();
     run.set_exit_reason(b::KVM_EXIT_RISCV_SBI);
     run.set_sbi(&exit);
+    ret.uexit = true;
+    0
 }
 
 /// Stops every vCPU of the VM and exits to userspace with a system event
