@@ -99,6 +99,8 @@ mod vcpu_sbi;
 mod vcpu_sbi_base;
 #[path = "kvm_riscv/vcpu_sbi_forward.rs"]
 mod vcpu_sbi_forward;
+#[path = "kvm_riscv/vcpu_sbi_fwft.rs"]
+mod vcpu_sbi_fwft;
 #[path = "kvm_riscv/vcpu_sbi_hsm.rs"]
 mod vcpu_sbi_hsm;
 #[path = "kvm_riscv/vcpu_sbi_logic.rs"]

@@ -73,6 +73,10 @@ plain_calls! {
     /// `preempt_disable()`, for [`preempt_disable`].
     #[inline(always)]
     fn c_preempt_disable() = b::kvm_riscv_rs_preempt_disable;
+    /// `misaligned_traps_can_delegate()`: the firmware lets the kernel
+    /// delegate misaligned load and store exceptions.
+    pub(crate) fn misaligned_traps_can_delegate() -> bool =
+        b::kvm_riscv_rs_misaligned_traps_can_delegate;
     /// The `kvm_riscv_vcpu_irq` tracepoint, for [`trace_vcpu_irq`].
     fn c_trace_vcpu_irq(id: usize, irq: u32, level: u32) = b::kvm_riscv_rs_trace_kvm_vcpu_irq;
 }

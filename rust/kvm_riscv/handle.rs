@@ -839,6 +839,34 @@ impl VcpuCtx<'_> {
         (!crate::ffi::is_error_hva(hva)).then_some(hva)
     }
 
+    /// The vCPU's FWFT feature configurations: what the `configs` pointer of
+    /// `arch.fwft_context` holds, which only `vcpu_sbi_fwft.rs` sets (null,
+    /// or an allocation of its own type; no C code reads it).
+    pub(crate) fn fwft_configs(&mut self) -> &mut Option<KBox<crate::vcpu_sbi_fwft::Configs>> {
+        let p = field!(self.v, arch.fwft_context.configs);
+        // SAFETY: a field of the vCPU that only its thread touches, borrowed
+        // as long as the context is; `Option<KBox<_>>` is a nullable pointer,
+        // and the field is null or a box of `Configs` (see above).
+        unsafe { &mut *p.cast::<Option<KBox<crate::vcpu_sbi_fwft::Configs>>>() }
+    }
+
+    /// The pointer-masking lengths HENVCFG takes, found by FWFT at vCPU
+    /// creation (`arch.fwft_context`).
+    pub(crate) fn fwft(&mut self) -> FwftPmlen<'_> {
+        let (p7, p16) = (
+            field!(self.v, arch.fwft_context.have_vs_pmlen_7),
+            field!(self.v, arch.fwft_context.have_vs_pmlen_16),
+        );
+        // SAFETY: fields of the vCPU that only its thread touches, borrowed
+        // as long as the context is.
+        unsafe {
+            FwftPmlen {
+                have_vs_pmlen_7: &mut *p7,
+                have_vs_pmlen_16: &mut *p16,
+            }
+        }
+    }
+
     /// Whether a memslot backs guest frame `gfn`, read-only ones included
     /// (`kvm_vcpu_gfn_to_hva_prot()`, which [`Self::gfn_to_hva`] is not:
     /// it refuses read-only memslots).
@@ -848,6 +876,12 @@ impl VcpuCtx<'_> {
             unsafe { b::kvm_vcpu_gfn_to_hva_prot(self.v.as_ptr(), gfn, core::ptr::null_mut()) };
         !crate::ffi::is_error_hva(hva)
     }
+}
+
+/// FWFT's pointer-masking lengths ([`VcpuCtx::fwft`]).
+pub(crate) struct FwftPmlen<'a> {
+    pub(crate) have_vs_pmlen_7: &'a mut bool,
+    pub(crate) have_vs_pmlen_16: &'a mut bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -1406,25 +1440,6 @@ impl VcpuCtx<'_> {
 /// (`struct kvm_vcpu_sbi_extension`): an upstream C one, or one of ours
 /// behind the same C ABI (STA, PMU).
 pub(crate) type SbiExt = b::kvm_vcpu_sbi_extension;
-
-/// The SBI extensions that the C objects define, by their C symbols
-/// (`vcpu_sbi_ext_*` of `asm/kvm_vcpu_sbi.h`).
-pub(crate) mod sbi_ext {
-    use super::{b, SbiExt};
-
-    macro_rules! by_symbol {
-        ($($(#[$m:meta])* $name:ident = $sym:ident;)*) => {$(
-            $(#[$m])*
-            // SAFETY: an immutable extension description, defined once by
-            // its object for the module's whole life; nothing writes it.
-            pub(crate) static $name: &SbiExt = unsafe { &b::$sym };
-        )*};
-    }
-
-    by_symbol! {
-        FWFT = vcpu_sbi_ext_fwft;
-    }
-}
 
 /// The callbacks of an SBI extension of ours whose state registers are
 /// each an `unsigned long` (STA), called through its C description

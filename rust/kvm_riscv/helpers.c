@@ -41,6 +41,12 @@ phys_addr_t kvm_riscv_rs_page_to_phys(struct page *page)
 	return page_to_phys(page);
 }
 
+/* A static inline without CONFIG_RISCV_MISALIGNED. */
+bool kvm_riscv_rs_misaligned_traps_can_delegate(void)
+{
+	return misaligned_traps_can_delegate();
+}
+
 void kvm_riscv_rs_preempt_disable(void)
 {
 	preempt_disable();

@@ -45,6 +45,7 @@ enum kvm_riscv_rs_const {
 	KVM_RISCV_RS_SR_SPELP = SR_SPELP,
 	KVM_RISCV_RS_ENVCFG_LPE = ENVCFG_LPE,
 	KVM_RISCV_RS_ENVCFG_SSE = ENVCFG_SSE,
+	KVM_RISCV_RS_SBI_FWFT_SET_FLAG_LOCK = SBI_FWFT_SET_FLAG_LOCK,
 	KVM_RISCV_RS_SR_SPIE = SR_SPIE,
 	KVM_RISCV_RS_SR_VS = SR_VS,
 	KVM_RISCV_RS_SR_VS_CLEAN = SR_VS_CLEAN,
@@ -104,6 +105,9 @@ enum kvm_riscv_rs_const64 : unsigned long long {
 	KVM_RISCV_RS_ENVCFG_ADUE = ENVCFG_ADUE,
 	KVM_RISCV_RS_ENVCFG_PBMTE = ENVCFG_PBMTE,
 	KVM_RISCV_RS_ENVCFG_STCE = ENVCFG_STCE,
+	KVM_RISCV_RS_ENVCFG_PMM = ENVCFG_PMM,
+	KVM_RISCV_RS_ENVCFG_PMM_PMLEN_7 = ENVCFG_PMM_PMLEN_7,
+	KVM_RISCV_RS_ENVCFG_PMM_PMLEN_16 = ENVCFG_PMM_PMLEN_16,
 	KVM_RISCV_RS_SMSTATEEN0_AIA_IMSIC = SMSTATEEN0_AIA_IMSIC,
 	KVM_RISCV_RS_SMSTATEEN0_AIA = SMSTATEEN0_AIA,
 	KVM_RISCV_RS_SMSTATEEN0_AIA_ISEL = SMSTATEEN0_AIA_ISEL,
@@ -116,6 +120,7 @@ enum kvm_riscv_rs_const64 : unsigned long long {
 };
 
 bool kvm_riscv_rs_is_error_hva(unsigned long hva);
+bool kvm_riscv_rs_misaligned_traps_can_delegate(void);
 
 struct page;
 void *kvm_riscv_rs_page_to_virt(struct page *page);

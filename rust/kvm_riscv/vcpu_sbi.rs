@@ -13,7 +13,7 @@
 //! (ioctls under the vCPU mutex, or the run loop) touches it.
 
 use crate::bindings as b;
-use crate::handle::{sbi_ext, Request, SbiExit, SbiExt, SbiRet, Stat, Vcpu, VcpuCtx};
+use crate::handle::{Request, SbiExit, SbiExt, SbiRet, Stat, Vcpu, VcpuCtx};
 use crate::onereg::{get_multi, set_multi, user, RegList};
 use crate::onereg_logic::{self as r, ExtSub, RegId};
 use crate::regs_logic::Sstatus;
@@ -62,6 +62,37 @@ pub(crate) trait Extension: Sync {
     fn probe(&self, _cx: &mut VcpuCtx<'_>) -> Option<c_ulong> {
         None
     }
+    /// Sets the vCPU's state of the extension up: 0, or a negative errno
+    /// (the extension is then unavailable).
+    fn init(&self, _cx: &mut VcpuCtx<'_>) -> c_int {
+        0
+    }
+    /// Frees what `init` made.
+    fn deinit(&self, _cx: &mut VcpuCtx<'_>) {}
+    /// The vCPU resets.
+    fn reset(&self, _cx: &mut VcpuCtx<'_>) {}
+    /// Before the first run: corrects what the vCPU's final configuration
+    /// no longer allows.
+    fn validate(&self, _cx: &mut VcpuCtx<'_>) {}
+    /// The extension's ONE_REG state registers, if it has some.
+    fn state(&self) -> Option<&'static dyn StateRegs> {
+        None
+    }
+}
+
+/// The ONE_REG state registers of an extension of ours, each an `unsigned
+/// long` (the dispatch checks the size), on the vCPU's thread.
+pub(crate) trait StateRegs: Sync {
+    /// Their subtype (`KVM_REG_RISCV_SBI_*`).
+    fn subtype(&self) -> c_ulong;
+    /// How many the vCPU has.
+    fn count(&self, cx: &mut VcpuCtx<'_>) -> c_ulong;
+    /// The id of the `index`th (-ENOENT past the last).
+    fn id(&self, cx: &mut VcpuCtx<'_>, index: c_ulong) -> Result<u64>;
+    /// GET of register `num`.
+    fn get(&self, cx: &mut VcpuCtx<'_>, num: c_ulong) -> Result<c_ulong>;
+    /// SET of register `num` to `val`.
+    fn set(&self, cx: &mut VcpuCtx<'_>, num: c_ulong, val: c_ulong) -> Result;
 }
 
 /// An extension of ours: the extension ids it serves and its callbacks.
@@ -97,11 +128,73 @@ impl Ext {
         }
     }
 
-    /// The C description, if it has state registers.
-    fn with_state(self) -> Option<&'static SbiExt> {
+    /// The subtype of its state registers, if it has some.
+    fn state_subtype(self) -> Option<c_ulong> {
         match self {
-            Ext::C(e) if e.get_state_reg_count.is_some() => Some(e),
-            _ => None,
+            Ext::C(e) => e.get_state_reg_count.map(|_| e.state_reg_subtype),
+            Ext::Rust(e) => e.ops.state().map(|s| s.subtype()),
+        }
+    }
+
+    /// How many state registers the vCPU has.
+    fn state_reg_count(self, cx: &mut VcpuCtx<'_>) -> Option<c_ulong> {
+        match self {
+            Ext::C(e) => cx.sbi_ext_state_reg_count(e),
+            Ext::Rust(e) => e.ops.state().map(|s| s.count(cx)),
+        }
+    }
+
+    /// The id of state register `j` of the vCPU's list.
+    fn state_reg_id(self, cx: &mut VcpuCtx<'_>, j: c_ulong) -> Result<u64> {
+        match self {
+            Ext::C(e) => {
+                let mut id = 0u64;
+                // CAST: a small index.
+                match cx.sbi_ext_state_reg_id(e, j as c_int, &mut id) {
+                    Some(rc) => rc_result(rc).map(|()| id),
+                    None => Ok(r::KVM_REG_RISCV
+                        | r::size_field(ULONG)
+                        | r::Class::SbiState.type_field()
+                        | u64::from_safe_cast(e.state_reg_subtype)
+                        | u64::from_safe_cast(j)),
+                }
+            }
+            Ext::Rust(e) => e.ops.state().ok_or(ENOENT)?.id(cx, j),
+        }
+    }
+
+    /// GET of state register `num`, `size` bytes, into `val`.
+    fn get_state_reg(
+        self,
+        cx: &mut VcpuCtx<'_>,
+        num: c_ulong,
+        size: usize,
+        val: &mut u64,
+    ) -> Result {
+        match self {
+            Ext::C(e) => rc_result(cx.sbi_ext_get_state_reg(e, num, size, val).ok_or(EINVAL)?),
+            Ext::Rust(e) => {
+                let s = e.ops.state().ok_or(EINVAL)?;
+                if size != ULONG {
+                    return Err(EINVAL);
+                }
+                *val = u64::from_safe_cast(s.get(cx, num)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// SET of state register `num`, `size` bytes, from `val`.
+    fn set_state_reg(self, cx: &mut VcpuCtx<'_>, num: c_ulong, size: usize, val: &u64) -> Result {
+        match self {
+            Ext::C(e) => rc_result(cx.sbi_ext_set_state_reg(e, num, size, val).ok_or(EINVAL)?),
+            Ext::Rust(e) => {
+                let s = e.ops.state().ok_or(EINVAL)?;
+                if size != ULONG {
+                    return Err(EINVAL);
+                }
+                s.set(cx, num, u64_as_usize(*val))
+            }
         }
     }
 
@@ -116,25 +209,28 @@ impl Ext {
     fn init(self, cx: &mut VcpuCtx<'_>) -> Option<c_int> {
         match self {
             Ext::C(e) => cx.sbi_ext_init(e),
-            Ext::Rust(_) => None,
+            Ext::Rust(e) => Some(e.ops.init(cx)),
         }
     }
 
     fn deinit(self, cx: &mut VcpuCtx<'_>) {
-        if let Ext::C(e) = self {
-            cx.sbi_ext_deinit(e)
+        match self {
+            Ext::C(e) => cx.sbi_ext_deinit(e),
+            Ext::Rust(e) => e.ops.deinit(cx),
         }
     }
 
     fn reset(self, cx: &mut VcpuCtx<'_>) {
-        if let Ext::C(e) = self {
-            cx.sbi_ext_reset(e)
+        match self {
+            Ext::C(e) => cx.sbi_ext_reset(e),
+            Ext::Rust(e) => e.ops.reset(cx),
         }
     }
 
     fn validate(self, cx: &mut VcpuCtx<'_>) {
-        if let Ext::C(e) = self {
-            cx.sbi_ext_validate(e)
+        match self {
+            Ext::C(e) => cx.sbi_ext_validate(e),
+            Ext::Rust(e) => e.ops.validate(cx),
         }
     }
 
@@ -243,9 +339,9 @@ static TABLE: [Entry; 15] = [
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_STA,
         &crate::vcpu_sbi_sta::VCPU_SBI_EXT_STA,
     ),
-    entry(
+    rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_FWFT,
-        sbi_ext::FWFT,
+        &crate::vcpu_sbi_fwft::VCPU_SBI_EXT_FWFT,
     ),
     rust_entry(
         b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_MPXY,
@@ -325,14 +421,17 @@ pub(crate) fn find_ext(cx: &mut VcpuCtx<'_>, extid: c_ulong) -> Option<Ext> {
 
 /// The enabled extension whose state registers have subtype `sub`
 /// (`kvm_vcpu_sbi_find_ext_withstate()`).
-fn find_with_state(cx: &mut VcpuCtx<'_>, sub: u64) -> Option<&'static SbiExt> {
+fn find_with_state(cx: &mut VcpuCtx<'_>, sub: u64) -> Option<Ext> {
     let st = &cx.parts().sbi.ext_status;
-    TABLE.iter().find_map(|e| {
-        e.ext.with_state().filter(|x| {
-            u64::from_safe_cast(x.state_reg_subtype) == sub
+    TABLE
+        .iter()
+        .find(|e| {
+            e.ext
+                .state_subtype()
+                .is_some_and(|t| u64::from_safe_cast(t) == sub)
                 && status_in(st, e.slot) == ExtStatus::Enabled
         })
-    })
+        .map(|e| e.ext)
 }
 
 // --- the vCPU's side ----------------------------------------------------------
@@ -595,7 +694,7 @@ fn state_size(reg: RegId) -> Result<usize> {
 }
 
 /// The enabled extension that has the state register `reg`'s subtype.
-fn state_ext(cx: &mut VcpuCtx<'_>, reg: RegId) -> Option<&'static SbiExt> {
+fn state_ext(cx: &mut VcpuCtx<'_>, reg: RegId) -> Option<Ext> {
     find_with_state(cx, reg.number() & r::SUBTYPE_MASK)
 }
 
@@ -612,10 +711,7 @@ pub(crate) fn get_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Resu
     let size = state_size(reg)?;
     let ext = state_ext(cx, reg).ok_or(EINVAL)?;
     let mut val: u64 = 0;
-    let rc = cx
-        .sbi_ext_get_state_reg(ext, u64_as_usize(reg.index()), size, &mut val)
-        .ok_or(EINVAL)?;
-    rc_result(rc)?;
+    ext.get_state_reg(cx, u64_as_usize(reg.index()), size, &mut val)?;
     user(addr, size)
         .writer()
         .write_slice(&val.to_ne_bytes()[..size])
@@ -629,10 +725,7 @@ pub(crate) fn set_reg_state(cx: &mut VcpuCtx<'_>, reg: RegId, addr: u64) -> Resu
     user(addr, size).reader().read_slice(&mut bytes[..size])?;
     let val = u64::from_ne_bytes(bytes);
     let ext = state_ext(cx, reg).ok_or(EINVAL)?;
-    let rc = cx
-        .sbi_ext_set_state_reg(ext, u64_as_usize(reg.index()), size, &val)
-        .ok_or(EINVAL)?;
-    rc_result(rc)
+    ext.set_state_reg(cx, u64_as_usize(reg.index()), size, &val)
 }
 
 /// Lists the SBI registers for `KVM_GET_REG_LIST`, in upstream's order:
@@ -646,13 +739,10 @@ pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
         }
     }
     for e in &TABLE {
-        let Some(ext) = e.ext.with_state() else {
-            continue;
-        };
-        if status(cx, e.slot) != ExtStatus::Enabled {
+        if e.ext.state_subtype().is_none() || status(cx, e.slot) != ExtStatus::Enabled {
             continue;
         }
-        let Some(count) = cx.sbi_ext_state_reg_count(ext) else {
+        let Some(count) = e.ext.state_reg_count(cx) else {
             continue;
         };
         if l.counting() {
@@ -660,18 +750,7 @@ pub(crate) fn list_regs(cx: &mut VcpuCtx<'_>, l: &mut RegList) -> Result {
             continue;
         }
         for j in 0..count {
-            let mut id = 0u64;
-            // CAST: a small index.
-            let id = match cx.sbi_ext_state_reg_id(ext, j as c_int, &mut id) {
-                Some(rc) => rc_result(rc).map(|()| id)?,
-                None => {
-                    r::KVM_REG_RISCV
-                        | r::size_field(ULONG)
-                        | r::Class::SbiState.type_field()
-                        | u64::from_safe_cast(ext.state_reg_subtype)
-                        | u64::from_safe_cast(j)
-                }
-            };
+            let id = e.ext.state_reg_id(cx, j)?;
             l.push(id)?;
         }
     }
