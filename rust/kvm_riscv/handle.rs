@@ -1436,15 +1436,14 @@ impl VcpuCtx<'_> {
 
 // --- The SBI extensions ------------------------------------------------------
 
-/// An SBI extension of the vCPU's dispatch table
-/// (`struct kvm_vcpu_sbi_extension`): an upstream C one, or one of ours
-/// behind the same C ABI (STA, PMU).
+/// An SBI extension of the vCPU's dispatch table described for C
+/// (`struct kvm_vcpu_sbi_extension`): ours behind the C ABI (STA, PMU).
 pub(crate) type SbiExt = b::kvm_vcpu_sbi_extension;
 
 /// The callbacks of an SBI extension of ours whose state registers are
 /// each an `unsigned long` (STA), called through its C description
-/// ([`sbi_extension`]) by the dispatch (`vcpu_sbi.rs`) and by C (Base's
-/// probe), on the vCPU's thread.
+/// ([`sbi_extension`]) by the dispatch (`vcpu_sbi.rs`), on the vCPU's
+/// thread.
 pub(crate) trait SbiExtCallbacks {
     /// The SBI call, on the run loop (`handler`): 0 or a negative errno;
     /// the SBI result goes into `ret`.

@@ -5,12 +5,15 @@
 //! the ONE_REG classes of the SBI extensions (single and multi) and of
 //! their state (STA, FWFT).
 //!
-//! Each extension is a `struct kvm_vcpu_sbi_extension` ([`SbiExt`]): the
-//! PMU's and STA's are Rust behind the C ABI (`pmu.rs`, `vcpu_sbi_sta.rs`),
-//! the others are still upstream C (`vcpu_sbi_*.c`, reached by their C
-//! symbols, [`sbi_ext`]). Their callbacks are called through the handle. A vCPU keeps one
-//! [`ExtStatus`] per extension in `arch.sbi_context`; only its own thread
-//! (ioctls under the vCPU mutex, or the run loop) touches it.
+//! Each extension is an [`Ext`]: one of ours in Rust ([`RustExt`], an
+//! [`Extension`]: `vcpu_sbi_base.rs`, `vcpu_sbi_forward.rs`,
+//! `vcpu_sbi_fwft.rs`, `vcpu_sbi_hsm.rs`, `vcpu_sbi_replace.rs`,
+//! `vcpu_sbi_system.rs`, `vcpu_sbi_v01.rs`), or a
+//! `struct kvm_vcpu_sbi_extension` ([`SbiExt`]) whose callbacks are called
+//! through the handle: the PMU's and STA's, Rust behind the C ABI
+//! (`pmu.rs`, `vcpu_sbi_sta.rs`). A vCPU keeps one [`ExtStatus`] per
+//! extension in `arch.sbi_context`; only its own thread (ioctls under the
+//! vCPU mutex, or the run loop) touches it.
 
 use crate::bindings as b;
 use crate::handle::{Request, SbiExit, SbiExt, SbiRet, Stat, Vcpu, VcpuCtx};
