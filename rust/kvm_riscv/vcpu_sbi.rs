@@ -116,14 +116,6 @@ pub(crate) enum Ext {
 }
 
 impl Ext {
-    /// The first and last extension ids it serves.
-    fn extids(self) -> (c_ulong, c_ulong) {
-        match self {
-            Ext::C(e) => (e.extid_start, e.extid_end),
-            Ext::Rust(e) => e.extids,
-        }
-    }
-
     fn default_disabled(self) -> bool {
         match self {
             Ext::C(e) => e.default_disabled,
@@ -248,8 +240,12 @@ impl Ext {
 
 /// An extension of the table, with its status slot: `None` for Base,
 /// which has none and is always on.
+/// The extension ids it serves are copied in at build time, so that the
+/// dispatch's search reads only the table.
 struct Entry {
     slot: Option<usize>,
+    start: c_ulong,
+    end: c_ulong,
     ext: Ext,
 }
 
@@ -257,6 +253,8 @@ const fn entry(id: b::KVM_RISCV_SBI_EXT_ID, ext: &'static SbiExt) -> Entry {
     // CAST: the ids are small.
     Entry {
         slot: Some(id as usize),
+        start: ext.extid_start,
+        end: ext.extid_end,
         ext: Ext::C(ext),
     }
 }
@@ -265,6 +263,8 @@ const fn rust_entry(id: b::KVM_RISCV_SBI_EXT_ID, ext: &'static RustExt) -> Entry
     // CAST: the ids are small.
     Entry {
         slot: Some(id as usize),
+        start: ext.extids.0,
+        end: ext.extids.1,
         ext: Ext::Rust(ext),
     }
 }
@@ -301,6 +301,8 @@ static TABLE: [Entry; 15] = [
     entry(b::KVM_RISCV_SBI_EXT_ID_KVM_RISCV_SBI_EXT_V01, &ABSENT),
     Entry {
         slot: None,
+        start: crate::vcpu_sbi_base::VCPU_SBI_EXT_BASE.extids.0,
+        end: crate::vcpu_sbi_base::VCPU_SBI_EXT_BASE.extids.1,
         ext: Ext::Rust(&crate::vcpu_sbi_base::VCPU_SBI_EXT_BASE),
     },
     rust_entry(
@@ -415,10 +417,7 @@ fn offered(st: &Statuses, idx: u64) -> Option<&'static Entry> {
 /// The extension that serves SBI extension id `extid`, if it is on
 /// (`kvm_vcpu_sbi_find_ext()`): the first whose range holds it decides.
 pub(crate) fn find_ext(cx: &mut VcpuCtx<'_>, extid: c_ulong) -> Option<Ext> {
-    let e = TABLE.iter().find(|e| {
-        let (start, end) = e.ext.extids();
-        start <= extid && extid <= end
-    })?;
+    let e = TABLE.iter().find(|e| e.start <= extid && extid <= e.end)?;
     (status(cx, e.slot) == ExtStatus::Enabled).then_some(e.ext)
 }
 

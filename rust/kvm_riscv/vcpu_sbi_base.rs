@@ -60,6 +60,21 @@ fn forwarded(id: c_ulong) -> bool {
     )
 }
 
+/// `probe_extension(extension_id = a0)`: whether an extension is on, by
+/// its probe if it has one. Out of line: the other functions stay a leaf
+/// without a stack frame.
+#[inline(never)]
+fn probe_extension(cx: &mut VcpuCtx<'_>, id: c_ulong, ret: &mut SbiRet) -> c_int {
+    if forwarded(id) {
+        return forward_handler(cx, ret);
+    }
+    ret.out_val = match find_ext(cx, id) {
+        Some(ext) => ext.probe(cx).unwrap_or(1),
+        None => 0,
+    };
+    0
+}
+
 struct Base;
 
 impl Extension for Base {
@@ -72,12 +87,7 @@ impl Extension for Base {
             Some(Function::GetSpecVersion) => SPEC_VERSION,
             Some(Function::GetImpId) => c_ulong::from_safe_cast(b::KVM_SBI_IMPID),
             Some(Function::GetImpVersion) => c_ulong::from_safe_cast(b::LINUX_VERSION_CODE),
-            Some(Function::ProbeExtension) if forwarded(a0) => return forward_handler(cx, ret),
-            // An extension that is on, by its probe if it has one.
-            Some(Function::ProbeExtension) => match find_ext(cx, a0) {
-                Some(ext) => ext.probe(cx).unwrap_or(1),
-                None => 0,
-            },
+            Some(Function::ProbeExtension) => return probe_extension(cx, a0, ret),
             Some(Function::GetMvendorid) => *cx.parts().mvendorid,
             Some(Function::GetMarchid) => *cx.parts().marchid,
             Some(Function::GetMimpid) => *cx.parts().mimpid,
