@@ -850,6 +850,16 @@ impl VcpuCtx<'_> {
         unsafe { &mut *p.cast::<Option<KBox<crate::vcpu_sbi_fwft::Configs>>>() }
     }
 
+    /// The same context again, for a call: `self` cannot be used while it
+    /// lives. What the callee does with its address is its own; the
+    /// caller's context does not escape.
+    pub(crate) fn reborrow(&mut self) -> VcpuCtx<'_> {
+        VcpuCtx {
+            v: self.v,
+            _thread: PhantomData,
+        }
+    }
+
     /// The pointer-masking lengths HENVCFG takes, found by FWFT at vCPU
     /// creation (`arch.fwft_context`).
     pub(crate) fn fwft(&mut self) -> FwftPmlen<'_> {
