@@ -539,7 +539,12 @@ static void op_one_reg(void)
 	}
 	memset(regbuf, 0, sizeof(regbuf));
 	rc = __vcpu_ioctl(vcpus[v], KVM_GET_ONE_REG, &reg);
-	if (rc == 0 && where == 0 && !racy && !volatile_reg(id))
+	/*
+	 * vCPU 0 after it stopped answering: where its last run was cut off
+	 * (a timer, the exit cap) depends on time, and so do its registers
+	 * (seed 3, case 7: sepc 0 or 0xc0228).
+	 */
+	if (rc == 0 && where == 0 && !racy && !volatile_reg(id) && !(v == 0 && stuck))
 		line("get_one_reg v%d id=0x%llx %s -> OK 0x%llx", v, (unsigned long long)id,
 		     where_name[where], (unsigned long long)(sz <= 8 ? *(u64 *)regbuf &
 					(sz == 8 ? ~0ULL : (1ULL << (8 * sz)) - 1) : hash(regbuf, sz)));
