@@ -113,6 +113,33 @@ pub(crate) struct RustExt {
     pub(crate) ops: &'static dyn Extension,
 }
 
+impl RustExt {
+    /// An extension of extension ids `start..=end`.
+    pub(crate) const fn range(
+        start: b::sbi_ext_id,
+        end: b::sbi_ext_id,
+        default_disabled: bool,
+        ops: &'static dyn Extension,
+    ) -> Self {
+        RustExt {
+            extids: (u32_as_usize(start), u32_as_usize(end)),
+            default_disabled,
+            ops,
+        }
+    }
+
+    /// An extension of one extension id, on by default.
+    pub(crate) const fn one(id: b::sbi_ext_id, ops: &'static dyn Extension) -> Self {
+        Self::range(id, id, false, ops)
+    }
+}
+
+/// SBI error `err` as the guest gets it in a0.
+pub(crate) const fn sbi_err(err: c_int) -> c_ulong {
+    // CAST: an SBI error, sign-extended to XLEN.
+    err as c_ulong
+}
+
 /// An extension of the table: one of ours, or a C description (upstream's
 /// C objects not ported yet, and ours behind the C ABI: PMU, STA).
 #[derive(Clone, Copy)]

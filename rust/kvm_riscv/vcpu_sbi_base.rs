@@ -7,7 +7,7 @@
 
 use crate::bindings as b;
 use crate::handle::{SbiRet, VcpuCtx};
-use crate::vcpu_sbi::{find_ext, forward_handler, Extension, RustExt};
+use crate::vcpu_sbi::{find_ext, forward_handler, sbi_err, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::{u32_as_usize, FromSafeCast};
 
@@ -92,8 +92,7 @@ impl Extension for Base {
             Some(Function::GetMarchid) => *cx.parts().marchid,
             Some(Function::GetMimpid) => *cx.parts().mimpid,
             None => {
-                // CAST: an SBI error, sign-extended to XLEN.
-                ret.err_val = b::SBI_ERR_NOT_SUPPORTED as c_ulong;
+                ret.err_val = sbi_err(b::SBI_ERR_NOT_SUPPORTED);
                 return 0;
             }
         };
@@ -102,11 +101,4 @@ impl Extension for Base {
 }
 
 /// The Base extension: the table's entry without a status slot.
-pub(crate) static VCPU_SBI_EXT_BASE: RustExt = RustExt {
-    extids: (
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_BASE),
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_BASE),
-    ),
-    default_disabled: false,
-    ops: &Base,
-};
+pub(crate) static VCPU_SBI_EXT_BASE: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_BASE, &Base);

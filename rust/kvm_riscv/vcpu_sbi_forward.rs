@@ -9,7 +9,6 @@ use crate::bindings as b;
 use crate::handle::{SbiRet, VcpuCtx};
 use crate::vcpu_sbi::{forward_handler, Extension, RustExt};
 use kernel::ffi::c_int;
-use kernel::num::casts::u32_as_usize;
 
 /// Every call goes to userspace.
 struct Forward;
@@ -22,11 +21,7 @@ impl Extension for Forward {
 
 /// An extension of extension ids `start..=end` that forwards every call.
 const fn forward(start: b::sbi_ext_id, end: b::sbi_ext_id, default_disabled: bool) -> RustExt {
-    RustExt {
-        extids: (u32_as_usize(start), u32_as_usize(end)),
-        default_disabled,
-        ops: &Forward,
-    }
+    RustExt::range(start, end, default_disabled, &Forward)
 }
 
 pub(crate) static VCPU_SBI_EXT_EXPERIMENTAL: RustExt = forward(

@@ -13,7 +13,7 @@ use crate::handle::{SbiRet, VcpuCtx};
 use crate::isa_logic::bitmap_has;
 use crate::onereg_logic as r;
 use crate::sbi_logic::SbiError;
-use crate::vcpu_sbi::{Extension, RustExt, StateRegs};
+use crate::vcpu_sbi::{sbi_err, Extension, RustExt, StateRegs};
 use core::mem::{offset_of, size_of};
 use kernel::alloc::flags;
 use kernel::error::code::*;
@@ -384,8 +384,7 @@ impl Extension for Fwft {
                     ret.out_val = v;
                 }))
             }
-            // CAST: an SBI error, sign-extended to XLEN.
-            None => b::SBI_ERR_NOT_SUPPORTED as c_ulong,
+            None => sbi_err(b::SBI_ERR_NOT_SUPPORTED),
         };
         0
     }
@@ -513,11 +512,4 @@ impl StateRegs for Fwft {
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_FWFT: RustExt = RustExt {
-    extids: (
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_FWFT),
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_FWFT),
-    ),
-    default_disabled: false,
-    ops: &Fwft,
-};
+pub(crate) static VCPU_SBI_EXT_FWFT: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_FWFT, &Fwft);

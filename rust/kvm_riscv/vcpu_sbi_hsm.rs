@@ -8,7 +8,7 @@
 use crate::bindings as b;
 use crate::handle::{SbiRet, Vcpu, VcpuCtx};
 use crate::vcpu::{power_off_locked, power_on_locked, stopped};
-use crate::vcpu_sbi::{request_reset, Extension, RustExt};
+use crate::vcpu_sbi::{request_reset, sbi_err, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::u32_as_usize;
 
@@ -114,17 +114,9 @@ impl Extension for Hsm {
             Some(Function::Suspend) => hart_suspend(cx),
             None => b::SBI_ERR_NOT_SUPPORTED,
         };
-        // CAST: an SBI error, sign-extended to XLEN.
-        ret.err_val = err as c_ulong;
+        ret.err_val = sbi_err(err);
         0
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_HSM: RustExt = RustExt {
-    extids: (
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_HSM),
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_HSM),
-    ),
-    default_disabled: false,
-    ops: &Hsm,
-};
+pub(crate) static VCPU_SBI_EXT_HSM: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_HSM, &Hsm);

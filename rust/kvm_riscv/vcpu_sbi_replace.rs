@@ -9,7 +9,7 @@
 
 use crate::bindings as b;
 use crate::handle::{SbiRet, Vcpu, VcpuCtx};
-use crate::vcpu_sbi::{system_reset, Extension, RustExt};
+use crate::vcpu_sbi::{sbi_err, system_reset, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::{u32_as_usize, FromSafeCast};
 
@@ -21,21 +21,6 @@ fn count(v: &Vcpu, ev: b::sbi_pmu_fw_generic_events_t) {
     let _ = crate::pmu::incr_fw_on(v, u32_as_usize(ev));
     #[cfg(not(CONFIG_RISCV_PMU_SBI))]
     let _ = (v, ev);
-}
-
-/// The SBI error `err` as the guest gets it in a0.
-fn sbi_err(err: c_int) -> c_ulong {
-    // CAST: an SBI error, sign-extended to XLEN.
-    err as c_ulong
-}
-
-/// An extension of one extension id.
-const fn ext(id: b::sbi_ext_id, ops: &'static dyn Extension) -> RustExt {
-    RustExt {
-        extids: (u32_as_usize(id), u32_as_usize(id)),
-        default_disabled: false,
-        ops,
-    }
 }
 
 /// `fid` as a function number of an SBI extension, if it is one (they are
@@ -68,7 +53,7 @@ impl Extension for Time {
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_TIME: RustExt = ext(b::sbi_ext_id_SBI_EXT_TIME, &Time);
+pub(crate) static VCPU_SBI_EXT_TIME: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_TIME, &Time);
 
 // --- IPI ---------------------------------------------------------------------
 
@@ -121,7 +106,7 @@ impl Extension for Ipi {
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_IPI: RustExt = ext(b::sbi_ext_id_SBI_EXT_IPI, &Ipi);
+pub(crate) static VCPU_SBI_EXT_IPI: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_IPI, &Ipi);
 
 // --- RFENCE ------------------------------------------------------------------
 
@@ -203,7 +188,8 @@ impl Extension for RfenceExt {
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_RFENCE: RustExt = ext(b::sbi_ext_id_SBI_EXT_RFENCE, &RfenceExt);
+pub(crate) static VCPU_SBI_EXT_RFENCE: RustExt =
+    RustExt::one(b::sbi_ext_id_SBI_EXT_RFENCE, &RfenceExt);
 
 // --- SRST --------------------------------------------------------------------
 
@@ -237,4 +223,4 @@ impl Extension for Srst {
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_SRST: RustExt = ext(b::sbi_ext_id_SBI_EXT_SRST, &Srst);
+pub(crate) static VCPU_SBI_EXT_SRST: RustExt = RustExt::one(b::sbi_ext_id_SBI_EXT_SRST, &Srst);

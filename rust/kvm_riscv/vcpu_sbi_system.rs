@@ -8,9 +8,9 @@
 use crate::bindings as b;
 use crate::handle::{SbiRet, VcpuCtx};
 use crate::regs_logic::Sstatus;
-use crate::vcpu_sbi::{forward_handler, request_reset, Extension, RustExt};
+use crate::vcpu_sbi::{forward_handler, request_reset, sbi_err, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
-use kernel::num::casts::{u32_as_usize, FromSafeCast};
+use kernel::num::casts::FromSafeCast;
 
 /// The functions of SUSP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,17 +70,14 @@ impl Extension for Susp {
             },
             None => b::SBI_ERR_NOT_SUPPORTED,
         };
-        // CAST: an SBI error, sign-extended to XLEN.
-        ret.err_val = err as c_ulong;
+        ret.err_val = sbi_err(err);
         0
     }
 }
 
-pub(crate) static VCPU_SBI_EXT_SUSP: RustExt = RustExt {
-    extids: (
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_SUSP),
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_SUSP),
-    ),
-    default_disabled: true,
-    ops: &Susp,
-};
+pub(crate) static VCPU_SBI_EXT_SUSP: RustExt = RustExt::range(
+    b::sbi_ext_id_SBI_EXT_SUSP,
+    b::sbi_ext_id_SBI_EXT_SUSP,
+    true,
+    &Susp,
+);

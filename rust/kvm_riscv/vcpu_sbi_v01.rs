@@ -8,7 +8,7 @@
 
 use crate::bindings as b;
 use crate::handle::{SbiRet, VcpuCtx};
-use crate::vcpu_sbi::{forward_handler, system_reset, Extension, RustExt};
+use crate::vcpu_sbi::{forward_handler, sbi_err, system_reset, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::num::casts::{u32_as_usize, FromSafeCast};
 
@@ -140,8 +140,7 @@ impl Extension for V01 {
                 0
             }
             None => {
-                // CAST: an SBI error, sign-extended to XLEN.
-                ret.err_val = b::SBI_ERR_NOT_SUPPORTED as c_ulong;
+                ret.err_val = sbi_err(b::SBI_ERR_NOT_SUPPORTED);
                 0
             }
         }
@@ -149,11 +148,9 @@ impl Extension for V01 {
 }
 
 /// The legacy calls: extension ids 0 (set_timer) to 8 (shutdown).
-pub(crate) static VCPU_SBI_EXT_V01: RustExt = RustExt {
-    extids: (
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_0_1_SET_TIMER),
-        u32_as_usize(b::sbi_ext_id_SBI_EXT_0_1_SHUTDOWN),
-    ),
-    default_disabled: false,
-    ops: &V01,
-};
+pub(crate) static VCPU_SBI_EXT_V01: RustExt = RustExt::range(
+    b::sbi_ext_id_SBI_EXT_0_1_SET_TIMER,
+    b::sbi_ext_id_SBI_EXT_0_1_SHUTDOWN,
+    false,
+    &V01,
+);
