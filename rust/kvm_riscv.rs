@@ -32,6 +32,8 @@ mod csr;
 mod csr_logic;
 #[path = "kvm_riscv/ffi.rs"]
 mod ffi;
+#[path = "kvm_riscv/gstage_logic.rs"]
+mod gstage_logic;
 #[path = "kvm_riscv/handle.rs"]
 mod handle;
 #[path = "kvm_riscv/irq.rs"]
@@ -73,6 +75,10 @@ mod sbi;
 mod sbi_logic;
 #[path = "kvm_riscv/static_key.rs"]
 mod static_key;
+#[path = "kvm_riscv/tlb.rs"]
+mod tlb;
+#[path = "kvm_riscv/tlb_logic.rs"]
+mod tlb_logic;
 #[path = "kvm_riscv/vcpu.rs"]
 mod vcpu;
 #[path = "kvm_riscv/vcpu_config.rs"]
@@ -122,6 +128,10 @@ mod vcpu_timer;
 mod vcpu_timer_logic;
 #[path = "kvm_riscv/vcpu_vector.rs"]
 mod vcpu_vector;
+#[path = "kvm_riscv/vmid.rs"]
+mod vmid;
+#[path = "kvm_riscv/vmid_logic.rs"]
+mod vmid_logic;
 
 use kernel::prelude::*;
 use main::KvmRiscv;

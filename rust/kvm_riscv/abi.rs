@@ -392,16 +392,81 @@ unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points of pmu.rs
+// C ABI entry points of tlb.rs and vmid.rs
 
-shared_entry! {
-    /// Counts firmware event `fid` of the vCPU (`tlb.c`: the fences it
-    /// receives), from its thread or another vCPU's: the firmware counters
-    /// are shared-safe.
-    #[cfg(CONFIG_RISCV_PMU_SBI)]
-    fn kvm_riscv_vcpu_pmu_incr_fw(v, fid: c_ulong) -> c_int {
-        errno(crate::pmu::incr_fw_on(v, fid))
-    }
+/// Flushes this hart's G-stage entries of `vmid` for `gpsz` bytes at `gpa`
+/// (`gstage.c`).
+#[no_mangle]
+extern "C" fn kvm_riscv_local_hfence_gvma_vmid_gpa(
+    vmid: c_ulong,
+    gpa: u64,
+    gpsz: u64,
+    order: c_ulong,
+) {
+    crate::tlb::local_hfence_gvma_vmid_gpa(vmid, gpa, gpsz, order)
+}
+
+/// Flushes every G-stage entry of this hart (`gstage.c`, `mmu.c`).
+#[no_mangle]
+extern "C" fn kvm_riscv_local_hfence_gvma_all() {
+    crate::tlb::local_hfence_gvma_all()
+}
+
+/// Asks the vCPUs `hbase`/`hmask` name to flush their G-stage entries of
+/// `vmid` for `gpsz` bytes at `gpa` (`gstage.c`).
+///
+/// # Safety
+/// `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_hfence_gvma_vmid_gpa(
+    kvm: *mut b::kvm,
+    hbase: c_ulong,
+    hmask: c_ulong,
+    gpa: u64,
+    gpsz: u64,
+    order: c_ulong,
+    vmid: c_ulong,
+) {
+    // SAFETY: a live VM (the caller's contract).
+    let vm = unsafe { crate::handle::Vm::from_raw(kvm) };
+    let harts = crate::tlb_logic::HartMask {
+        base: hbase,
+        mask: hmask,
+    };
+    crate::tlb::hfence_gvma_vmid_gpa(vm, harts, gpa, gpsz, order, vmid)
+}
+
+/// Flushes `nr_pages` pages at `gfn` from every vCPU's G-stage TLB (the
+/// generic core, `KVM_HAVE_ARCH_FLUSH_REMOTE_TLBS_RANGE`); 0.
+///
+/// # Safety
+/// `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_flush_remote_tlbs_range(
+    kvm: *mut b::kvm,
+    gfn: u64,
+    nr_pages: u64,
+) -> c_int {
+    // SAFETY: a live VM (the caller's contract).
+    crate::tlb::flush_remote_tlbs_range(unsafe { crate::handle::Vm::from_raw(kvm) }, gfn, nr_pages);
+    0
+}
+
+/// The VMID width in use, 0 without VMIDs (`mmu.c`).
+#[no_mangle]
+extern "C" fn kvm_riscv_gstage_vmid_bits() -> c_ulong {
+    kernel::num::casts::u32_as_usize(crate::vmid::bits())
+}
+
+/// A new VM's VMID, invalid until its first entry (`vm.c`); 0.
+///
+/// # Safety
+/// `kvm` is a VM being created, by its creator.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_vmid_init(kvm: *mut b::kvm) -> c_int {
+    // SAFETY: a live VM (the caller's contract).
+    crate::vmid::init(unsafe { crate::handle::Vm::from_raw(kvm) });
+    0
 }
 
 // ---------------------------------------------------------------------------

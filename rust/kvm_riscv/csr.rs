@@ -14,7 +14,7 @@
 //! SSP), and the trap CSRs the vCPU code reads (SCAUSE, STVAL).
 
 use crate::bindings as b;
-use crate::csr_logic::{csr_imm, funct3, CsrOp, SYSTEM};
+use crate::csr_logic::{csr_imm, funct3, funct7, CsrOp, Fence, SYSTEM};
 use core::arch::asm;
 use kernel::num::casts::u32_into_u16;
 
@@ -134,6 +134,7 @@ csrs! {
     TIME = CSR_TIME;
     VSTIMECMP = CSR_VSTIMECMP;
     HTIMEDELTA = CSR_HTIMEDELTA;
+    HGATP = CSR_HGATP;
 }
 
 /// HCOUNTEREN.TM: VS and VU may read the `time` CSR directly.
@@ -155,4 +156,78 @@ const _: () = {
     assert!(SCOUNTEREN.num() == 0x106 && SENVCFG.num() == 0x10a && SSTATEEN0.num() == 0x10c);
     assert!(SSP.num() == 0x011 && SCAUSE.num() == 0x142 && STVAL.num() == 0x143);
     assert!(TIME.num() == 0xc01 && VSTIMECMP.num() == 0x24d && HTIMEDELTA.num() == 0x605);
+    assert!(HGATP.num() == 0x680);
 };
+
+/// The hypervisor TLB fences and the Svinval instructions.
+///
+/// They only drop cached guest translations (G-stage and VS-stage) of the
+/// hart that runs them, which the host kernel in HS mode does not use, so
+/// they are safe functions. Each is one `.insn r` instruction
+/// ([`Fence`]); an argument named `all` is the `x0` operand ("every
+/// address", "every VMID"), not a register holding 0.
+pub(crate) mod fence {
+    use super::*;
+
+    macro_rules! fences {
+        ($($(#[$m:meta])* fn $name:ident($f:ident, $rs1:tt, $rs2:tt $(, $a:ident)*);)*) => {$(
+            $(#[$m])*
+            #[inline(always)]
+            pub(crate) fn $name($($a: usize),*) {
+                // SAFETY: a TLB fence of guest translations has no effect on
+                // host memory (see the module documentation).
+                unsafe {
+                    asm!(concat!(".insn r {sys}, 0, {f7}, x0, ", fences!(@op $rs1), ", ", fences!(@op $rs2)),
+                         sys = const SYSTEM, f7 = const funct7(Fence::$f),
+                         $($a = in(reg) $a,)* options(nostack))
+                };
+            }
+        )*};
+        (@op x0) => { "x0" };
+        (@op x1) => { "x1" };
+        (@op $a:ident) => { concat!("{", stringify!($a), "}") };
+    }
+
+    fences! {
+        /// `hfence.gvma x0, x0`: every G-stage translation.
+        fn hfence_gvma_all(HfenceGvma, x0, x0);
+        /// `hfence.gvma x0, vmid`: those of `vmid`.
+        fn hfence_gvma_vmid_all(HfenceGvma, x0, vmid, vmid);
+        /// `hfence.gvma gpa >> 2, vmid`.
+        fn hfence_gvma_vmid(HfenceGvma, gpa4, vmid, gpa4, vmid);
+        /// `hfence.gvma gpa >> 2, x0`: at a guest physical address, every VMID.
+        fn hfence_gvma(HfenceGvma, gpa4, x0, gpa4);
+        /// `hinval.gvma gpa >> 2, vmid`.
+        fn hinval_gvma_vmid(HinvalGvma, gpa4, vmid, gpa4, vmid);
+        /// `hinval.gvma gpa >> 2, x0`.
+        fn hinval_gvma(HinvalGvma, gpa4, x0, gpa4);
+        /// `hfence.vvma x0, x0`: every VS-stage translation of the VMID in
+        /// HGATP.
+        fn hfence_vvma_all(HfenceVvma, x0, x0);
+        /// `hfence.vvma x0, asid`.
+        fn hfence_vvma_asid_all(HfenceVvma, x0, asid, asid);
+        /// `hfence.vvma gva, asid`.
+        fn hfence_vvma_asid(HfenceVvma, gva, asid, gva, asid);
+        /// `hfence.vvma gva, x0`.
+        fn hfence_vvma(HfenceVvma, gva, x0, gva);
+        /// `hinval.vvma gva, asid`.
+        fn hinval_vvma_asid(HinvalVvma, gva, asid, gva, asid);
+        /// `hinval.vvma gva, x0`.
+        fn hinval_vvma(HinvalVvma, gva, x0, gva);
+        /// `sfence.w.inval`: orders earlier stores before the `hinval`s
+        /// that follow.
+        fn sfence_w_inval(SfenceInval, x0, x0);
+        /// `sfence.inval.ir`: orders the `hinval`s before what follows.
+        fn sfence_inval_ir(SfenceInval, x0, x1);
+    }
+
+    /// `fence.i` (`local_flush_icache_all()`): this hart's instruction
+    /// fetches see its earlier stores.
+    #[inline(always)]
+    pub(crate) fn fence_i() {
+        // SAFETY: an instruction-fetch fence changes no memory.
+        // `fence.i` is MISC-MEM (0x0f) funct3 1, spelt as `.insn` because
+        // the target may not name Zifencei.
+        unsafe { asm!(".insn i 0x0f, 1, x0, x0, 0", options(nostack)) };
+    }
+}

@@ -765,13 +765,6 @@ mod aia_ffi {
         #[link_section = ".ref.text"]
         #[inline(never)]
         fn c_gstage_mode_detect() = b::kvm_riscv_gstage_mode_detect;
-        /// `kvm_riscv_gstage_vmid_detect()` (C, `__init`): detection only
-        /// reads hardware state. In `.ref.text`, as [`gstage_mode_detect`].
-        #[link_section = ".ref.text"]
-        #[inline(never)]
-        pub(crate) fn gstage_vmid_detect() = b::kvm_riscv_gstage_vmid_detect;
-        /// `kvm_riscv_gstage_vmid_bits()`: the detected VMID width.
-        pub(crate) fn gstage_vmid_bits() -> c_ulong = b::kvm_riscv_gstage_vmid_bits;
     }
 
     /// `kvm_riscv_gstage_mode_detect()` (C, `__init`), then the page-table
@@ -1039,4 +1032,95 @@ pub(crate) fn cs_mult_shift() -> (u32, u32) {
     let (mut mult, mut shift) = (0, 0);
     c_cs_mult_shift(&mut mult, &mut shift);
     (mult, shift)
+}
+
+// tlb.rs, vmid.rs: cross-CPU calls, the CPU count, the VMID lock.
+
+pub(crate) use mmu_ffi::*;
+
+mod mmu_ffi {
+    use crate::vmid_logic::VmidAllocator;
+    use core::ffi::c_void;
+    use core::pin::Pin;
+    use kernel::sync::atomic::{Acquire, Atomic, Release};
+    use kernel::sync::lock::GlobalGuard;
+
+    /// The number of possible CPUs (`num_possible_cpus()`), fixed at boot.
+    pub(crate) fn num_possible_cpus() -> u32 {
+        // SAFETY: set once during boot, before modules load; read only.
+        unsafe { kernel::bindings::__num_possible_cpus }
+    }
+
+    /// Runs `f` on every online CPU, this one included, and waits until
+    /// all have run it (`on_each_cpu_mask(cpu_online_mask, f, NULL, true)`).
+    /// `f` runs in interrupt context on the other CPUs, with interrupts off
+    /// here. The caller may not have interrupts off itself.
+    #[cfg(CONFIG_SMP)]
+    pub(crate) fn on_each_online_cpu(f: fn()) {
+        /// # Safety
+        /// `info` is a `fn()` cast to a data pointer.
+        unsafe extern "C" fn call(info: *mut c_void) {
+            // SAFETY: `info` is the `fn()` given below, passed as a data
+            // pointer: the same size, and any function address round-trips.
+            let f = unsafe { core::mem::transmute::<*mut c_void, fn()>(info) };
+            f();
+        }
+        // CAST: a function address as the opaque argument of the call.
+        let info = f as *mut c_void;
+        // SAFETY: `call` is a function of the module that takes what is
+        // given as `info`; the online mask is the kernel's, live forever;
+        // `wait` is true, so nothing outlives the call.
+        unsafe {
+            kernel::bindings::on_each_cpu_cond_mask(
+                None,
+                Some(call),
+                info,
+                true,
+                core::ptr::addr_of!(kernel::bindings::__cpu_online_mask),
+            )
+        };
+    }
+
+    /// Runs `f` on the one CPU, interrupts off, as `on_each_cpu_mask()`
+    /// does without SMP.
+    #[cfg(not(CONFIG_SMP))]
+    pub(crate) fn on_each_online_cpu(f: fn()) {
+        let _irqs = crate::irq::disable();
+        f();
+    }
+
+    kernel::sync::global_lock! {
+        // SAFETY: `vmid_lock()` initialises it, once, before its first use.
+        pub(crate) unsafe(uninit) static VMID_LOCK: SpinLock<VmidAllocator> = VmidAllocator::new();
+    }
+
+    const UNINIT: i32 = 0;
+    const INITIALISING: i32 = 1;
+    const READY: i32 = 2;
+    static VMID_LOCK_STATE: Atomic<i32> = Atomic::new(UNINIT);
+
+    /// The VMID allocator, under its global spinlock (C's `vmid_lock`).
+    pub(crate) fn vmid_lock() -> GlobalGuard<VMID_LOCK> {
+        if VMID_LOCK_STATE.load(Acquire) != READY {
+            vmid_lock_init();
+        }
+        VMID_LOCK.lock()
+    }
+
+    #[cold]
+    fn vmid_lock_init() {
+        match VMID_LOCK_STATE.cmpxchg(UNINIT, INITIALISING, Acquire) {
+            Ok(_) => {
+                // SAFETY: only the caller that won the race gets here, once;
+                // nobody locks it before the state is READY.
+                unsafe { VMID_LOCK.init() };
+                VMID_LOCK_STATE.store(READY, Release);
+            }
+            Err(_) => {
+                while VMID_LOCK_STATE.load(Acquire) != READY {
+                    kernel::processor::cpu_relax();
+                }
+            }
+        }
+    }
 }

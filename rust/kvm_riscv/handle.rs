@@ -113,24 +113,6 @@ macro_rules! vcpu_calls {
     };
 }
 
-/// Declares methods of [`Vm`] that call a C function whose first argument
-/// is the VM and whose contract is: a live VM (which a handle is), from any
-/// thread (the function serialises what it touches itself); other arguments
-/// are values.
-macro_rules! vm_calls {
-    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
-        impl Vm {$(
-            $(#[$m])*
-            #[inline]
-            pub(crate) fn $name(&self $(, $a: $t)*) $(-> $ret)? {
-                // SAFETY: `$cfn` takes a live VM from any thread (see the
-                // macro); the handle is live.
-                unsafe { $cfn(self.as_ptr() $(, $a)*) }
-            }
-        )*}
-    };
-}
-
 /// Declares methods of [`VcpuCtx`] that fire a tracepoint of the vCPU
 /// (nothing without `CONFIG_TRACEPOINTS`): the C helper takes the live vCPU,
 /// on its thread, and values or references it only reads during the call.
@@ -427,6 +409,31 @@ impl Vcpu {
         }
     }
 
+    /// Runs `f` on the HFENCE request queue under `hfence_lock`: other
+    /// vCPUs' threads enqueue, the vCPU's own dequeues.
+    pub(crate) fn with_hfence_queue<R>(&self, f: impl FnOnce(HfenceQueue<'_>) -> R) -> R {
+        let lock = field!(self, arch.hfence_lock);
+        let (slots, head, tail) = (
+            field!(self, arch.hfence_queue),
+            field!(self, arch.hfence_head),
+            field!(self, arch.hfence_tail),
+        );
+        // SAFETY: one critical section: the lock is initialised at vCPU
+        // creation and serialises every access to the queue and its two
+        // indices, which `f` alone gets while it is held; released before
+        // returning.
+        unsafe {
+            b::spin_lock(lock);
+            let r = f(HfenceQueue {
+                slots: &mut *slots,
+                head: &mut *head,
+                tail: &mut *tail,
+            });
+            b::spin_unlock(lock);
+            r
+        }
+    }
+
     /// `vcpu->arch.pause`.
     pub(crate) fn paused(&self) -> bool {
         read_once!(self.arch(), pause)
@@ -480,6 +487,17 @@ vcpu_calls! {
     /// `kvm_vcpu_exiting_guest_mode()`: the mode before it became
     /// EXITING_GUEST_MODE (an atomic exchange on `vcpu->mode`).
     fn exiting_guest_mode() -> c_int = b::kvm_riscv_rs_vcpu_exiting_guest_mode;
+}
+
+/// A vCPU's HFENCE request queue, while `hfence_lock` is held
+/// ([`Vcpu::with_hfence_queue`]): a ring of C `struct kvm_riscv_hfence`.
+pub(crate) struct HfenceQueue<'a> {
+    /// The ring.
+    pub(crate) slots: &'a mut [b::kvm_riscv_hfence],
+    /// The next slot to take.
+    pub(crate) head: &'a mut c_ulong,
+    /// The next slot to fill.
+    pub(crate) tail: &'a mut c_ulong,
 }
 
 /// Proof that the vCPU's `mp_state_lock` is held.
@@ -664,16 +682,13 @@ impl<'a> VcpuCtx<'a> {
 
     /// Empties the HFENCE request queue (reset).
     pub(crate) fn reset_hfence_queue(&mut self) {
-        let a = self.arch();
-        // SAFETY: the lock is initialised at vCPU creation; under it the
-        // queue is ours.
-        unsafe {
-            b::spin_lock(addr_of_mut!((*a).hfence_lock));
-            (*a).hfence_head = 0;
-            (*a).hfence_tail = 0;
-            core::ptr::write_bytes(addr_of_mut!((*a).hfence_queue), 0, 1);
-            b::spin_unlock(addr_of_mut!((*a).hfence_lock));
-        }
+        self.v.with_hfence_queue(|q| {
+            *q.head = 0;
+            *q.tail = 0;
+            q.slots
+                .iter_mut()
+                .for_each(|s| *s = b::kvm_riscv_hfence::default());
+        });
     }
 
     /// Sets the zero-fill flag of the MMU page cache (create).
@@ -735,22 +750,8 @@ vcpu_thread_calls! {
     fn handle_guest_mode_work() -> c_int = b::kvm_riscv_rs_xfer_to_guest_mode_handle_work;
     /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
     fn dirty_ring_check_request() -> bool = b::kvm_dirty_ring_check_request;
-    /// The vCPU's G-stage VMID, updated if its version changed
-    /// (`kvm_riscv_gstage_vmid_update()`, C).
-    fn vmid_update() = b::kvm_riscv_gstage_vmid_update;
-    /// `kvm_riscv_local_tlb_sanitize()` (C): flushes this CPU's stale
-    /// entries of the VMID before entry, preemption and interrupts off.
-    fn local_tlb_sanitize() = b::kvm_riscv_local_tlb_sanitize;
     /// `kvm_riscv_mmu_update_hgatp()` (C).
     fn mmu_update_hgatp() = b::kvm_riscv_mmu_update_hgatp;
-    /// `kvm_riscv_fence_i_process()` (C).
-    fn fence_i_process() = b::kvm_riscv_fence_i_process;
-    /// `kvm_riscv_tlb_flush_process()` (C).
-    fn tlb_flush_process() = b::kvm_riscv_tlb_flush_process;
-    /// `kvm_riscv_hfence_vvma_all_process()` (C).
-    fn hfence_vvma_all_process() = b::kvm_riscv_hfence_vvma_all_process;
-    /// `kvm_riscv_hfence_process()` (C).
-    fn hfence_process() = b::kvm_riscv_hfence_process;
     /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C), at create.
     fn aia_device_init() = b::kvm_riscv_vcpu_aia_init;
     /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C), at destroy.
@@ -784,13 +785,6 @@ impl VcpuCtx<'_> {
         }
         // SAFETY: the vCPU thread; the condition only reads shared state.
         unsafe { b::kvm_riscv_rs_wait_until(self.v.as_ptr(), Some(done)) }
-    }
-
-    /// Whether the VM's VMID version changed (`kvm_riscv_gstage_vmid_ver_changed()`).
-    pub(crate) fn vmid_ver_changed(&mut self) -> bool {
-        let kvm = self.v.vm().as_ptr();
-        // SAFETY: reads the live VM's VMID version.
-        unsafe { b::kvm_riscv_gstage_vmid_ver_changed(addr_of_mut!((*kvm).arch.vmid)) }
     }
 }
 
@@ -975,6 +969,10 @@ impl b::kvm_cpu_context {
 #[repr(transparent)]
 pub(crate) struct Vm(Opaque<b::kvm>);
 
+/// The words of a bitmap of every vCPU index (`KVM_MAX_VCPUS` bits).
+pub(crate) const VCPU_BITMAP_WORDS: usize = kernel::num::casts::u32_as_usize(b::KVM_MAX_VCPUS)
+    .div_ceil(kernel::num::casts::u32_as_usize(c_ulong::BITS));
+
 impl Vm {
     /// # Safety
     /// `ptr` points to a live `struct kvm` that stays alive for `'a`.
@@ -1027,46 +1025,38 @@ impl Vm {
     }
 }
 
-// The remote fences of C `tlb.c` (until the MMU is ported): each queues a
-// request to the vCPUs the hart mask names (`hbase` -1: all) and kicks them.
-vm_calls! {
-    /// `kvm_riscv_fence_i()`: a FENCE.I on each.
-    fn fence_i(hbase: c_ulong, hmask: c_ulong) = b::kvm_riscv_fence_i;
-    /// `kvm_riscv_hfence_vvma_all()`: their VS-stage mappings of VMID `vmid`.
-    fn hfence_vvma_all(hbase: c_ulong, hmask: c_ulong, vmid: c_ulong) =
-        b::kvm_riscv_hfence_vvma_all;
-    /// `kvm_riscv_hfence_vvma_gva()`: `gvsz` bytes at `gva`, in pages of
-    /// 2^`order` bytes.
-    fn hfence_vvma_gva(
-        hbase: c_ulong,
-        hmask: c_ulong,
-        gva: c_ulong,
-        gvsz: c_ulong,
-        order: c_ulong,
-        vmid: c_ulong
-    ) = b::kvm_riscv_hfence_vvma_gva;
-    /// `kvm_riscv_hfence_vvma_asid_all()`: those of one ASID.
-    fn hfence_vvma_asid_all(hbase: c_ulong, hmask: c_ulong, asid: c_ulong, vmid: c_ulong) =
-        b::kvm_riscv_hfence_vvma_asid_all;
-    /// `kvm_riscv_hfence_vvma_asid_gva()`: a range of one ASID.
-    // C's own signature.
-    #[allow(clippy::too_many_arguments)]
-    fn hfence_vvma_asid_gva(
-        hbase: c_ulong,
-        hmask: c_ulong,
-        gva: c_ulong,
-        gvsz: c_ulong,
-        order: c_ulong,
-        asid: c_ulong,
-        vmid: c_ulong
-    ) = b::kvm_riscv_hfence_vvma_asid_gva;
-}
-
 impl Vm {
     /// The VM's current VMID (`READ_ONCE(kvm->arch.vmid.vmid)`), which the
     /// VMID allocator may change at any time.
     pub(crate) fn vmid(&self) -> c_ulong {
         read_once!(self.as_ptr(), arch.vmid.vmid)
+    }
+
+    /// The version of the VM's VMID (`READ_ONCE(kvm->arch.vmid.vmid_version)`).
+    pub(crate) fn vmid_version(&self) -> c_ulong {
+        read_once!(self.as_ptr(), arch.vmid.vmid_version)
+    }
+
+    /// Gives the VM VMID `vmid` of version `version`, under the VMID lock:
+    /// the VMID first, then the version (`WRITE_ONCE()` each), so that a
+    /// vCPU that reads the new version reads the new VMID.
+    pub(crate) fn publish_vmid(&self, vmid: c_ulong, version: c_ulong) {
+        write_once!(self.as_ptr(), vmid, arch.vmid.vmid);
+        write_once!(self.as_ptr(), version, arch.vmid.vmid_version);
+    }
+
+    /// Makes `req` of the vCPUs whose index has its bit set in `mask` and
+    /// kicks them (`kvm_make_vcpus_request_mask()`).
+    pub(crate) fn make_vcpus_request_mask(
+        &self,
+        req: Request,
+        mask: &[c_ulong; VCPU_BITMAP_WORDS],
+    ) {
+        // SAFETY: the VM is live; the bitmap has a bit for each of the
+        // KVM_MAX_VCPUS indices the function may test, and is only read.
+        unsafe {
+            b::kvm_make_vcpus_request_mask(self.as_ptr(), req.raw(), mask.as_ptr().cast_mut())
+        };
     }
 }
 

@@ -15,7 +15,7 @@ use crate::main_logic::{self as report, NaclFeatures};
 use crate::nacl;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
-use crate::static_key::StaticKeyFalse;
+use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use crate::vcpu;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
@@ -24,10 +24,16 @@ use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
 /// Set on CPUs whose VS-stage TLB does not cache guest physical addresses;
-/// the TLB code (`tlb.c`) branches on it.
-#[no_mangle]
+/// the TLB code (`tlb.rs`) branches on it.
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_vsstage_tlb_no_gpa: StaticKeyFalse = StaticKeyFalse::new();
+
+/// [`kvm_riscv_vsstage_tlb_no_gpa`]: the VS-stage TLB must be flushed
+/// with the G-stage one when a vCPU changes CPU.
+#[inline]
+pub(crate) fn vsstage_tlb_no_gpa() -> bool {
+    static_branch_unlikely!(kvm_riscv_vsstage_tlb_no_gpa)
+}
 
 /// The most CPUs the kernel supports (`NR_CPUS`).
 const NR_CPUS: usize = u32_as_usize(b::NR_CPUS);
@@ -224,7 +230,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         return Err(ENODEV);
     };
 
-    ffi::gstage_vmid_detect();
+    crate::vmid::detect(levels);
 
     // Undone by `aia::exit()` in `teardown()`.
     match crate::aia::init() {
@@ -241,7 +247,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         kvm_info!("using SBI nested acceleration with {}\n", features);
     }
     kvm_info!("highest G-stage page table mode is {}\n", mode);
-    kvm_info!("VMID {} bits available\n", ffi::gstage_vmid_bits());
+    kvm_info!("VMID {} bits available\n", crate::vmid::bits());
 
     setup_vendor_features();
     crate::vcpu_run::init();

@@ -270,7 +270,6 @@ impl Shmem {
     }
 
     /// `nacl_hfence_gvma_vmid_all()`: flush a VMID's G-stage mappings.
-    #[allow(dead_code)]
     pub(crate) fn hfence_gvma_vmid_all(self, vmid: usize) {
         self.hfence(
             layout::hfence_config(HfenceType::GvmaVmidAll, 0, vmid, 0),
@@ -286,9 +285,66 @@ impl Shmem {
     }
 
     /// `nacl_hfence_vvma_all()`: flush a VMID's VS-stage mappings.
-    #[allow(dead_code)]
     pub(crate) fn hfence_vvma_all(self, vmid: usize) {
         self.hfence(layout::hfence_config(HfenceType::VvmaAll, 0, vmid, 0), 0, 0)
+    }
+
+    /// A ranged request: `size` bytes at `addr`, as page number and count
+    /// in pages of 2^`order` bytes (`nacl_hfence_mkpnum()`,
+    /// `nacl_hfence_mkpcount()`).
+    fn hfence_range(
+        self,
+        ty: HfenceType,
+        vmid: usize,
+        asid: usize,
+        addr: u64,
+        size: u64,
+        order: usize,
+    ) {
+        let pages = |v: u64| {
+            u64_to_xlen(
+                u32::try_from(order)
+                    .ok()
+                    .and_then(|o| v.checked_shr(o))
+                    .unwrap_or(0),
+            )
+        };
+        self.hfence(
+            layout::hfence_config(ty, order, vmid, asid),
+            pages(addr),
+            pages(size),
+        )
+    }
+
+    /// `nacl_hfence_gvma_vmid()`: a VMID's G-stage mappings of a range.
+    pub(crate) fn hfence_gvma_vmid(self, vmid: usize, gpa: u64, gpsz: u64, order: usize) {
+        self.hfence_range(HfenceType::GvmaVmid, vmid, 0, gpa, gpsz, order)
+    }
+
+    /// `nacl_hfence_vvma()`: a VMID's VS-stage mappings of a range.
+    pub(crate) fn hfence_vvma(self, vmid: usize, gva: u64, gvsz: u64, order: usize) {
+        self.hfence_range(HfenceType::Vvma, vmid, 0, gva, gvsz, order)
+    }
+
+    /// `nacl_hfence_vvma_asid()`: an ASID's VS-stage mappings of a range.
+    pub(crate) fn hfence_vvma_asid(
+        self,
+        vmid: usize,
+        asid: usize,
+        gva: u64,
+        gvsz: u64,
+        order: usize,
+    ) {
+        self.hfence_range(HfenceType::VvmaAsid, vmid, asid, gva, gvsz, order)
+    }
+
+    /// `nacl_hfence_vvma_asid_all()`: an ASID's VS-stage mappings.
+    pub(crate) fn hfence_vvma_asid_all(self, vmid: usize, asid: usize) {
+        self.hfence(
+            layout::hfence_config(HfenceType::VvmaAsidAll, 0, vmid, asid),
+            0,
+            0,
+        )
     }
 }
 
@@ -407,23 +463,6 @@ pub(crate) fn ncsr_clear_now<const N: u16>(csr: Csr<N>, mask: usize) {
         sync_csr(csr);
     } else {
         csr.clear(mask)
-    }
-}
-
-/// Entry point for C callers of the HFENCE queue (`tlb.c`, `mmu.c`).
-///
-/// # Safety
-/// `shmem` is a CPU's NACL shared memory (`nacl_shmem()`).
-#[no_mangle]
-pub(crate) unsafe extern "C" fn __kvm_riscv_nacl_hfence(
-    shmem: *mut kernel::ffi::c_void,
-    control: usize,
-    page_num: usize,
-    page_count: usize,
-) {
-    if let Some(p) = NonNull::new(shmem.cast::<u8>()) {
-        // INVARIANT: the caller passes a live shared memory.
-        Shmem(p).hfence(control, page_num, page_count)
     }
 }
 

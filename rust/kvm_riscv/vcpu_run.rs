@@ -152,16 +152,16 @@ fn handle_requests(cx: &mut VcpuCtx<'_>) -> bool {
         cx.mmu_update_hgatp();
     }
     if v.check_request(Request::FenceI) {
-        cx.fence_i_process();
+        crate::tlb::fence_i_process(cx);
     }
     if v.check_request(Request::TlbFlush) {
-        cx.tlb_flush_process();
+        crate::tlb::tlb_flush_process(cx);
     }
     if v.check_request(Request::HfenceVvmaAll) {
-        cx.hfence_vvma_all_process();
+        crate::tlb::hfence_vvma_all_process(cx);
     }
     if v.check_request(Request::Hfence) {
-        cx.hfence_process();
+        crate::tlb::hfence_process(cx);
     }
     if v.check_request(Request::StealUpdate) {
         crate::vcpu_sbi_sta::record_steal_time(cx);
@@ -219,7 +219,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
     if ret != 0 {
         return ret;
     }
-    cx.vmid_update();
+    crate::vmid::update(cx);
     if !handle_requests(cx) {
         return 0;
     }
@@ -244,7 +244,10 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
     ncsr_write(csr::HVIP, cx.csr().hvip);
     crate::aia::update_hvip(cx);
 
-    if cx.vmid_ver_changed() || cx.vcpu().request_pending() || ffi::guest_mode_work_pending(&irqs) {
+    if crate::vmid::ver_changed(cx.vcpu().vm())
+        || cx.vcpu().request_pending()
+        || ffi::guest_mode_work_pending(&irqs)
+    {
         cx.set_mode(Mode::OutsideGuest);
         drop(irqs);
         drop(preempt);
@@ -253,7 +256,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
     }
 
     // Sanitize the VMID's TLB entries on this CPU, after the VMID update.
-    cx.local_tlb_sanitize();
+    crate::tlb::local_tlb_sanitize(cx);
     cx.trace_entry();
     ffi::guest_timing_enter(&irqs);
 

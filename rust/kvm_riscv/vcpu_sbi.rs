@@ -134,6 +134,16 @@ impl RustExt {
     }
 }
 
+/// Counts SBI PMU firmware event `ev` into `v` (nothing without the SBI
+/// PMU; upstream's `kvm_riscv_vcpu_pmu_incr_fw()`, whose result every
+/// caller ignores: the events named are all SBI's).
+pub(crate) fn count_fw(v: &Vcpu, ev: b::sbi_pmu_fw_generic_events_t) {
+    #[cfg(CONFIG_RISCV_PMU_SBI)]
+    let _ = crate::pmu::incr_fw_on(v, u32_as_usize(ev));
+    #[cfg(not(CONFIG_RISCV_PMU_SBI))]
+    let _ = (v, ev);
+}
+
 /// SBI error `err` as the guest gets it in a0.
 pub(crate) const fn sbi_err(err: c_int) -> c_ulong {
     // CAST: an SBI error, sign-extended to XLEN.

@@ -8,20 +8,12 @@
 //! remote fences are C `tlb.c`'s until the MMU is ported.
 
 use crate::bindings as b;
-use crate::handle::{SbiRet, Vcpu, VcpuCtx};
-use crate::vcpu_sbi::{sbi_err, system_reset, Extension, RustExt};
+use crate::handle::{SbiRet, VcpuCtx};
+use crate::tlb;
+use crate::tlb_logic::HartMask;
+use crate::vcpu_sbi::{count_fw, sbi_err, system_reset, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
-use kernel::num::casts::{u32_as_usize, FromSafeCast};
-
-/// Counts SBI PMU firmware event `ev` into `v` (nothing without the SBI
-/// PMU).
-fn count(v: &Vcpu, ev: b::sbi_pmu_fw_generic_events_t) {
-    #[cfg(CONFIG_RISCV_PMU_SBI)]
-    // The events named here all exist.
-    let _ = crate::pmu::incr_fw_on(v, u32_as_usize(ev));
-    #[cfg(not(CONFIG_RISCV_PMU_SBI))]
-    let _ = (v, ev);
-}
+use kernel::num::casts::{u32_as_usize, usize_as_u64, FromSafeCast};
 
 /// `fid` as a function number of an SBI extension, if it is one (they are
 /// all below 2^32).
@@ -42,7 +34,7 @@ impl Extension for Time {
             ret.err_val = sbi_err(b::SBI_ERR_NOT_SUPPORTED);
             return 0;
         }
-        count(
+        count_fw(
             cx.vcpu(),
             b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_SET_TIMER,
         );
@@ -83,7 +75,7 @@ impl Extension for Ipi {
             return 0;
         }
         let v = cx.vcpu();
-        count(v, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_IPI_SENT);
+        count_fw(v, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_IPI_SENT);
         let mut sent: c_ulong = 0;
         let mut rc = 0;
         // In the order the vCPUs were created, which has nothing to do with
@@ -97,7 +89,7 @@ impl Extension for Ipi {
                 break;
             }
             sent |= 1 << bit;
-            count(t, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_IPI_RCVD);
+            count_fw(t, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_IPI_RCVD);
         }
         if hbase != c_ulong::MAX && hmask != sent {
             ret.err_val = sbi_err(b::SBI_ERR_INVALID_PARAM);
@@ -152,32 +144,32 @@ impl Extension for RfenceExt {
         let (fid, hmask, hbase, start, size, asid) = (g.a6, g.a0, g.a1, g.a2, g.a3, g.a4);
         let v = cx.vcpu();
         let vm = v.vm();
-        let order = u32_as_usize(b::PAGE_SHIFT);
+        let harts = HartMask {
+            base: hbase,
+            mask: hmask,
+        };
+        let range = (!whole_space(start, size)).then(|| {
+            (
+                usize_as_u64(start),
+                usize_as_u64(size),
+                u32_as_usize(b::PAGE_SHIFT),
+            )
+        });
         match Rfence::decode(fid) {
             Some(Rfence::FenceI) => {
-                vm.fence_i(hbase, hmask);
-                count(v, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_FENCE_I_SENT);
+                tlb::fence_i(vm, harts);
+                count_fw(v, b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_FENCE_I_SENT);
             }
             Some(Rfence::SfenceVma) => {
-                let vmid = vm.vmid();
-                if whole_space(start, size) {
-                    vm.hfence_vvma_all(hbase, hmask, vmid);
-                } else {
-                    vm.hfence_vvma_gva(hbase, hmask, start, size, order, vmid);
-                }
-                count(
+                tlb::hfence_vvma(vm, harts, range, None, vm.vmid());
+                count_fw(
                     v,
                     b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_HFENCE_VVMA_SENT,
                 );
             }
             Some(Rfence::SfenceVmaAsid) => {
-                let vmid = vm.vmid();
-                if whole_space(start, size) {
-                    vm.hfence_vvma_asid_all(hbase, hmask, asid, vmid);
-                } else {
-                    vm.hfence_vvma_asid_gva(hbase, hmask, start, size, order, asid, vmid);
-                }
-                count(
+                tlb::hfence_vvma(vm, harts, range, Some(asid), vm.vmid());
+                count_fw(
                     v,
                     b::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_HFENCE_VVMA_ASID_SENT,
                 );

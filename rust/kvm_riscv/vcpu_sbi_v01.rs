@@ -8,9 +8,11 @@
 
 use crate::bindings as b;
 use crate::handle::{SbiRet, VcpuCtx};
+use crate::tlb;
+use crate::tlb_logic::HartMask;
 use crate::vcpu_sbi::{forward_handler, sbi_err, system_reset, Extension, RustExt};
 use kernel::ffi::{c_int, c_ulong};
-use kernel::num::casts::{u32_as_usize, FromSafeCast};
+use kernel::num::casts::{u32_as_usize, usize_as_u64, FromSafeCast};
 
 /// The legacy calls, by extension id (a7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,24 +96,27 @@ fn send_ipi(cx: &mut VcpuCtx<'_>, addr: c_ulong, ret: &mut SbiRet) -> c_int {
 fn remote_fence(cx: &mut VcpuCtx<'_>, call: Call, ret: &mut SbiRet) {
     let g = cx.guest();
     let (addr, start, size, asid) = (g.a0, g.a1, g.a2, g.a3);
-    let (hbase, hmask) = if addr == 0 {
-        (c_ulong::MAX, 0)
+    let harts = if addr == 0 {
+        HartMask::ALL
     } else {
         match read_mask(cx, addr, ret) {
-            Some(mask) => (0, mask),
+            Some(mask) => HartMask { base: 0, mask },
             None => return,
         }
     };
     let vm = cx.vcpu().vm();
-    let order = u32_as_usize(b::PAGE_SHIFT);
     // Unlike RFENCE, only 0 and 0 is the whole address space.
-    let all = start == 0 && size == 0;
+    let range = (start != 0 || size != 0).then(|| {
+        (
+            usize_as_u64(start),
+            usize_as_u64(size),
+            u32_as_usize(b::PAGE_SHIFT),
+        )
+    });
     match call {
-        Call::RemoteFenceI => vm.fence_i(hbase, hmask),
-        Call::RemoteSfenceVma if all => vm.hfence_vvma_all(hbase, hmask, vm.vmid()),
-        Call::RemoteSfenceVma => vm.hfence_vvma_gva(hbase, hmask, start, size, order, vm.vmid()),
-        _ if all => vm.hfence_vvma_asid_all(hbase, hmask, asid, vm.vmid()),
-        _ => vm.hfence_vvma_asid_gva(hbase, hmask, start, size, order, asid, vm.vmid()),
+        Call::RemoteFenceI => tlb::fence_i(vm, harts),
+        Call::RemoteSfenceVma => tlb::hfence_vvma(vm, harts, range, None, vm.vmid()),
+        _ => tlb::hfence_vvma(vm, harts, range, Some(asid), vm.vmid()),
     }
 }
 

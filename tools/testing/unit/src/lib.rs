@@ -1960,3 +1960,218 @@ mod cast_rule_tests {
         );
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/tlb_logic.rs"]
+mod tlb_logic;
+
+#[path = "../../../../rust/kvm_riscv/vmid_logic.rs"]
+mod vmid_logic;
+
+#[path = "../../../../rust/kvm_riscv/gstage_logic.rs"]
+mod gstage_logic;
+
+#[cfg(test)]
+mod fence_encoding_tests {
+    use super::csr_logic::*;
+
+    #[test]
+    fn fence_words_as_the_specification_gives_them() {
+        // hfence.gvma x0, x0 / hfence.vvma x0, x0 (funct7 0110001 / 0010001)
+        assert_eq!(encode_fence(Fence::HfenceGvma, 0, 0), 0x6200_0073);
+        assert_eq!(encode_fence(Fence::HfenceVvma, 0, 0), 0x2200_0073);
+        // hfence.gvma a0, a1: rs1 = 10, rs2 = 11
+        assert_eq!(encode_fence(Fence::HfenceGvma, 10, 11), 0x62b5_0073);
+        // hinval.vvma / hinval.gvma (funct7 0010011 / 0110011)
+        assert_eq!(encode_fence(Fence::HinvalVvma, 0, 0), 0x2600_0073);
+        assert_eq!(encode_fence(Fence::HinvalGvma, 0, 0), 0x6600_0073);
+        // sfence.w.inval (rs2 0) and sfence.inval.ir (rs2 1)
+        assert_eq!(encode_fence(Fence::SfenceInval, 0, 0), 0x1800_0073);
+        assert_eq!(encode_fence(Fence::SfenceInval, 0, 1), 0x1810_0073);
+    }
+}
+
+#[cfg(test)]
+mod tlb_logic_tests {
+    use super::tlb_logic::*;
+
+    impl Slot for Option<Hfence> {
+        fn get(&self) -> Option<Hfence> {
+            *self
+        }
+        fn put(&mut self, h: &Hfence) {
+            *self = Some(*h);
+        }
+        fn free(&mut self) {
+            *self = None;
+        }
+    }
+
+    fn req(n: u64) -> Hfence {
+        Hfence {
+            kind: HfenceKind::GvmaVmidGpa,
+            asid: 0,
+            vmid: 7,
+            order: 12,
+            addr: n << 12,
+            size: 4096,
+        }
+    }
+
+    #[test]
+    fn queue_fills_then_refuses_then_wraps() {
+        let mut q = [None; 64];
+        let (mut head, mut tail) = (0usize, 0usize);
+        for n in 0..64 {
+            assert!(enqueue(&mut q, &mut tail, &req(n)), "slot {n}");
+        }
+        assert_eq!(tail, 0, "tail wrapped to the start");
+        // Full: the 65th is refused and changes nothing.
+        assert!(!enqueue(&mut q, &mut tail, &req(64)));
+        assert_eq!(tail, 0);
+        // Two out, in order; then two fit again, at the wrapped tail.
+        assert_eq!(dequeue(&mut q, &mut head), Some(req(0)));
+        assert_eq!(dequeue(&mut q, &mut head), Some(req(1)));
+        assert!(enqueue(&mut q, &mut tail, &req(64)));
+        assert!(enqueue(&mut q, &mut tail, &req(65)));
+        assert!(!enqueue(&mut q, &mut tail, &req(66)));
+        // Everything comes out in order, across the wrap.
+        let mut got = vec![];
+        while let Some(h) = dequeue(&mut q, &mut head) {
+            got.push(h.addr >> 12);
+        }
+        assert_eq!(got, (2..66).collect::<Vec<_>>());
+        assert_eq!(head, 2);
+        assert_eq!(dequeue(&mut q, &mut head), None);
+    }
+
+    #[test]
+    fn queue_indices_out_of_the_ring_do_not_panic() {
+        let mut q = [None; 4];
+        let mut i = 9;
+        assert!(!enqueue(&mut q, &mut i, &req(0)));
+        assert_eq!(dequeue(&mut q, &mut i), None);
+    }
+
+    #[test]
+    fn kinds_and_their_fallbacks() {
+        use HfenceKind::*;
+        for (raw, k) in [(1, GvmaVmidGpa), (2, GvmaVmidAll), (3, VvmaAsidGva), (4, VvmaAsidAll), (5, VvmaGva), (6, VvmaAll)] {
+            assert_eq!(HfenceKind::from_raw(raw), Some(k));
+            assert_eq!(k.raw(), raw);
+        }
+        assert_eq!(HfenceKind::from_raw(0), None, "0 is a free slot");
+        assert_eq!(HfenceKind::from_raw(7), None);
+        assert_eq!(GvmaVmidGpa.coarser(), Coarser::GvmaVmidAll);
+        assert_eq!(GvmaVmidAll.coarser(), Coarser::GvmaVmidAll);
+        for k in [VvmaAsidGva, VvmaAsidAll, VvmaGva, VvmaAll] {
+            assert_eq!(k.coarser(), Coarser::VvmaAll);
+            assert!(k.is_vvma());
+        }
+        assert!(VvmaAsidGva.has_asid() && VvmaAsidAll.has_asid());
+        assert!(!VvmaGva.has_asid() && !VvmaAll.has_asid() && !GvmaVmidGpa.has_asid());
+    }
+
+    #[test]
+    fn hart_masks() {
+        assert!(HartMask::ALL.has(0) && HartMask::ALL.has(5000));
+        let m = HartMask { base: 4, mask: 0b101 };
+        assert!(!m.has(3) && m.has(4) && !m.has(5) && m.has(6) && !m.has(7));
+        let top = HartMask { base: 64, mask: 1 << 63 };
+        assert!(top.has(127) && !top.has(128) && !top.has(63));
+        // A base so high that base + 64 wraps names nobody, as upstream.
+        let wrap = HartMask { base: usize::MAX - 10, mask: usize::MAX };
+        assert!(!wrap.has(0) && !wrap.has(53) && !wrap.has(100));
+    }
+
+    #[test]
+    fn ranged_fences() {
+        let pages = |a, s, o| fence_pages(a, s, o).map(|p| p.collect::<Vec<_>>());
+        assert_eq!(pages(0x1000, 0x3000, 12), Some(vec![0x1000, 0x2000, 0x3000]));
+        // A partial last page is fenced once.
+        assert_eq!(pages(0x1000, 0x1800, 12), Some(vec![0x1000, 0x2000]));
+        assert_eq!(pages(0x1000, 0, 12), Some(vec![]));
+        // 2 MiB pages.
+        assert_eq!(pages(0x20_0000, 0x40_0000, 21), Some(vec![0x20_0000, 0x40_0000]));
+        // 512 pages still ranged; 513 pages flushed whole.
+        assert_eq!(pages(0, 512 << 12, 12).map(|v| v.len()), Some(512));
+        assert_eq!(pages(0, 513 << 12, 12), None);
+        // A range that wraps is flushed whole.
+        assert_eq!(pages(u64::MAX - 0xfff, 0x2000, 12), None);
+        // A range that ends at the last byte: the walk stops at its last
+        // page without computing the next address, which would wrap.
+        assert_eq!(pages(u64::MAX - 0x1ffe, 0x1ffe, 12), Some(vec![u64::MAX - 0x1ffe, u64::MAX - 0xffe]));
+        assert_eq!(pages(u64::MAX - 0x1ffe, 0x1fff, 12), None, "one past the end wraps: whole");
+        // An order that is not a shift: whole.
+        assert_eq!(pages(0, 0x1000, 64), None);
+    }
+}
+
+#[cfg(test)]
+mod vmid_logic_tests {
+    use super::vmid_logic::*;
+
+    #[test]
+    fn usable_bits() {
+        assert_eq!(usable_vmid_bits(0x3fff, 2), 14);
+        assert_eq!(usable_vmid_bits(0, 1), 0);
+        // 2 bits: 4 VMIDs for 4 CPUs is enough, for 5 it is not.
+        assert_eq!(usable_vmid_bits(0b11, 4), 2);
+        assert_eq!(usable_vmid_bits(0b11, 5), 0);
+        // Only the highest set bit counts (fls_long()).
+        assert_eq!(usable_vmid_bits(0b100, 1), 3);
+        assert_eq!(usable_vmid_bits(usize::MAX, 1024), 64);
+    }
+
+    #[test]
+    fn allocation_and_rollover() {
+        let mut a = VmidAllocator::new();
+        let mut version = 1;
+        // The first allocation starts version 2 (upstream starts at 1 and
+        // bumps it on the first use of vmid_next 0).
+        let x = a.alloc(2, version);
+        assert_eq!(x, Allocation { vmid: 1, version: 2, new_version: true });
+        version = x.version;
+        let y = a.alloc(2, version);
+        assert_eq!(y, Allocation { vmid: 2, version: 2, new_version: false });
+        let z = a.alloc(2, version);
+        assert_eq!(z, Allocation { vmid: 3, version: 2, new_version: false });
+        // 2 bits: 1, 2, 3, then a new version from 1 again (0 is never handed out).
+        let w = a.alloc(2, version);
+        assert_eq!(w, Allocation { vmid: 1, version: 3, new_version: true });
+        version = w.version;
+        assert_eq!(a.alloc(2, version).vmid, 2);
+        // 14 bits: 16383 VMIDs a version.
+        let mut b = VmidAllocator::new();
+        let mut v = 1;
+        let mut rollovers = 0;
+        for i in 0..(3 * 16383) {
+            let r = b.alloc(14, v);
+            assert!(r.vmid >= 1 && r.vmid < (1 << 14), "{i}: {r:?}");
+            if r.new_version {
+                rollovers += 1;
+                v = r.version;
+            }
+        }
+        assert_eq!(rollovers, 3);
+        assert_eq!(v, 4);
+    }
+
+    #[test]
+    fn vmid_mask_is_hgatp_57_44() {
+        assert_eq!(HGATP_VMID_MASK, 0x03ff_f000_0000_0000);
+    }
+}
+
+#[cfg(test)]
+mod gstage_logic_tests {
+    use super::gstage_logic::*;
+
+    #[test]
+    fn hgatp_modes() {
+        assert_eq!(hgatp_mode(3), 8);
+        assert_eq!(hgatp_mode(4), 9);
+        assert_eq!(hgatp_mode(5), 10);
+        assert_eq!(hgatp_mode(2), 1);
+        assert_eq!(hgatp_mode(6), 0);
+    }
+}
