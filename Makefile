@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi aia aia-nosstc nacl fuzz \
+	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi vm aia aia-nosstc nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -192,6 +192,12 @@ onereg: module images
 # userspace sees, ours and upstream C in one boot, byte for byte.
 sbi: module images
 	@bash $(T)/sbi.sh
+
+# VM, memslot and G-stage conformance: capabilities, KVM_ENABLE_CAP,
+# memslots, the G-stage's top page, MMIO exits, dirty logging, huge pages,
+# ours and upstream C in one boot, byte for byte.
+vm: module images
+	@bash $(T)/vm.sh
 
 # A QEMU/KVM guest with the in-kernel AIA irqchip, ours and upstream C in one
 # boot: IPIs and timer interrupts reach both vCPUs.

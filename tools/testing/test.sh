@@ -10,6 +10,7 @@
 #     boot, byte for byte;
 #  e2. the SBI conformance dump (make sbi): ours and upstream C in one
 #     boot, byte for byte, each run twice (the dump is deterministic);
+#  e3. the VM, memslot and G-stage conformance dump (make vm): the same;
 #  f. the QEMU/KVM guest with the in-kernel AIA irqchip (make aia): ours and
 #     upstream C in one boot, IPIs and timer interrupts on both vCPUs;
 #  g. the same on an emulated host without Sstc (make aia-nosstc): the
@@ -108,6 +109,17 @@ main() {
         sbi_c=PASS
     fi
 
+    # e3. VM, memslot and G-stage conformance: its own boot, both modules,
+    #     judged as e2.
+    echo "== VM, memslot and G-stage conformance dump (make vm), ours and upstream C in one boot"
+    vm_ours=PASS; bash "$T/vm.sh" || vm_ours=FAIL
+    vm_c=FAIL
+    if grep -q '^@@RIG vm ref rc=0 ' "$RES/ours-vm.log" 2>/dev/null && \
+       grep -q '^@@RIG vm ref2 rc=0 ' "$RES/ours-vm.log" && \
+       grep -q '^@@RIG vm runs on upstream C identical' "$RES/ours-vm.log"; then
+        vm_c=PASS
+    fi
+
     # f. In-kernel AIA guest: its own boot, both modules. Ours PASS: the
     #    guest passed on our kvm.ko and the boot was clean (end reached, dmesg
     #    scan passed); C PASS: the guest passed on upstream C.
@@ -157,6 +169,8 @@ main() {
         "$([ "$onereg_ours" = "$onereg_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' tests/sbi_conformance "$sbi_ours" "$sbi_c" \
         "$([ "$sbi_ours" = "$sbi_c" ] || echo '   <-- differs')"
+    printf '%-36s %-6s %-6s%s\n' tests/vm_conformance "$vm_ours" "$vm_c" \
+        "$([ "$vm_ours" = "$vm_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia "$aia_ours" "$aia_c" \
         "$([ "$aia_ours" = "$aia_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia_nosstc "$ns_ours" "$ns_c" \
@@ -176,6 +190,11 @@ main() {
         ok "tests/sbi_conformance (ours and upstream C dumps identical, each deterministic)"
     else
         bad "tests/sbi_conformance (ours $sbi_ours, upstream C $sbi_c; see $RES/ours-sbi.log)"
+    fi
+    if [ "$vm_ours" = PASS ] && [ "$vm_c" = PASS ]; then
+        ok "tests/vm_conformance (ours and upstream C dumps identical, each deterministic)"
+    else
+        bad "tests/vm_conformance (ours $vm_ours, upstream C $vm_c; see $RES/ours-vm.log)"
     fi
     if [ "$aia_ours" = PASS ] && [ "$aia_c" = PASS ] && [ $aiarc = 0 ]; then
         ok "guest_aia (in-kernel AIA guest, ours and upstream C)"
