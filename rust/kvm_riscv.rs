@@ -32,6 +32,8 @@ mod csr;
 mod csr_logic;
 #[path = "kvm_riscv/ffi.rs"]
 mod ffi;
+#[path = "kvm_riscv/gstage.rs"]
+mod gstage;
 #[path = "kvm_riscv/gstage_logic.rs"]
 mod gstage_logic;
 #[path = "kvm_riscv/handle.rs"]
@@ -59,6 +61,8 @@ mod onereg;
 mod onereg_logic;
 #[path = "kvm_riscv/percpu.rs"]
 mod percpu;
+#[path = "kvm_riscv/pgtable.rs"]
+mod pgtable;
 #[cfg(CONFIG_RISCV_PMU_SBI)]
 #[path = "kvm_riscv/pmu.rs"]
 mod pmu;

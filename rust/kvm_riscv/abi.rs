@@ -392,6 +392,256 @@ unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
 }
 
 // ---------------------------------------------------------------------------
+// C ABI entry points of gstage.rs (C `mmu.c` calls them, under `mmu_lock`
+// or owning the VM, with its own `struct kvm_gstage` and page caches)
+
+/// `KVM_GSTAGE_FLAGS_LOCAL`.
+const GSTAGE_FLAGS_LOCAL: c_ulong = 1 << 0;
+
+/// The walker of the tables `g` describes, with new tables from `pcache`
+/// (may be null); `write_locked`: the caller holds `mmu_lock` for writing.
+///
+/// # Safety
+/// `g` is a live `struct kvm_gstage` of a live VM whose tables the caller
+/// keeps alive and serialised (`mmu_lock`, or owning the VM); `pcache` is
+/// null or the caller's cache of zeroed pages; `write_locked` only if the
+/// caller holds the VM's `mmu_lock` for writing.
+unsafe fn gstage_of<'a>(
+    g: *const b::kvm_gstage,
+    pcache: *mut b::kvm_mmu_memory_cache,
+    write_locked: bool,
+) -> Option<crate::gstage::GStage<'a>> {
+    // SAFETY: a live struct (the caller's contract).
+    let g = unsafe { &*g };
+    // SAFETY: the VM is live (the caller's contract).
+    let vm = unsafe { crate::handle::Vm::from_raw(g.kvm) };
+    let local = g.flags & GSTAGE_FLAGS_LOCAL != 0;
+    let locked = if write_locked && !local {
+        g.kvm
+    } else {
+        core::ptr::null_mut()
+    };
+    // SAFETY: the VM's root and the caller's cache and lock (the caller's
+    // contract, as `Tables::new` requires).
+    let mem = unsafe { crate::pgtable::Tables::new(g.pgd.cast(), pcache, locked) }?;
+    // CAST: 3 to 5 levels.
+    Some(crate::gstage::GStage::new(
+        mem,
+        vm,
+        g.pgd_levels as u32,
+        g.vmid,
+        local,
+    ))
+}
+
+/// The leaf that maps `addr`: its PTE in `*ptepp` and its level in
+/// `*ptep_level` (where the walk stopped, when there is none).
+///
+/// # Safety
+/// As [`gstage_of`]; `ptepp` and `ptep_level` are writable.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_get_leaf(
+    gstage: *mut b::kvm_gstage,
+    addr: u64,
+    ptepp: *mut *mut b::pte_t,
+    ptep_level: *mut u32,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
+        return false;
+    };
+    let (found, level) = match crate::gstage::get_leaf(&g, addr) {
+        Ok((p, level)) => (Some(p), level),
+        Err(level) => (None, level),
+    };
+    // SAFETY: writable (the caller's contract).
+    unsafe { ptep_level.write(level) };
+    if let Some(p) = found {
+        // SAFETY: writable (the caller's contract).
+        unsafe { ptepp.write(p.table.entry_ptr(p.index).cast()) };
+    }
+    found.is_some()
+}
+
+/// Installs `*map`; 0, -EINVAL, -EEXIST or -ENOMEM.
+///
+/// # Safety
+/// As [`gstage_of`]; `map` is readable.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_set_pte(
+    gstage: *mut b::kvm_gstage,
+    pcache: *mut b::kvm_mmu_memory_cache,
+    map: *const b::kvm_gstage_mapping,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: readable (the caller's contract).
+    let m = unsafe { &*map };
+    let map = crate::gstage_logic::Mapping {
+        addr: m.addr,
+        pte: crate::regs_logic::xlen_to_u64(m.pte.pte),
+        level: m.level,
+    };
+    map_errno(crate::gstage::set_pte(&mut g, &map))
+}
+
+/// The walker's failure as upstream's errno.
+fn map_errno(r: core::result::Result<(), crate::gstage_logic::MapError>) -> c_int {
+    use crate::gstage_logic::MapError;
+    match r {
+        Ok(()) => 0,
+        Err(MapError::Invalid) => EINVAL.to_errno(),
+        Err(MapError::Exists) => EEXIST.to_errno(),
+        Err(MapError::NoMem) => ENOMEM.to_errno(),
+    }
+}
+
+/// Replaces `old_pte` by `new_pte` at `ptep` (a leaf at `level` mapping
+/// `addr`) if it still holds it.
+///
+/// # Safety
+/// As [`gstage_of`]; `ptep` is a PTE `kvm_riscv_gstage_get_leaf()` gave
+/// for these tables, under the same hold of `mmu_lock`.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_try_update_pte(
+    gstage: *mut b::kvm_gstage,
+    level: u32,
+    addr: u64,
+    ptep: *mut b::pte_t,
+    old_pte: b::pte_t,
+    new_pte: b::pte_t,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
+        return false;
+    };
+    // SAFETY: a PTE of these tables (the caller's contract).
+    let Some(table) = (unsafe { crate::pgtable::Table::of_entry(ptep.cast()) }) else {
+        return false;
+    };
+    let p = crate::gstage_logic::Ptep { table, index: 0 };
+    let (old, new) = (
+        crate::regs_logic::xlen_to_u64(old_pte.pte),
+        crate::regs_logic::xlen_to_u64(new_pte.pte),
+    );
+    crate::gstage::try_update(&mut g, level, addr, p, old, new)
+}
+
+/// Maps `page_size` bytes at `gpa` to `hpa`; the mapping in `*out_map`
+/// (address and level always, the PTE when one was installed); 0 or
+/// upstream's errno.
+///
+/// # Safety
+/// As [`gstage_of`]; `out_map` is writable.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_map_page(
+    gstage: *mut b::kvm_gstage,
+    pcache: *mut b::kvm_mmu_memory_cache,
+    gpa: u64,
+    hpa: u64,
+    page_size: c_ulong,
+    page_rdonly: bool,
+    page_exec: bool,
+    out_map: *mut b::kvm_gstage_mapping,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
+        return EINVAL.to_errno();
+    };
+    let size = kernel::num::casts::usize_as_u64(page_size);
+    let (map, r) = crate::gstage::map_page(&mut g, gpa, hpa, size, page_rdonly, page_exec);
+    // SAFETY: writable (the caller's contract).
+    let out = unsafe { &mut *out_map };
+    out.addr = map.addr;
+    out.level = map.level;
+    if map.pte != 0 {
+        out.pte.pte = crate::regs_logic::u64_to_xlen(map.pte);
+    }
+    map_errno(r)
+}
+
+/// Splits the huge leaves that map `addr` down to `target_level`: whether
+/// a TLB flush is still due (only when `flush` is false).
+///
+/// # Safety
+/// As [`gstage_of`].
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_split_huge(
+    gstage: *mut b::kvm_gstage,
+    pcache: *mut b::kvm_mmu_memory_cache,
+    addr: u64,
+    target_level: u32,
+    flush: bool,
+) -> bool {
+    // Without a cache nothing can be split (upstream returns first).
+    if pcache.is_null() {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
+        return false;
+    };
+    crate::gstage::split_huge(&mut g, addr, target_level, flush)
+}
+
+/// Unmaps `size` bytes at `start`: whether a TLB flush is due. With
+/// `may_block` (and tables not `LOCAL`) the caller holds `mmu_lock` for
+/// writing, which the walk may yield.
+///
+/// # Safety
+/// As [`gstage_of`], and the `mmu_lock` hold just said.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_unmap_range(
+    gstage: *mut b::kvm_gstage,
+    start: u64,
+    size: u64,
+    may_block: bool,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), may_block) }) else {
+        return false;
+    };
+    crate::gstage::unmap_range(&mut g, start, size, may_block)
+}
+
+/// Write-protects `[start, end)`: whether a TLB flush is due.
+///
+/// # Safety
+/// As [`gstage_of`].
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_wp_range(
+    gstage: *mut b::kvm_gstage,
+    start: u64,
+    end: u64,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
+        return false;
+    };
+    crate::gstage::wp_range(&mut g, start, end)
+}
+
+/// Write-protects the gfns of `mask` from `base_gfn`: whether a TLB flush
+/// is due.
+///
+/// # Safety
+/// As [`gstage_of`].
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_gstage_wp_pt_masked(
+    gstage: *mut b::kvm_gstage,
+    base_gfn: u64,
+    mask: c_ulong,
+) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
+        return false;
+    };
+    crate::gstage::wp_pt_masked(&mut g, base_gfn, kernel::num::casts::usize_as_u64(mask))
+}
+
+// ---------------------------------------------------------------------------
 // C ABI entry points of tlb.rs and vmid.rs
 
 /// Flushes this hart's G-stage entries of `vmid` for `gpsz` bytes at `gpa`

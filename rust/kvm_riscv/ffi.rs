@@ -745,9 +745,6 @@ mod aia_ffi {
     boot_vars! {
         /// `sbi_spec_version`, set once at boot.
         pub(crate) fn sbi_spec_version() -> c_ulong = sbi_spec_version;
-        /// `kvm_riscv_gstage_max_pgd_levels` (`__ro_after_init`): written
-        /// only by `kvm_riscv_gstage_mode_detect()`, in module init.
-        fn gstage_max_pgd_levels() -> c_ulong = kvm_riscv_gstage_max_pgd_levels;
     }
 
     /// `sbi_probe_extension(ext)`: 0 when the extension is absent.
@@ -760,21 +757,6 @@ mod aia_ffi {
         /// `sbi_probe_extension()`, for [`sbi_probe_extension`]: probing has
         /// no side effect.
         fn c_sbi_probe_extension(ext: c_int) -> c_long = b::sbi_probe_extension;
-        /// `kvm_riscv_gstage_mode_detect()` (C, `__init`): detection only
-        /// reads hardware state. In `.ref.text`, as [`gstage_mode_detect`].
-        #[link_section = ".ref.text"]
-        #[inline(never)]
-        fn c_gstage_mode_detect() = b::kvm_riscv_gstage_mode_detect;
-    }
-
-    /// `kvm_riscv_gstage_mode_detect()` (C, `__init`), then the page-table
-    /// levels it found (`kvm_riscv_gstage_max_pgd_levels`). In `.ref.text`:
-    /// only module init calls it.
-    #[link_section = ".ref.text"]
-    #[inline(never)]
-    pub(crate) fn gstage_mode_detect() -> c_ulong {
-        c_gstage_mode_detect();
-        gstage_max_pgd_levels()
     }
 
     /// CPU 0's (mvendorid, marchid), cached at boot.

@@ -254,3 +254,24 @@ bool kvm_riscv_rs_imsic_local(int cpu, u32 *nr_guest_files, phys_addr_t *msi_pa,
 	*msi_va = lc->msi_va;
 	return true;
 }
+
+void kvm_riscv_rs_gstage_pte_format(unsigned long out[7])
+{
+	out[0] = pte_val(pfn_pte(0, __pgprot(_PAGE_TABLE)));
+	out[1] = pte_val(pfn_pte(0, __pgprot(0)));
+	out[2] = pte_val(pfn_pte(0, PAGE_READ));
+	out[3] = pte_val(pfn_pte(0, PAGE_WRITE));
+	out[4] = pte_val(pfn_pte(0, PAGE_READ_EXEC));
+	out[5] = pte_val(pfn_pte(0, PAGE_WRITE_EXEC));
+	out[6] = pte_val(pte_mkdirty(__pte(0)));
+}
+
+void kvm_riscv_rs_put_table_page(void *table)
+{
+	put_page(virt_to_page(table));
+}
+
+void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm)
+{
+	cond_resched_rwlock_write(&kvm->mmu_lock);
+}

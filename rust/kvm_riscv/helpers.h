@@ -171,4 +171,14 @@ void kvm_riscv_rs_trace_kvm_vcpu_exit(struct kvm_vcpu *vcpu, const struct kvm_cp
 void kvm_riscv_rs_trace_kvm_mmio_emulate(struct kvm_vcpu *vcpu, unsigned long insn,
 					 unsigned long fault_addr, bool write, unsigned int len);
 
+/*
+ * The G-stage PTE spelling of this host (pfn_pte() and pte_mkdirty() depend
+ * on errata and extension alternatives): out[0] pfn_pte(0, _PAGE_TABLE),
+ * out[1] pfn_pte(0, 0), out[2..5] pfn_pte(0, PAGE_READ / PAGE_WRITE /
+ * PAGE_READ_EXEC / PAGE_WRITE_EXEC), out[6] pte_mkdirty(0).
+ */
+void kvm_riscv_rs_gstage_pte_format(unsigned long out[7]);
+void kvm_riscv_rs_put_table_page(void *table);
+void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
+
 #endif

@@ -224,7 +224,7 @@ fn riscv_kvm_init(module: &'static ThisModule) -> Result<KvmRiscv> {
         Err(e) => return Err(e),
     }
 
-    let levels = ffi::gstage_mode_detect();
+    let levels = crate::gstage::mode_detect();
     let Some(mode) = report::gstage_mode_name(u64::from_safe_cast(levels)) else {
         nacl::exit();
         return Err(ENODEV);

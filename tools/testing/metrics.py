@@ -19,10 +19,11 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rust", "kvm_riscv")
 
 # The boundary modules: C ABI entry points, the handle and its accessors,
-# CSR and asm, NACL shared memory, kernel-facility wrappers.
+# CSR and asm, NACL shared memory, G-stage page-table memory,
+# kernel-facility wrappers.
 BOUNDARY = {
     "abi", "handle", "ffi", "csr", "nacl", "percpu", "static_key", "irq", "sbi", "print",
-    "bindings",
+    "bindings", "pgtable",
 }
 
 

@@ -2175,3 +2175,343 @@ mod gstage_logic_tests {
         assert_eq!(hgatp_mode(6), 0);
     }
 }
+
+#[cfg(test)]
+mod gstage_walker_tests {
+    use super::gstage_logic::*;
+
+    /// Simulated table memory: table `i` has PFN `BASE + i`; table 0 is
+    /// the root (2048 entries).
+    struct Sim {
+        shape: Shape,
+        fmt: PteFormat,
+        tables: Vec<Vec<u64>>,
+        cache: usize,
+        freed: Vec<usize>,
+        flushes: Vec<(u32, u64)>,
+        warnings: Vec<Warning>,
+        wmbs: usize,
+    }
+
+    const BASE: u64 = 0x8_0000;
+
+    impl Sim {
+        fn new(levels: u32, cache: usize) -> Self {
+            Sim {
+                shape: Shape { levels },
+                fmt: PteFormat::SPEC,
+                tables: vec![vec![0; PTRS_PER_TABLE << PGD_XBITS]],
+                cache,
+                freed: vec![],
+                flushes: vec![],
+                warnings: vec![],
+                wmbs: 0,
+            }
+        }
+        fn live_tables(&self) -> usize {
+            self.tables.len() - self.freed.len()
+        }
+    }
+
+    impl PageTables for Sim {
+        type Table = usize;
+        fn root(&self) -> usize {
+            0
+        }
+        fn shape(&self) -> Shape {
+            self.shape
+        }
+        fn format(&self) -> &PteFormat {
+            &self.fmt
+        }
+        fn get(&self, p: Ptep<usize>) -> u64 {
+            self.tables[p.table][p.index]
+        }
+        fn set(&mut self, p: Ptep<usize>, v: u64) {
+            self.tables[p.table][p.index] = v;
+        }
+        fn cmpxchg(&mut self, p: Ptep<usize>, old: u64, new: u64) -> bool {
+            let e = &mut self.tables[p.table][p.index];
+            if *e == old {
+                *e = new;
+                true
+            } else {
+                false
+            }
+        }
+        fn table_of(&self, v: u64) -> usize {
+            assert!(!is_leaf(v) && v & pte::VALID != 0, "not a table pointer: {v:#x}");
+            // CAST: a table number of the simulation, small.
+            (pte_pfn(v) - BASE) as usize
+        }
+        fn alloc_table(&mut self) -> Option<(usize, u64)> {
+            if self.cache == 0 {
+                return None;
+            }
+            self.cache -= 1;
+            self.tables.push(vec![0; PTRS_PER_TABLE]);
+            let i = self.tables.len() - 1;
+            // CAST: a table number of the simulation, small.
+            Some((i, BASE + i as u64))
+        }
+        fn free_table(&mut self, t: usize) {
+            assert!(!self.freed.contains(&t), "table {t} freed twice");
+            self.freed.push(t);
+        }
+        fn wmb(&self) {}
+        fn flush(&mut self, order: u32, addr: u64) {
+            assert_eq!(addr & ((1 << order) - 1), 0, "flush of an unaligned address");
+            self.flushes.push((order, addr));
+        }
+        fn warn(&mut self, w: Warning) {
+            self.warnings.push(w);
+        }
+    }
+
+    const PAGE: u64 = 1 << 12;
+    const HUGE_2M: u64 = 1 << 21;
+    const HUGE_1G: u64 = 1 << 30;
+
+    fn leaf_pfn(t: &Sim, gpa: u64) -> Option<(u64, u32)> {
+        get_leaf(t, gpa).ok().map(|(p, l)| (pte_pfn(t.get(p)), l))
+    }
+
+    #[test]
+    fn shapes() {
+        for (levels, bits) in [(3, 41), (4, 50), (5, 59)] {
+            let s = Shape { levels };
+            assert_eq!(s.gpa_bits(), bits, "Sv{}x4", 39 + 9 * (levels - 3));
+            assert_eq!(s.level_of(PAGE), Some(0));
+            assert_eq!(s.level_of(HUGE_2M), Some(1));
+            assert_eq!(s.level_of(HUGE_1G), Some(2));
+            assert_eq!(s.level_of(1 << 39), if levels > 3 { Some(3) } else { None });
+            assert_eq!(s.level_of(3 * PAGE), None);
+            assert_eq!(s.order(levels), Some(12 + 9 * levels));
+            assert_eq!(s.order(levels + 1), None);
+        }
+    }
+
+    /// Every address bit the G-stage translates selects its own leaf: a
+    /// level whose index is too narrow or too wide, or a root without its
+    /// two extra bits, makes two of these addresses share a PTE.
+    #[test]
+    fn every_index_bit_at_3_4_and_5_levels() {
+        for levels in [3, 4, 5] {
+            let mut t = Sim::new(levels, 1000);
+            let bits = t.shape.gpa_bits();
+            let gpas: Vec<u64> = (12..bits).map(|b| 1u64 << b).chain([0]).collect();
+            for (n, &gpa) in gpas.iter().enumerate() {
+                // CAST: an address number, small.
+                let (map, r) = map_page(&mut t, gpa, 0x1_0000_0000 + ((n as u64) << 12), PAGE, false, false);
+                assert_eq!(r, Ok(()), "levels {levels} gpa {gpa:#x}");
+                assert_eq!(map.level, 0);
+            }
+            for (n, &gpa) in gpas.iter().enumerate() {
+                // CAST: an address number, small.
+                let want = (0x1_0000_0000u64 >> 12) + n as u64;
+                assert_eq!(
+                    leaf_pfn(&t, gpa),
+                    Some((want, 0)),
+                    "levels {levels}: gpa {gpa:#x} reads another address's leaf"
+                );
+            }
+            // The root index is 11 bits: the first address past the
+            // G-stage's space wraps to 0 (upstream masks, it does not check).
+            assert_eq!(t.shape.index(1 << bits, levels - 1), 0);
+            assert_eq!(t.shape.index((1 << bits) - 1, levels - 1), 0x7ff);
+            for l in 0..levels - 1 {
+                assert_eq!(t.shape.index(u64::MAX, l), 0x1ff, "level {l}");
+            }
+            // Without Svvptc every new leaf is fenced, at its own address.
+            assert_eq!(t.flushes.len(), gpas.len());
+            assert!(gpas.iter().all(|&g| t.flushes.contains(&(12, g))));
+        }
+    }
+
+    #[test]
+    fn new_leaf_flushes_only_without_svvptc_and_replacing_flushes() {
+        let mut t = Sim::new(3, 10);
+        t.fmt.svvptc = true;
+        let m = Mapping { addr: 0x5000, pte: t.fmt.leaf(0x1234, Prot::Write) | pte::DIRTY, level: 0 };
+        assert_eq!(set_pte(&mut t, &m), Ok(()));
+        assert!(t.flushes.is_empty());
+        let m2 = Mapping { pte: t.fmt.leaf(0x1235, Prot::Write) | pte::DIRTY, ..m };
+        assert_eq!(set_pte(&mut t, &m2), Ok(()));
+        assert_eq!(t.flushes, vec![(12, 0x5000)]);
+        // The same PTE again: nothing written, nothing flushed.
+        assert_eq!(set_pte(&mut t, &m2), Ok(()));
+        assert_eq!(t.flushes.len(), 1);
+        t.fmt.svvptc = false;
+        let m3 = Mapping { addr: 0x6000, ..m };
+        assert_eq!(set_pte(&mut t, &m3), Ok(()));
+        assert_eq!(t.flushes, vec![(12, 0x5000), (12, 0x6000)]);
+    }
+
+    #[test]
+    fn set_pte_errors() {
+        let mut t = Sim::new(3, 0);
+        let m = Mapping { addr: 0, pte: t.fmt.leaf(1, Prot::Read), level: 0 };
+        assert_eq!(set_pte(&mut t, &m), Err(MapError::NoMem));
+        let m = Mapping { level: 3, ..m };
+        assert_eq!(set_pte(&mut t, &m), Err(MapError::Invalid));
+        // A 1 GiB leaf at the root's child level, then a 4 KiB map under it.
+        let mut t = Sim::new(3, 10);
+        assert_eq!(map_page(&mut t, HUGE_1G, 0x4000_0000, HUGE_1G, false, false).1, Ok(()));
+        let m = Mapping { addr: HUGE_1G + PAGE, pte: t.fmt.leaf(7, Prot::Read), level: 0 };
+        assert_eq!(set_pte(&mut t, &m), Err(MapError::Exists));
+        assert_eq!(map_page(&mut t, 0, 0, 3 * PAGE, false, false).1, Err(MapError::Invalid));
+    }
+
+    #[test]
+    fn split_a_2m_leaf_and_a_1g_leaf() {
+        for levels in [3, 4, 5] {
+            let mut t = Sim::new(levels, 10);
+            let hpa = 0x2_4000_0000u64;
+            assert_eq!(map_page(&mut t, HUGE_1G, hpa, HUGE_1G, false, true).1, Ok(()));
+            assert_eq!(leaf_pfn(&t, HUGE_1G + 5 * HUGE_2M + 3 * PAGE), Some((hpa >> 12, 2)));
+            let huge = t.get(get_leaf(&t, HUGE_1G).unwrap().0);
+            t.flushes.clear();
+            // Split down to 4 KiB, deferring the flush.
+            assert!(split_huge(&mut t, HUGE_1G + 5 * HUGE_2M + 3 * PAGE, 0, false));
+            assert!(t.flushes.is_empty());
+            for off in [0, PAGE, 5 * HUGE_2M, 5 * HUGE_2M + 3 * PAGE, HUGE_1G - PAGE] {
+                let (p, l) = get_leaf(&t, HUGE_1G + off).unwrap();
+                let v = t.get(p);
+                let want_level = if off >= 5 * HUGE_2M && off < 6 * HUGE_2M { 0 } else { 1 };
+                assert_eq!(l, want_level, "offset {off:#x}");
+                assert_eq!(pte_pfn(v), (hpa + (off & !((1 << (12 + 9 * l)) - 1))) >> 12, "offset {off:#x}");
+                // Flags are the huge leaf's.
+                assert_eq!(v & !pte::PFN_MASK, huge & !pte::PFN_MASK);
+            }
+            // Splitting with an immediate flush: one per level split.
+            let mut t = Sim::new(levels, 10);
+            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false).1.unwrap();
+            t.flushes.clear();
+            assert!(!split_huge(&mut t, HUGE_2M, 0, true));
+            assert_eq!(t.flushes, vec![(21, HUGE_2M)]);
+            // Without a table page nothing changes.
+            // CAST: a level count, small.
+            let mut t = Sim::new(levels, levels as usize - 2);
+            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false).1.unwrap();
+            assert_eq!(t.cache, 0);
+            assert!(!split_huge(&mut t, HUGE_2M, 0, false));
+            assert_eq!(leaf_pfn(&t, HUGE_2M + PAGE), Some((0x200, 1)));
+        }
+    }
+
+    #[test]
+    fn map_page_over_a_huge_leaf_splits_it_and_same_page_updates_prot() {
+        let mut t = Sim::new(4, 10);
+        map_page(&mut t, HUGE_2M, 0x40_0000, HUGE_2M, true, false).1.unwrap();
+        // Dirty logging maps 4 KiB: the 2 MiB leaf is split, then the page
+        // is the same, so the protection changes in place.
+        let (m, r) = map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, false, false);
+        assert_eq!(r, Ok(()));
+        assert_eq!(m.level, 0);
+        let (p, l) = get_leaf(&t, HUGE_2M + PAGE).unwrap();
+        assert_eq!(l, 0);
+        assert_eq!(t.get(p) & pte::WRITE, pte::WRITE);
+        assert_eq!(t.get(p) & pte::DIRTY, pte::DIRTY);
+        // Its neighbours stay read-only.
+        let (q, _) = get_leaf(&t, HUGE_2M + 2 * PAGE).unwrap();
+        assert_eq!(t.get(q) & pte::WRITE, 0);
+        // A read-only remap of the same page: write permission removed.
+        let n = t.flushes.len();
+        map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, true, false).1.unwrap();
+        assert_eq!(t.get(p) & pte::WRITE, 0);
+        assert_eq!(t.flushes.len(), n + 1);
+    }
+
+    #[test]
+    fn unmap_frees_tables_and_skips_partial_huge_leaves() {
+        for levels in [3, 4, 5] {
+            let mut t = Sim::new(levels, 100);
+            for i in 0..4 {
+                map_page(&mut t, HUGE_1G + i * PAGE, 0x9000_0000 + i * PAGE, PAGE, false, false).1.unwrap();
+            }
+            map_page(&mut t, 2 * HUGE_1G, 0x4000_0000, HUGE_2M, false, false).1.unwrap();
+            let before = t.live_tables();
+            // Unmapping works leaf by leaf, as upstream: the leaves go, the
+            // tables stay (upstream frees none in an unmap).
+            assert!(unmap_range(&mut t, HUGE_1G, HUGE_1G, true));
+            for i in 0..4 {
+                assert_eq!(leaf_pfn(&t, HUGE_1G + i * PAGE), None);
+            }
+            assert_eq!(t.live_tables(), before);
+            // Clearing a table entry itself (op_pte on a non-leaf) unlinks
+            // the tables below it and frees them.
+            // An address of its own root entry: the upper half.
+            let far = 1u64 << (t.shape.gpa_bits() - 1);
+            map_page(&mut t, far + PAGE, 0x9000_0000, PAGE, false, false).1.unwrap();
+            let top = t.shape.top();
+            let root_entry = Ptep { table: 0, index: t.shape.index(far, top) };
+            let before = t.live_tables();
+            assert!(op_pte(&mut t, far, root_entry, top, Op::Clear));
+            assert_eq!(t.get(root_entry), 0);
+            // CAST: a level count, small.
+            assert_eq!(before - t.live_tables(), top as usize, "levels {levels}: every table under the root entry");
+            assert_eq!(leaf_pfn(&t, far + PAGE), None);
+            // Half of a 2 MiB leaf is not unmapped: warned and skipped.
+            assert!(!unmap_range(&mut t, 2 * HUGE_1G, HUGE_2M / 2, false));
+            assert_eq!(
+                t.warnings,
+                vec![Warning::SkipUnmap { addr: 2 * HUGE_1G, end: 2 * HUGE_1G + HUGE_2M / 2, page_size: HUGE_2M }]
+            );
+            assert!(leaf_pfn(&t, 2 * HUGE_1G).is_some());
+            // Empty space: nothing to flush.
+            assert!(!unmap_range(&mut t, 8 * HUGE_1G, 4 * HUGE_1G, false));
+        }
+    }
+
+    #[test]
+    fn write_protect_range_and_masked() {
+        let mut t = Sim::new(3, 100);
+        for i in 0..8 {
+            map_page(&mut t, i * PAGE, 0x8000_0000 + i * PAGE, PAGE, false, false).1.unwrap();
+        }
+        map_page(&mut t, HUGE_2M, 0x8020_0000, HUGE_2M, false, false).1.unwrap();
+        let w = |t: &Sim, gpa| get_leaf(t, gpa).map(|(p, _)| t.get(p) & pte::WRITE != 0).unwrap();
+        // Masked: gfns 1, 3 and 5 only.
+        assert!(wp_pt_masked(&mut t, 0, 0b10_1010));
+        assert_eq!((0..8).map(|i| w(&t, i * PAGE)).collect::<Vec<_>>(), [true, false, true, false, true, false, true, true]);
+        // Again: nothing changes, nothing to flush.
+        assert!(!wp_pt_masked(&mut t, 0, 0b10_1010));
+        // Masked over a 2 MiB leaf: one write-protect covers the 64 gfns.
+        assert!(wp_pt_masked(&mut t, HUGE_2M >> 12, u64::MAX));
+        assert!(!w(&t, HUGE_2M + 100 * PAGE));
+        // A range.
+        assert!(wp_range(&mut t, 0, 8 * PAGE));
+        assert!((0..8).all(|i| !w(&t, i * PAGE)));
+        assert!(!wp_range(&mut t, 0, 8 * PAGE));
+    }
+
+    #[test]
+    fn huge_masks() {
+        // A 2 MiB leaf at gfn 512 and a mask from gfn 500: bits 12.. cleared.
+        let mut m = u64::MAX;
+        clear_huge_mask(&mut m, HUGE_2M, 500, 512 << 12);
+        assert_eq!(m, (1 << 12) - 1);
+        // A mask inside the leaf: all cleared.
+        let mut m = u64::MAX;
+        clear_huge_mask(&mut m, HUGE_2M, 600, 512 << 12);
+        assert_eq!(m, 0);
+        // A leaf ending inside the mask: only its gfns.
+        let mut m = u64::MAX;
+        clear_huge_mask(&mut m, HUGE_2M, 1000, 512 << 12);
+        assert_eq!(m, !((1 << 24) - 1));
+    }
+
+    #[test]
+    fn try_update_flushes_on_change_only() {
+        let mut t = Sim::new(3, 10);
+        map_page(&mut t, 0, 0x1000, PAGE, false, false).1.unwrap();
+        let (p, l) = get_leaf(&t, 0).unwrap();
+        let v = t.get(p);
+        t.flushes.clear();
+        assert!(!try_update(&mut t, l, 0, p, v ^ 1, v));
+        assert!(try_update(&mut t, l, 0, p, v, v));
+        assert!(t.flushes.is_empty());
+        assert!(try_update(&mut t, l, 0, p, v, v & !pte::WRITE));
+        assert_eq!(t.flushes, vec![(12, 0)]);
+    }
+}
