@@ -132,6 +132,8 @@ mod vcpu_timer;
 mod vcpu_timer_logic;
 #[path = "kvm_riscv/vcpu_vector.rs"]
 mod vcpu_vector;
+#[path = "kvm_riscv/vm.rs"]
+mod vm;
 #[path = "kvm_riscv/vmid.rs"]
 mod vmid;
 #[path = "kvm_riscv/vmid_logic.rs"]

@@ -10,7 +10,7 @@
 //! is written on it.
 
 use crate::bindings as b;
-use crate::handle::{Vcpu, VcpuCtx};
+use crate::handle::{Vcpu, VcpuCtx, Vm};
 use crate::vcpu_irq::IRQ_VS_EXT;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -379,16 +379,266 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points of vcpu_timer.rs
+// C ABI entry points of vm.rs
 
-/// Sets the clock of a new VM up (`vm.c`).
+/// Sets a new VM up (the generic core, creating it); 0 or a negative errno.
 ///
 /// # Safety
 /// `kvm` is a VM being created, by its creator.
 #[no_mangle]
-unsafe extern "C" fn kvm_riscv_guest_timer_init(kvm: *mut b::kvm) {
-    // SAFETY: a live VM.
-    crate::vcpu_timer::guest_timer_init(unsafe { crate::handle::Vm::from_raw(kvm) })
+unsafe extern "C" fn kvm_arch_init_vm(kvm: *mut b::kvm, _type: c_ulong) -> c_int {
+    // SAFETY: a live VM (the caller's contract).
+    errno(crate::vm::init(unsafe { Vm::from_raw(kvm) }))
+}
+
+/// Tears a VM down (the generic core, destroying it).
+///
+/// # Safety
+/// `kvm` is a VM being destroyed, by its last user.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_destroy_vm(kvm: *mut b::kvm) {
+    // SAFETY: a live VM (the caller's contract).
+    crate::vm::destroy(unsafe { Vm::from_raw(kvm) })
+}
+
+/// `KVM_IRQ_LINE`.
+///
+/// # Safety
+/// `kvm` is a live VM; `irql` is readable.
+#[no_mangle]
+unsafe extern "C" fn kvm_vm_ioctl_irq_line(
+    kvm: *mut b::kvm,
+    irql: *mut b::kvm_irq_level,
+    _line_status: bool,
+) -> c_int {
+    // SAFETY: readable (the caller's contract); the union's `irq` member is
+    // the one KVM_IRQ_LINE uses.
+    let (irq, level) = unsafe { (*(*irql).__bindgen_anon_1.irq.as_ref(), (*irql).level) };
+    // SAFETY: a live VM (the caller's contract).
+    crate::vm::irq_line(unsafe { Vm::from_raw(kvm) }, irq, level)
+}
+
+/// The MSI route of in-kernel routing entry `e`, whatever its type says:
+/// the generic core's `KVM_SIGNAL_MSI` passes an entry of which only the
+/// MSI member is filled.
+///
+/// # Safety
+/// `e` is a routing entry whose MSI member is filled.
+unsafe fn msi_route(e: *const b::kvm_kernel_irq_routing_entry) -> crate::vm::Route {
+    // SAFETY: the MSI member is filled (the caller's contract).
+    let m = unsafe { (*e).__bindgen_anon_1.msi.as_ref() };
+    crate::vm::Route::Msi {
+        address_lo: m.address_lo,
+        address_hi: m.address_hi,
+        data: m.data,
+        flags: m.flags,
+        devid: m.devid,
+    }
+}
+
+/// The irqchip route of in-kernel routing entry `e`.
+///
+/// # Safety
+/// `e` is a routing entry whose irqchip member is filled.
+unsafe fn irqchip_route(e: *const b::kvm_kernel_irq_routing_entry) -> crate::vm::Route {
+    // SAFETY: the irqchip member is filled (the caller's contract).
+    let c = unsafe { (*e).__bindgen_anon_1.irqchip.as_ref() };
+    crate::vm::Route::Irqchip {
+        irqchip: c.irqchip,
+        pin: c.pin,
+    }
+}
+
+/// The route an in-kernel routing entry holds, by its type.
+///
+/// # Safety
+/// `e` is a routing entry `kvm_set_routing_entry()` filled.
+unsafe fn route_of(e: *const b::kvm_kernel_irq_routing_entry) -> Option<crate::vm::Route> {
+    // SAFETY: a filled entry (the caller's contract): its type says which
+    // union member is in use.
+    unsafe {
+        match (*e).type_ {
+            b::KVM_IRQ_ROUTING_IRQCHIP => Some(irqchip_route(e)),
+            b::KVM_IRQ_ROUTING_MSI => Some(msi_route(e)),
+            _ => None,
+        }
+    }
+}
+
+/// The `set` of an MSI route (`kvm_set_msi()`; also the generic core's
+/// `KVM_SIGNAL_MSI`).
+///
+/// # Safety
+/// `e`'s MSI member is filled (its type may not be); `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_set_msi(
+    e: *mut b::kvm_kernel_irq_routing_entry,
+    kvm: *mut b::kvm,
+    _irq_source_id: c_int,
+    level: c_int,
+    _line_status: bool,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let (vm, r) = unsafe { (Vm::from_raw(kvm), msi_route(e)) };
+    crate::vm::set_irq(vm, &r, level)
+}
+
+/// The `set` of an irqchip route (`kvm_riscv_set_irq()`).
+///
+/// # Safety
+/// `e` is an irqchip routing entry; `kvm` is a live VM.
+unsafe extern "C" fn kvm_riscv_set_irq(
+    e: *mut b::kvm_kernel_irq_routing_entry,
+    kvm: *mut b::kvm,
+    _irq_source_id: c_int,
+    level: c_int,
+    _line_status: bool,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let (vm, r) = unsafe { (Vm::from_raw(kvm), irqchip_route(e)) };
+    crate::vm::set_irq(vm, &r, level)
+}
+
+/// Routes GSI i to APLIC wire i for `lines` lines (`aia_device.c`).
+///
+/// # Safety
+/// `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_riscv_setup_default_irq_routing(kvm: *mut b::kvm, lines: u32) -> c_int {
+    // SAFETY: a live VM (the caller's contract).
+    crate::vm::setup_default_irq_routing(unsafe { Vm::from_raw(kvm) }, lines)
+}
+
+/// Userspace may set routes once the in-kernel irqchip exists.
+///
+/// # Safety
+/// `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_can_set_irq_routing(kvm: *mut b::kvm) -> bool {
+    // SAFETY: a live VM (the caller's contract).
+    unsafe { Vm::from_raw(kvm) }.irqchip_in_kernel()
+}
+
+/// Whether the in-kernel irqchip exists.
+///
+/// # Safety
+/// `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_irqchip_in_kernel(kvm: *mut b::kvm) -> bool {
+    // SAFETY: a live VM (the caller's contract).
+    unsafe { Vm::from_raw(kvm) }.irqchip_in_kernel()
+}
+
+/// Fills in-kernel route `e` from userspace's `ue`: 0, or -EINVAL for an
+/// unknown type or a pin or irqchip out of range.
+///
+/// # Safety
+/// `e` is writable, `ue` readable.
+#[no_mangle]
+unsafe extern "C" fn kvm_set_routing_entry(
+    _kvm: *mut b::kvm,
+    e: *mut b::kvm_kernel_irq_routing_entry,
+    ue: *const b::kvm_irq_routing_entry,
+) -> c_int {
+    // SAFETY: readable and writable (the caller's contract); the user
+    // entry's type says which union member it filled; the in-kernel
+    // entry's member is written to match the `set` chosen.
+    unsafe {
+        let (e, ue) = (&mut *e, &*ue);
+        let r = match ue.type_ {
+            b::KVM_IRQ_ROUTING_IRQCHIP => {
+                let c = ue.u.irqchip.as_ref();
+                e.set = Some(kvm_riscv_set_irq);
+                *e.__bindgen_anon_1.irqchip.as_mut() =
+                    b::kvm_kernel_irq_routing_entry__bindgen_ty_1__bindgen_ty_1 {
+                        irqchip: c.irqchip,
+                        pin: c.pin,
+                    };
+                crate::vm::Route::Irqchip {
+                    irqchip: c.irqchip,
+                    pin: c.pin,
+                }
+            }
+            b::KVM_IRQ_ROUTING_MSI => {
+                let m = ue.u.msi.as_ref();
+                e.set = Some(kvm_set_msi);
+                let k = e.__bindgen_anon_1.msi.as_mut();
+                k.address_lo = m.address_lo;
+                k.address_hi = m.address_hi;
+                k.data = m.data;
+                k.flags = ue.flags;
+                k.devid = *m.__bindgen_anon_1.devid.as_ref();
+                crate::vm::Route::Msi {
+                    address_lo: k.address_lo,
+                    address_hi: k.address_hi,
+                    data: k.data,
+                    flags: k.flags,
+                    devid: k.devid,
+                }
+            }
+            _ => return EINVAL.to_errno(),
+        };
+        if crate::vm::route_valid(&r) {
+            0
+        } else {
+            EINVAL.to_errno()
+        }
+    }
+}
+
+/// Injection from irqfd, in atomic context; -EWOULDBLOCK to be retried
+/// where it may sleep.
+///
+/// # Safety
+/// `e` is a filled routing entry; `kvm` is a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_arch_set_irq_inatomic(
+    e: *mut b::kvm_kernel_irq_routing_entry,
+    kvm: *mut b::kvm,
+    _irq_source_id: c_int,
+    level: c_int,
+    _line_status: bool,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let (vm, r) = unsafe { (Vm::from_raw(kvm), route_of(e)) };
+    crate::vm::set_irq_inatomic(vm, r.as_ref(), level)
+}
+
+/// `KVM_CHECK_EXTENSION`, on a VM or (`kvm` null) on `/dev/kvm`.
+///
+/// # Safety
+/// `kvm` is null or a live VM.
+#[no_mangle]
+unsafe extern "C" fn kvm_vm_ioctl_check_extension(kvm: *mut b::kvm, ext: c_long) -> c_int {
+    // SAFETY: null or a live VM (the caller's contract).
+    let vm = (!kvm.is_null()).then(|| unsafe { Vm::from_raw(kvm) });
+    crate::vm::check_extension(vm, ext)
+}
+
+/// `KVM_ENABLE_CAP` on a VM.
+///
+/// # Safety
+/// `kvm` is a live VM; `cap` is readable.
+#[no_mangle]
+unsafe extern "C" fn kvm_vm_ioctl_enable_cap(
+    kvm: *mut b::kvm,
+    cap: *mut b::kvm_enable_cap,
+) -> c_int {
+    // SAFETY: readable (the caller's contract).
+    let c = unsafe { &*cap };
+    // SAFETY: a live VM (the caller's contract).
+    errno(crate::vm::enable_cap(
+        unsafe { Vm::from_raw(kvm) },
+        c.cap,
+        c.flags,
+        c.args[0],
+    ))
+}
+
+/// The architecture's VM ioctls: none.
+#[no_mangle]
+extern "C" fn kvm_arch_vm_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulong) -> c_long {
+    long(EINVAL.to_errno())
 }
 
 // ---------------------------------------------------------------------------
@@ -706,17 +956,6 @@ unsafe extern "C" fn kvm_arch_flush_remote_tlbs_range(
 #[no_mangle]
 extern "C" fn kvm_riscv_gstage_vmid_bits() -> c_ulong {
     kernel::num::casts::u32_as_usize(crate::vmid::bits())
-}
-
-/// A new VM's VMID, invalid until its first entry (`vm.c`); 0.
-///
-/// # Safety
-/// `kvm` is a VM being created, by its creator.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_vmid_init(kvm: *mut b::kvm) -> c_int {
-    // SAFETY: a live VM (the caller's contract).
-    crate::vmid::init(unsafe { crate::handle::Vm::from_raw(kvm) });
-    0
 }
 
 // ---------------------------------------------------------------------------

@@ -1027,6 +1027,12 @@ mod mmu_ffi {
     use kernel::sync::atomic::{Acquire, Atomic, Release};
     use kernel::sync::lock::GlobalGuard;
 
+    /// The number of online CPUs (`num_online_cpus()`), now.
+    pub(crate) fn num_online_cpus() -> u32 {
+        // SAFETY: reads the online mask's weight; no precondition.
+        unsafe { crate::bindings::kvm_riscv_rs_num_online_cpus() }
+    }
+
     /// The number of possible CPUs (`num_possible_cpus()`), fixed at boot.
     pub(crate) fn num_possible_cpus() -> u32 {
         // SAFETY: set once during boot, before modules load; read only.

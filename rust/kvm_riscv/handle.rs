@@ -113,6 +113,26 @@ macro_rules! vcpu_calls {
     };
 }
 
+/// Declares methods of [`Vm`] that call a C function whose first argument
+/// is the VM and whose contract is: a live VM (which a handle is), from any
+/// thread (the function serialises what it touches itself, or is called
+/// where the generic core serialises it: VM creation and destruction);
+/// other arguments are values or references valid for the call, which it
+/// does not keep.
+macro_rules! vm_calls {
+    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl Vm {$(
+            $(#[$m])*
+            #[inline]
+            pub(crate) fn $name(&self $(, $a: $t)*) $(-> $ret)? {
+                // SAFETY: `$cfn` takes a live VM (see the macro); the handle
+                // is live.
+                unsafe { $cfn(self.as_ptr() $(, $a)*) }
+            }
+        )*}
+    };
+}
+
 /// Declares methods of [`VcpuCtx`] that fire a tracepoint of the vCPU
 /// (nothing without `CONFIG_TRACEPOINTS`): the C helper takes the live vCPU,
 /// on its thread, and values or references it only reads during the call.
@@ -1057,6 +1077,109 @@ impl Vm {
         unsafe {
             b::kvm_make_vcpus_request_mask(self.as_ptr(), req.raw(), mask.as_ptr().cast_mut())
         };
+    }
+}
+
+// vm.rs: the VM's creation and destruction by C `mmu.c` and `aia_device.c`,
+// and AIA injection (which never sleeps: irqfd calls it in atomic context).
+vm_calls! {
+    /// `kvm_riscv_mmu_alloc_pgd()` (C `mmu.c`), at VM creation: 0 or a
+    /// negative errno.
+    fn c_mmu_alloc_pgd() -> c_int = b::kvm_riscv_mmu_alloc_pgd;
+    /// `kvm_riscv_aia_init_vm()` (C `aia_device.c`), at VM creation.
+    fn aia_init_vm() = b::kvm_riscv_aia_init_vm;
+    /// `kvm_riscv_aia_destroy_vm()` (C `aia_device.c`), at VM destruction.
+    fn aia_destroy_vm() = b::kvm_riscv_aia_destroy_vm;
+    /// `kvm_destroy_vcpus()`, at VM destruction.
+    fn destroy_vcpus() = b::kvm_destroy_vcpus;
+    /// `kvm_riscv_aia_inject_irq()`: sets wire `irq` of the APLIC to `level`.
+    fn aia_inject_irq(irq: u32, level: bool) -> c_int = b::kvm_riscv_aia_inject_irq;
+}
+
+impl Vm {
+    /// Allocates the G-stage root (`kvm_riscv_mmu_alloc_pgd()`), at VM
+    /// creation.
+    pub(crate) fn mmu_alloc_pgd(&self) -> Result {
+        match self.c_mmu_alloc_pgd() {
+            0 => Ok(()),
+            e => Err(kernel::error::Error::from_errno(e)),
+        }
+    }
+
+    /// Injects `msi` through the AIA (`kvm_riscv_aia_inject_msi()`).
+    pub(crate) fn aia_inject_msi(&self, msi: &b::kvm_msi) -> c_int {
+        // SAFETY: a live VM; the message is only read during the call.
+        unsafe { b::kvm_riscv_aia_inject_msi(self.as_ptr(), core::ptr::from_ref(msi).cast_mut()) }
+    }
+
+    /// Installs the routes `ents` (`kvm_set_irq_routing()`).
+    pub(crate) fn set_irq_routing(&self, ents: &[b::kvm_irq_routing_entry], flags: u32) -> c_int {
+        let Ok(n) = u32::try_from(ents.len()) else {
+            return kernel::error::code::EINVAL.to_errno();
+        };
+        // SAFETY: a live VM; `n` entries, only read during the call.
+        unsafe { b::kvm_set_irq_routing(self.as_ptr(), ents.as_ptr(), n, flags) }
+    }
+
+    /// A route of GSI `gsi` to pin `pin` of irqchip `irqchip`.
+    pub(crate) fn irqchip_route(gsi: u32, irqchip: u32, pin: u32) -> b::kvm_irq_routing_entry {
+        let mut e = b::kvm_irq_routing_entry {
+            gsi,
+            type_: b::KVM_IRQ_ROUTING_IRQCHIP,
+            ..Default::default()
+        };
+        // SAFETY: writes the irqchip member of the union, which the type
+        // above says is the one in use.
+        unsafe { *e.u.irqchip.as_mut() = b::kvm_irq_routing_irqchip { irqchip, pin } };
+        e
+    }
+
+    /// The in-kernel irqchip was created (`irqchip_in_kernel()`).
+    pub(crate) fn irqchip_in_kernel(&self) -> bool {
+        read_once!(self.as_ptr(), arch.aia.in_kernel)
+    }
+
+    /// The G-stage levels of the VM (`kvm->arch.pgd_levels`).
+    pub(crate) fn pgd_levels(&self) -> usize {
+        read_once!(self.as_ptr(), arch.pgd_levels)
+    }
+
+    /// Enables `KVM_CAP_RISCV_MP_STATE_RESET`.
+    pub(crate) fn set_mp_state_reset(&self) {
+        write_once!(self.as_ptr(), true, arch.mp_state_reset)
+    }
+
+    /// Runs `f` with `kvm->lock` and `kvm->slots_lock` held, in that order.
+    pub(crate) fn with_lock_and_slots_lock<R>(&self, f: impl FnOnce(&VmSlotsLocked<'_>) -> R) -> R {
+        // SAFETY: a live VM; the helper takes both mutexes in KVM's order,
+        // and the matching unlock below releases them.
+        unsafe { b::kvm_riscv_rs_vm_lock_slots(self.as_ptr()) };
+        let r = f(&VmSlotsLocked(self));
+        // SAFETY: as above.
+        unsafe { b::kvm_riscv_rs_vm_unlock_slots(self.as_ptr()) };
+        r
+    }
+}
+
+/// A VM whose `kvm->lock` and `kvm->slots_lock` are held.
+pub(crate) struct VmSlotsLocked<'a>(&'a Vm);
+
+impl VmSlotsLocked<'_> {
+    /// vCPUs created so far (`kvm->created_vcpus`, under `kvm->lock`).
+    pub(crate) fn created_vcpus(&self) -> c_int {
+        read_once!(self.0.as_ptr(), created_vcpus)
+    }
+
+    /// No memslot has pages (`kvm_are_all_memslots_empty()`, under
+    /// `slots_lock`).
+    pub(crate) fn all_memslots_empty(&self) -> bool {
+        // SAFETY: a live VM, its `slots_lock` held.
+        unsafe { b::kvm_riscv_rs_all_memslots_empty(self.0.as_ptr()) }
+    }
+
+    /// Sets the G-stage levels (no vCPU and no memslot yet: nothing uses them).
+    pub(crate) fn set_pgd_levels(&self, levels: usize) {
+        write_once!(self.0.as_ptr(), levels, arch.pgd_levels)
     }
 }
 

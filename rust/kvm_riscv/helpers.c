@@ -275,3 +275,26 @@ void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm)
 {
 	cond_resched_rwlock_write(&kvm->mmu_lock);
 }
+
+unsigned int kvm_riscv_rs_num_online_cpus(void)
+{
+	return num_online_cpus();
+}
+
+bool kvm_riscv_rs_all_memslots_empty(struct kvm *kvm)
+{
+	return kvm_are_all_memslots_empty(kvm);
+}
+
+/* kvm->lock, then kvm->slots_lock: KVM's lock order. */
+void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm)
+{
+	mutex_lock(&kvm->lock);
+	mutex_lock(&kvm->slots_lock);
+}
+
+void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm)
+{
+	mutex_unlock(&kvm->slots_lock);
+	mutex_unlock(&kvm->lock);
+}

@@ -40,6 +40,7 @@ enum kvm_riscv_rs_const {
 	KVM_RISCV_RS_VSIP_BIAS_MASK = VSIP_BIAS_MASK,
 	KVM_RISCV_RS_VSIP_NO_BIAS_MASK = VSIP_NO_BIAS_MASK,
 	KVM_RISCV_RS_STATS_NAME_SIZE = KVM_STATS_NAME_SIZE,
+	KVM_RISCV_RS_USER_MEM_SLOTS = KVM_USER_MEM_SLOTS,
 	KVM_RISCV_RS_SR_IE = SR_IE,
 	KVM_RISCV_RS_SR_SPP = SR_SPP,
 	KVM_RISCV_RS_SR_SPELP = SR_SPELP,
@@ -179,6 +180,10 @@ void kvm_riscv_rs_trace_kvm_mmio_emulate(struct kvm_vcpu *vcpu, unsigned long in
  */
 void kvm_riscv_rs_gstage_pte_format(unsigned long out[7]);
 void kvm_riscv_rs_put_table_page(void *table);
+unsigned int kvm_riscv_rs_num_online_cpus(void);
+bool kvm_riscv_rs_all_memslots_empty(struct kvm *kvm);
+void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm);
+void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
 
 #endif

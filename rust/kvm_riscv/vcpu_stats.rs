@@ -9,12 +9,13 @@ use core::mem::{offset_of, size_of};
 use kernel::ffi::c_char;
 use kernel::num::casts::{u16_as_usize, u32_as_usize, u32_into_u16};
 
-const NAME_SIZE: usize = u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_STATS_NAME_SIZE);
+pub(crate) const NAME_SIZE: usize =
+    u32_as_usize(b::kvm_riscv_rs_const_KVM_RISCV_RS_STATS_NAME_SIZE);
 const HIST_COUNT: u16 = u32_into_u16::<{ b::HALT_POLL_HIST_COUNT }>();
 
 /// What a statistic measures (type, unit and exponent of its descriptor).
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     /// A cumulative counter.
     Counter,
     /// Cumulative nanoseconds.
@@ -37,7 +38,9 @@ const fn name(s: &str) -> [c_char; NAME_SIZE] {
     out
 }
 
-const fn desc(kind: Kind, n: &str, offset: usize) -> b::kvm_stats_desc {
+/// The descriptor of statistic `n` of kind `kind` at byte `offset` of its
+/// statistics struct.
+pub(crate) const fn desc(kind: Kind, n: &str, offset: usize) -> b::kvm_stats_desc {
     let (ty, unit, exponent, size) = match kind {
         Kind::Counter => (b::KVM_STATS_TYPE_CUMULATIVE, b::KVM_STATS_UNIT_NONE, 0, 1),
         Kind::TimeNsec => (
