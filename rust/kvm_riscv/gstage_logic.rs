@@ -294,9 +294,18 @@ pub(crate) enum Warning {
     SkipUnmap { addr: u64, end: u64, page_size: u64 },
 }
 
-/// The leaf that maps `addr`, and its level (`kvm_riscv_gstage_get_leaf()`):
-/// `Err(level)` with the level where the walk stopped when there is none.
-pub(crate) fn get_leaf<P: PageTables>(t: &P, addr: u64) -> Result<(Ptep<P::Table>, u32), u32> {
+/// Where a walk for an address ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Walk<T> {
+    /// At the leaf that maps it, of this level.
+    Leaf(Ptep<T>, u32),
+    /// At this PTE of this level, which is empty (or, at level 0, not a
+    /// leaf): nothing maps the address.
+    Stop(Ptep<T>, u32),
+}
+
+/// Walks the tables for `addr` down to its leaf or to where the path ends.
+pub(crate) fn walk<P: PageTables>(t: &P, addr: u64) -> Walk<P::Table> {
     let shape = t.shape();
     let mut level = shape.top();
     let mut p = Ptep {
@@ -306,19 +315,28 @@ pub(crate) fn get_leaf<P: PageTables>(t: &P, addr: u64) -> Result<(Ptep<P::Table
     loop {
         let v = t.get(p);
         if v == 0 {
-            return Err(level);
+            return Walk::Stop(p, level);
         }
         if is_leaf(v) {
-            return Ok((p, level));
+            return Walk::Leaf(p, level);
         }
         if level == 0 {
-            return Err(level);
+            return Walk::Stop(p, level);
         }
         level = level.wrapping_sub(1);
         p = Ptep {
             table: t.table_of(v),
             index: shape.index(addr, level),
         };
+    }
+}
+
+/// The leaf that maps `addr`, and its level (`kvm_riscv_gstage_get_leaf()`):
+/// `Err(level)` with the level where the walk stopped when there is none.
+pub(crate) fn get_leaf<P: PageTables>(t: &P, addr: u64) -> Result<(Ptep<P::Table>, u32), u32> {
+    match walk(t, addr) {
+        Walk::Leaf(p, level) => Ok((p, level)),
+        Walk::Stop(_, level) => Err(level),
     }
 }
 
@@ -375,14 +393,26 @@ pub(crate) enum MapError {
 /// (`kvm_riscv_gstage_set_pte()`).
 pub(crate) fn set_pte<P: PageTables>(t: &mut P, map: &Mapping) -> Result<(), MapError> {
     let shape = t.shape();
-    let mut level = shape.top();
+    let level = shape.top();
     if level < map.level {
         return Err(MapError::Invalid);
     }
-    let mut p = Ptep {
+    let p = Ptep {
         table: t.root(),
         index: shape.index(map.addr, level),
     };
+    install(t, map, p, level)
+}
+
+/// [`set_pte`] from PTE `p` of `level` (at or above `map.level`) on the
+/// path of `map.addr`.
+fn install<P: PageTables>(
+    t: &mut P,
+    map: &Mapping,
+    mut p: Ptep<P::Table>,
+    mut level: u32,
+) -> Result<(), MapError> {
+    let shape = t.shape();
     while level != map.level {
         let v = t.get(p);
         if is_leaf(v) {
@@ -455,18 +485,30 @@ pub(crate) fn map_page<P: PageTables>(
     // A and D are always set: hardware that does not update them would
     // fault otherwise; dirty logging write-protects instead.
     let prot = Prot::of(rdonly, exec);
-    if let Ok((p, leaf_level)) = get_leaf(t, gpa) {
-        if leaf_level > level {
-            // Dirty logging on a huge mapping: split it down.
-            split_huge(t, gpa, level, true);
-        } else if (pte_pfn(t.get(p)) << PAGE_SHIFT) & !page_size.wrapping_sub(1) == hpa {
-            // The same page (or a smaller leaf of it, after a split):
-            // only the protection changes.
-            update_prot(t, leaf_level, gpa, p, prot);
-            return (map, Ok(()));
-        }
-    }
     let f = *t.format();
+    match walk(t, gpa) {
+        Walk::Leaf(p, leaf_level) => {
+            if leaf_level > level {
+                // Dirty logging on a huge mapping: split it down.
+                split_huge(t, gpa, level, true);
+            } else if (pte_pfn(t.get(p)) << PAGE_SHIFT) & !page_size.wrapping_sub(1) == hpa {
+                // The same page (or a smaller leaf of it, after a split):
+                // only the protection changes.
+                update_prot(t, leaf_level, gpa, p, prot);
+                return (map, Ok(()));
+            }
+        }
+        Walk::Stop(p, stop_level) if stop_level >= level => {
+            // Nothing maps the address: install from where the walk
+            // stopped. Upstream walks again from the root, through the
+            // same tables (its callers hold `mmu_lock` for writing, so
+            // the path cannot change in between).
+            map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty;
+            let r = install(t, &map, p, stop_level);
+            return (map, r);
+        }
+        Walk::Stop(..) => {}
+    }
     map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty;
     let r = set_pte(t, &map);
     (map, r)
