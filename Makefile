@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi vm aia aia-nosstc nacl fuzz \
+	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi vm aia aia-nosstc mmu-modes nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -208,6 +208,13 @@ aia: module images
 # hrtimer, which injects the VS timer interrupt.
 aia-nosstc: module images
 	@RIG_CPU=max,sstc=false bash $(T)/aia.sh
+
+# The MMU selftests and the guest boot on emulated host CPUs with an Sv48x4
+# and an Sv39x4 G-stage, and without Svinval, ours and upstream C in one
+# boot each; the G-stage mode each module logs is checked.
+# MODES="sv48 sv39 nosvinval" selects.
+mmu-modes: module images
+	@MODES="$(MODES)" bash $(T)/mmu-modes.sh
 
 # The emulated host on our NACL firmware (tools/testing/nacl-fw, QEMU -bios):
 # the quick selftests, the guest boot and the in-kernel AIA guests, ours and

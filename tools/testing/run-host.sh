@@ -55,8 +55,10 @@ main() {
     install -m 755 "$T/host/init" "$O/init"
     cp "$T/host/lib.sh" "$T/selftests.list" "$T/oops.pat" "$O/rig/"
     for f in "$T"/host/mode-*; do [ -f "$f" ] && install -m 755 "$f" "$O/rig/"; done
-    while read -r name _; do
-        case "$name" in ''|'#'*) continue ;; esac
+    # A row is NAME or NAME@LABEL; the program is NAME.
+    while read -r entry _; do
+        case "$entry" in ''|'#'*) continue ;; esac
+        name=${entry%%@*}
         [ -f "$B/selftests/$name" ] && cp "$B/selftests/$name" "$O/rig/selftests/$name"
     done < "$T/selftests.list"
     # Our own test programs run like selftests, as tests/NAME.

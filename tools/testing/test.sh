@@ -15,6 +15,9 @@
 #     upstream C in one boot, IPIs and timer interrupts on both vCPUs;
 #  g. the same on an emulated host without Sstc (make aia-nosstc): the
 #     guest's timer is then KVM's hrtimer, which injects its interrupt;
+#  g2. the MMU selftests and the guest boot on emulated host CPUs with an
+#     Sv48x4 and an Sv39x4 G-stage and without Svinval (make mmu-modes):
+#     ours and upstream C in one boot each, the G-stage mode checked;
 #  h. the emulated host on our NACL firmware (make nacl): the quick
 #     selftests, the guest boot and the AIA guests, ours and upstream C in
 #     one boot, through the SBI nested-acceleration paths;
@@ -142,6 +145,16 @@ main() {
     fi
     grep -q '^guest_aia_ref PASS' "$RES/ours-aia.txt" 2>/dev/null && ns_c=PASS
 
+    # g2. MMU selftests on other host CPUs: a boot per mode, both modules;
+    #     mmu-modes.sh writes a line per mode, "mmu_MODE ROW OURS C".
+    echo "== MMU selftests on host CPUs with Sv48, Sv39, without Svinval (make mmu-modes), ours and upstream C in one boot each"
+    mmurc=0; bash "$T/mmu-modes.sh" sv48 sv39 nosvinval || mmurc=$?
+    mmu_modes="sv48 sv39 nosvinval"
+    mmu_col() {  # mmu_col MODE FIELD: 2 the row, 3 ours, 4 upstream C
+        local v; v=$(awk -v n="mmu_$1" -v f="$2" '$1==n {print $f}' "$RES/mmu-modes.txt" 2>/dev/null || true)
+        echo "${v:-FAIL}"
+    }
+
     # h. NACL: its own boot, both modules; nacl.sh checks the verdicts, the
     #    firmware's counters and its violations.
     echo "== the emulated host on the NACL firmware (make nacl), ours and upstream C in one boot"
@@ -175,6 +188,10 @@ main() {
         "$([ "$aia_ours" = "$aia_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia_nosstc "$ns_ours" "$ns_c" \
         "$([ "$ns_ours" = "$ns_c" ] || echo '   <-- differs')"
+    for m in $mmu_modes; do
+        printf '%-36s %-6s %-6s%s\n' "mmu_$m" "$(mmu_col "$m" 3)" "$(mmu_col "$m" 4)" \
+            "$([ "$(mmu_col "$m" 2)" = PASS ] || echo '   <-- fails (make mmu-modes)')"
+    done
     echo
     for n in $names; do
         o=$(awk -v n="$n" '$1==n {print $2}' "$OURS"); o=${o:-none}
@@ -206,6 +223,18 @@ main() {
     else
         bad "guest_aia_nosstc (ours $ns_ours, upstream C $ns_c; see $RES/ours-aia.log)"
     fi
+    for m in $mmu_modes; do
+        case $m in
+            sv48) what="host -cpu max,sv57=off: Sv48x4 G-stage" ;;
+            sv39) what="host -cpu max,sv57=off,sv48=off: Sv39x4 G-stage" ;;
+            nosvinval) what="host -cpu max,svinval=off" ;;
+        esac
+        if [ "$(mmu_col "$m" 2)" = PASS ]; then
+            ok "mmu_$m ($what; MMU selftests and guest boot as upstream C)"
+        else
+            bad "mmu_$m ($what; see the make mmu-modes output above and $RES/mmu-$m.log)"
+        fi
+    done
     if [ $altrc = 0 ]; then
         ok "alt_tree (make KDIR=<second tree>, make install, modprobe kvm loads updates/kvm.ko of its release, guest boots)"
     else

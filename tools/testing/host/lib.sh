@@ -14,25 +14,58 @@ load_kvm() {
     echo "@@RIG result modprobe PASS 0"
 }
 
-# Run one selftest: run_one NAME TIMEOUT [ARGS...]; rig.repeat=N runs it N
-# times, as NAME#1..NAME#N.
+# Run one row of selftests.list: run_one ENTRY TIMEOUT [ARGS...]. ENTRY is
+# NAME or NAME@LABEL (the program is NAME, the result row ENTRY);
+# rig.repeat=N runs it N times, as ENTRY#1..ENTRY#N.
 run_one() {
+    n=$1; shift
     if [ "${REPEAT:-1}" -gt 1 ]; then
-        n=$1; shift
         i=1
-        while [ $i -le "$REPEAT" ]; do run_one_as "$n#$i" "$n" "$@"; i=$((i + 1)); done
+        while [ $i -le "$REPEAT" ]; do run_one_as "$n#$i" "${n%%@*}" "$@"; i=$((i + 1)); done
     else
-        run_one_as "$1" "$@"
+        run_one_as "$n" "${n%%@*}" "$@"
     fi
 }
 
+# run_one_as ROW PROGRAM TIMEOUT [param=NAME=VALUE ...] [ARGS...]: run
+# /rig/selftests/PROGRAM ARGS, reported as ROW. Each leading param= token
+# sets the kvm module parameter NAME (/sys/module/kvm/parameters/NAME) to
+# VALUE for this run and restores it after; a parameter the loaded module
+# does not have, or that does not take the value, fails the row.
 run_one_as() {
     label=$1 name=$2 to=$3; shift 3
     bin=/rig/selftests/$name
     t0=$(now)
     if [ ! -x "$bin" ]; then echo "@@RIG result $label FAIL 0 (missing)"; return; fi
-    timeout "$to" "$bin" "$@" >/tmp/out.txt 2>&1
-    rc=$?
+    rp_restore="" rp_bad="" rp_hp=""
+    while [ $# -gt 0 ]; do
+        case "$1" in param=*=*) ;; *) break ;; esac
+        rp=${1#param=}; shift
+        rp_n=${rp%%=*} rp_v=${rp#*=}
+        rp_f=/sys/module/kvm/parameters/$rp_n
+        if [ ! -f "$rp_f" ]; then
+            echo "@@RIG note $label: the loaded kvm module has no parameter $rp_n"; rp_bad=1; continue
+        fi
+        rp_old=$(cat "$rp_f")
+        if ! echo "$rp_v" > "$rp_f" 2>/dev/null; then
+            echo "@@RIG note $label: cannot set kvm parameter $rp_n=$rp_v"; rp_bad=1; continue
+        fi
+        rp_restore="$rp_restore $rp_n=$rp_old"
+        echo "@@RIG note $label: kvm parameter $rp_n=$(cat "$rp_f") (was $rp_old)"
+    done
+    case " $* " in *" -s anonymous_hugetlb"*|*" -s shared_hugetlb"*) hugepages_reserve || rp_hp=1 ;; esac
+    if [ -n "$rp_bad" ]; then
+        rc=1; echo "kvm module parameter missing or refused" >/tmp/out.txt
+    elif [ -n "$rp_hp" ]; then
+        rc=1; echo "the host could not reserve its huge pages" >/tmp/out.txt
+    else
+        timeout "$to" "$bin" "$@" >/tmp/out.txt 2>&1
+        rc=$?
+    fi
+    for rp in $rp_restore; do
+        echo "${rp#*=}" > "/sys/module/kvm/parameters/${rp%%=*}" || \
+            echo "@@RIG note $label: cannot restore kvm parameter $rp"
+    done
     t1=$(now)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}')
     case $rc in
@@ -47,14 +80,33 @@ run_one_as() {
     echo "@@RIG result $label $v $secs"
 }
 
-# Run the selftests named (all in selftests.list when none is named).
+# Huge pages for the rows backed by hugetlbfs (-s anonymous_hugetlb...):
+# reserved once, at the first such row, HUGEPAGES of the default size
+# (2 MiB): 320 MiB of the host's 4 GiB, only in boots that run such a row.
+# The rows need about 70 (kvm_page_table_test -b 128M); with 8 they fail
+# (mmap ENOMEM). Keep it far below the host's memory: the kernel takes
+# what it can of a larger request, and the next allocation panics the host
+# (out of memory). Returns 1 when fewer were reserved: the row then fails
+# rather than SKIP ("HUGETLB is not enabled"), which would equal C's.
+HUGEPAGES=160
+hugepages_reserve() {
+    if [ -z "${HP_GOT:-}" ]; then
+        echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
+        HP_GOT=$(cat /proc/sys/vm/nr_hugepages)
+        echo "@@RIG note hugepages: $HP_GOT of $HUGEPAGES reserved ($(awk '/^Hugepagesize/ {print $2 $3}' /proc/meminfo) each)"
+    fi
+    [ "$HP_GOT" -ge "$HUGEPAGES" ] && [ "$HP_GOT" -gt 0 ]
+}
+
+# Run the rows of selftests.list named (all when none is named): a name
+# selects the row of that exact first field, NAME or NAME@LABEL.
 run_selftests() {
     want=" $* "
-    while read -r name to args; do
-        case "$name" in ''|'#'*) continue ;; esac
-        if [ "$want" != "  " ]; then case "$want" in *" $name "*) ;; *) continue ;; esac; fi
+    while read -r entry to args; do
+        case "$entry" in ''|'#'*) continue ;; esac
+        if [ "$want" != "  " ]; then case "$want" in *" $entry "*) ;; *) continue ;; esac; fi
         # shellcheck disable=SC2086
-        run_one "$name" "$to" $args
+        run_one "$entry" "$to" $args
     done < /rig/selftests.list
 }
 
