@@ -15,25 +15,13 @@ use crate::main_logic::{self as report, NaclFeatures};
 use crate::nacl;
 #[allow(unused_imports)]
 use crate::print::{kvm_err, kvm_info};
-use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
+
 use crate::vcpu;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_uint, c_ulong};
 use kernel::num::casts::{u32_as_usize, u8_as_u32, FromSafeCast};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
-
-/// Set on CPUs whose VS-stage TLB does not cache guest physical addresses;
-/// the TLB code (`tlb.rs`) branches on it.
-#[allow(non_upper_case_globals)]
-pub(crate) static kvm_riscv_vsstage_tlb_no_gpa: StaticKeyFalse = StaticKeyFalse::new();
-
-/// [`kvm_riscv_vsstage_tlb_no_gpa`]: the VS-stage TLB must be flushed
-/// with the G-stage one when a vCPU changes CPU.
-#[inline]
-pub(crate) fn vsstage_tlb_no_gpa() -> bool {
-    static_branch_unlikely!(kvm_riscv_vsstage_tlb_no_gpa)
-}
 
 /// The most CPUs the kernel supports (`NR_CPUS`).
 const NR_CPUS: usize = u32_as_usize(b::NR_CPUS);
@@ -173,7 +161,7 @@ fn vector_exit() {
 fn setup_vendor_features() {
     let (vendor, arch) = ffi::boot_cpu_vendor_arch();
     if report::vsstage_tlb_no_gpa(u64::from_safe_cast(vendor), u64::from_safe_cast(arch)) {
-        kvm_riscv_vsstage_tlb_no_gpa.enable();
+        crate::tlb::kvm_riscv_vsstage_tlb_no_gpa.enable();
         kvm_info!("VS-stage TLB does not cache guest physical address and VMID\n");
     }
 }

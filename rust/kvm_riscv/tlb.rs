@@ -22,6 +22,7 @@ use crate::csr::{fence, HGATP};
 use crate::handle::{Request, Vcpu, VcpuCtx, Vm, VCPU_BITMAP_WORDS as BITMAP_WORDS};
 use crate::isa::host_has_ext;
 use crate::nacl;
+use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
 use crate::tlb_logic::{self as l, Coarser, HartMask, Hfence, HfenceKind};
 use crate::vcpu_sbi::count_fw;
 use crate::vmid;
@@ -30,6 +31,12 @@ use kernel::num::casts::u32_as_usize;
 
 // PTRS_PER_PTE of 64-bit RISC-V: 4 KiB pages of 8-byte entries.
 const _: () = assert!(l::MAX_RANGED_PAGES == (1 << b::PAGE_SHIFT) / 8);
+
+/// Set at init (`main.rs`) on hosts whose VS-stage TLB does not tag
+/// entries with the guest physical address and VMID (upstream `main.c`'s
+/// key); only this module reads it.
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_riscv_vsstage_tlb_no_gpa: StaticKeyFalse = StaticKeyFalse::new();
 
 /// The hart implements Svinval (`has_svinval()`).
 fn has_svinval() -> bool {
@@ -181,7 +188,7 @@ fn sanitize(v: &Vcpu) {
     local_hfence_gvma_vmid_all(vmid);
     // VS-stage TLBs that do not tag entries with the guest physical address
     // and VMID (`kvm_riscv_vsstage_tlb_no_gpa`) are flushed too.
-    if crate::main::vsstage_tlb_no_gpa() {
+    if static_branch_unlikely!(kvm_riscv_vsstage_tlb_no_gpa) {
         local_hfence_vvma_all(vmid);
     }
 }
