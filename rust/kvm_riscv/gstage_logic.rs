@@ -630,6 +630,29 @@ pub(crate) fn op_pte<P: PageTables>(
     flush
 }
 
+/// The leaf that maps `addr` if any, the level where the walk ended, and
+/// the size a leaf of that level maps: the step of the range walks
+/// (`unmap_range`, `wp_range`, `wp_pt_masked`). `None` for a level above
+/// the root.
+fn leaf_at<P: PageTables>(t: &P, addr: u64) -> Option<Step<P::Table>> {
+    let (found, level) = match get_leaf(t, addr) {
+        Ok((p, level)) => (Some(p), level),
+        Err(level) => (None, level),
+    };
+    Some(Step {
+        found,
+        level,
+        page_size: t.shape().page_size(level)?,
+    })
+}
+
+/// One step of a range walk ([`leaf_at`]).
+struct Step<T> {
+    found: Option<Ptep<T>>,
+    level: u32,
+    page_size: u64,
+}
+
 /// The next address after `addr` aligned to `size` (`ALIGN(addr + 1, size)`).
 const fn align_up_next(addr: u64, size: u64) -> u64 {
     (addr.wrapping_add(1).wrapping_add(size - 1)) & !(size - 1)
@@ -644,16 +667,16 @@ pub(crate) fn unmap_range<P: PageTables>(
     size: u64,
     may_block: bool,
 ) -> bool {
-    let shape = t.shape();
     let end = start.wrapping_add(size);
     let mut addr = start;
     let mut flush = false;
     while addr < end {
-        let (found, level) = match get_leaf(t, addr) {
-            Ok((p, level)) => (Some(p), level),
-            Err(level) => (None, level),
-        };
-        let Some(page_size) = shape.page_size(level) else {
+        let Some(Step {
+            found,
+            level,
+            page_size,
+        }) = leaf_at(t, addr)
+        else {
             break;
         };
         match found {
@@ -681,15 +704,15 @@ pub(crate) fn unmap_range<P: PageTables>(
 /// Write-protects `[start, end)` (`kvm_riscv_gstage_wp_range()`): whether
 /// TLB entries must be flushed.
 pub(crate) fn wp_range<P: PageTables>(t: &mut P, start: u64, end: u64) -> bool {
-    let shape = t.shape();
     let mut addr = start;
     let mut flush = false;
     while addr < end {
-        let (found, level) = match get_leaf(t, addr) {
-            Ok((p, level)) => (Some(p), level),
-            Err(level) => (None, level),
-        };
-        let Some(page_size) = shape.page_size(level) else {
+        let Some(Step {
+            found,
+            level,
+            page_size,
+        }) = leaf_at(t, addr)
+        else {
             break;
         };
         match found {
@@ -732,15 +755,15 @@ pub(crate) fn clear_huge_mask(mask: &mut u64, page_size: u64, base_gfn: u64, add
 /// (`kvm_riscv_gstage_wp_pt_masked()`), a huge leaf all at once: whether
 /// TLB entries must be flushed.
 pub(crate) fn wp_pt_masked<P: PageTables>(t: &mut P, base_gfn: u64, mut mask: u64) -> bool {
-    let shape = t.shape();
     let mut flush = false;
     while mask != 0 {
         let mut addr = base_gfn.wrapping_add(u64::from(mask.trailing_zeros())) << PAGE_SHIFT;
-        let (found, level) = match get_leaf(t, addr) {
-            Ok((p, level)) => (Some(p), level),
-            Err(level) => (None, level),
-        };
-        let Some(page_size) = shape.page_size(level) else {
+        let Some(Step {
+            found,
+            level,
+            page_size,
+        }) = leaf_at(t, addr)
+        else {
             break;
         };
         if let Some(p) = found {

@@ -121,21 +121,26 @@ pub(crate) static kvm_vcpu_stats_desc: [b::kvm_stats_desc; NUM_DESC] = [
     riscv!(Counter, store_access_exits),
 ];
 
-/// The header that frames the descriptors in the statistics file.
-#[no_mangle]
-#[allow(non_upper_case_globals)]
-pub(crate) static kvm_vcpu_stats_header: b::kvm_stats_header = {
+/// The header of a statistics file of `num_desc` descriptors: the id, the
+/// descriptors, then the data (`kvm_vcpu_stats_header`,
+/// `kvm_vm_stats_header`).
+pub(crate) const fn header(num_desc: usize) -> b::kvm_stats_header {
     let header = size_of::<b::kvm_stats_header>();
     b::kvm_stats_header {
         flags: 0,
         // CAST: small sizes.
         name_size: NAME_SIZE as u32,
-        num_desc: NUM_DESC as u32,
+        num_desc: num_desc as u32,
         id_offset: header as u32,
         desc_offset: (header + NAME_SIZE) as u32,
-        data_offset: (header + NAME_SIZE + size_of::<[b::kvm_stats_desc; NUM_DESC]>()) as u32,
+        data_offset: (header + NAME_SIZE + num_desc * size_of::<b::kvm_stats_desc>()) as u32,
     }
-};
+}
+
+/// The header that frames the descriptors in the statistics file.
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub(crate) static kvm_vcpu_stats_header: b::kvm_stats_header = header(NUM_DESC);
 
 // Every u64 of struct kvm_vcpu_stat is described, and nothing else.
 const _: () = {

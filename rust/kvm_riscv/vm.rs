@@ -11,7 +11,7 @@
 
 use crate::bindings as b;
 use crate::handle::Vm;
-use crate::vcpu_stats::{desc, Kind, NAME_SIZE};
+use crate::vcpu_stats::{desc, header, Kind};
 use core::mem::{offset_of, size_of};
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long};
@@ -39,18 +39,7 @@ pub(crate) static kvm_vm_stats_desc: [b::kvm_stats_desc; NUM_DESC] = [
 /// The header that frames the VM statistics descriptors.
 #[no_mangle]
 #[allow(non_upper_case_globals)]
-pub(crate) static kvm_vm_stats_header: b::kvm_stats_header = {
-    let header = size_of::<b::kvm_stats_header>();
-    b::kvm_stats_header {
-        flags: 0,
-        // CAST: small sizes.
-        name_size: NAME_SIZE as u32,
-        num_desc: NUM_DESC as u32,
-        id_offset: header as u32,
-        desc_offset: (header + NAME_SIZE) as u32,
-        data_offset: (header + NAME_SIZE + size_of::<[b::kvm_stats_desc; NUM_DESC]>()) as u32,
-    }
-};
+pub(crate) static kvm_vm_stats_header: b::kvm_stats_header = header(NUM_DESC);
 
 // Every u64 of struct kvm_vm_stat is described, and nothing else.
 const _: () = assert!(NUM_DESC * size_of::<u64>() == size_of::<b::kvm_vm_stat>());
