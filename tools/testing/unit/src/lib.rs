@@ -2515,3 +2515,58 @@ mod gstage_walker_tests {
         assert_eq!(t.flushes, vec![(12, 0)]);
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/mmu_logic.rs"]
+mod mmu_logic;
+
+#[cfg(test)]
+mod mmu_logic_tests {
+    use super::mmu_logic::*;
+
+    const G: u64 = PUD_SIZE;
+    const M: u64 = PMD_SIZE;
+
+    #[test]
+    fn huge_mapping_needs_equal_alignment_and_a_whole_leaf() {
+        // 8 MiB at GPA 2 MiB, user address 2 MiB-aligned the same way.
+        let s = Slot { base_gfn: M >> 12, npages: (8 * M) >> 12, userspace_addr: 0x7000_0020_0000 };
+        assert!(supports_huge_mapping(&s, s.userspace_addr, M));
+        assert!(supports_huge_mapping(&s, s.userspace_addr + 8 * M - 1 - (M - 1), M));
+        assert!(!supports_huge_mapping(&s, s.userspace_addr + 8 * M, M), "past the slot");
+        // Shifted by one page: never.
+        let t = Slot { userspace_addr: s.userspace_addr + PAGE_SIZE, ..s };
+        assert!(!supports_huge_mapping(&t, t.userspace_addr + M, M));
+        // A slot not 2 MiB-aligned: its head and tail pages cannot be huge.
+        let u = Slot { base_gfn: (M + PAGE_SIZE) >> 12, npages: (4 * M) >> 12, userspace_addr: 0x7000_0020_1000 };
+        assert!(!supports_huge_mapping(&u, u.userspace_addr, M), "head");
+        assert!(supports_huge_mapping(&u, 0x7000_0040_0000, M));
+        assert!(!supports_huge_mapping(&u, 0x7000_00a0_0000, M), "tail");
+    }
+
+    #[test]
+    fn hugetlb_sizes_fall_back() {
+        let s = Slot { base_gfn: G >> 12, npages: (2 * G) >> 12, userspace_addr: 0x40_0000_0000 };
+        assert_eq!(hugetlb_mapping_size(&s, s.userspace_addr, G), G);
+        assert_eq!(hugetlb_mapping_size(&s, s.userspace_addr, M), M);
+        // 1 GiB alignment differs but 2 MiB agrees: 2 MiB.
+        let t = Slot { userspace_addr: 0x40_0020_0000, ..s };
+        assert_eq!(hugetlb_mapping_size(&t, t.userspace_addr + M, G), M);
+        // Neither: 4 KiB.
+        let u = Slot { userspace_addr: 0x40_0000_1000, ..s };
+        assert_eq!(hugetlb_mapping_size(&u, u.userspace_addr, G), PAGE_SIZE);
+        assert_eq!(hugetlb_mapping_size(&u, u.userspace_addr, PAGE_SIZE), PAGE_SIZE);
+        // Another VMA size is returned as it is (the caller refuses it).
+        assert_eq!(hugetlb_mapping_size(&s, s.userspace_addr, 64 * 1024), 64 * 1024);
+    }
+
+    #[test]
+    fn thp_and_slot_limits() {
+        assert_eq!(thp_adjust(0x8034_5000, 0x12345), (0x8020_0000, 0x12200));
+        // Sv57x4: 59 bits; the last page fits, one more does not.
+        let last = (1u64 << 47) - 1;
+        assert!(slot_fits(last, 1, 59));
+        assert!(!slot_fits(last, 2, 59));
+        assert!(slot_fits(0, 1 << 29, 41));
+        assert!(!slot_fits(1, 1 << 29, 41));
+    }
+}
