@@ -49,6 +49,10 @@ mod isa_logic;
 mod main;
 #[path = "kvm_riscv/main_logic.rs"]
 mod main_logic;
+#[path = "kvm_riscv/mmu.rs"]
+mod mmu;
+#[path = "kvm_riscv/mmu_logic.rs"]
+mod mmu_logic;
 #[path = "kvm_riscv/nacl.rs"]
 mod nacl;
 #[path = "kvm_riscv/nacl_logic.rs"]

@@ -10,11 +10,11 @@
 //! is written on it.
 
 use crate::bindings as b;
-use crate::handle::{Vcpu, VcpuCtx, Vm};
+use crate::handle::{Memslot, MmuWriteGuard, SlotsLocked, Vcpu, VcpuCtx, Vm};
 use crate::vcpu_irq::IRQ_VS_EXT;
 use kernel::error::code::*;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
-use kernel::num::casts::FromSafeCast;
+use kernel::num::casts::{usize_as_u64, FromSafeCast};
 use kernel::prelude::*;
 use kernel::transmute::{AsBytes, FromBytes};
 use kernel::uaccess::{UserPtr, UserSlice};
@@ -98,6 +98,24 @@ macro_rules! thread_entry {
             // SAFETY: per the function's contract.
             let mut ctx = unsafe { VcpuCtx::new(Vcpu::from_raw(vcpu)) };
             let $cx = &mut ctx;
+            $body
+        }
+    )*};
+}
+
+/// Entry points that take a VM (`kvm`) first, live for the whole call (the
+/// generic core, or C `aia_*.c`, holds a reference on it): the body gets
+/// `$vm: &Vm`, made once. Further pointer arguments are as each documents.
+macro_rules! vm_entry {
+    ($($(#[$m:meta])* fn $name:ident($vm:ident $(, $a:ident: $t:ty)*) $(-> $ret:ty)? $body:block)*) => {$(
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// `kvm` is a live VM for the whole call; other pointers as above.
+        #[no_mangle]
+        unsafe extern "C" fn $name(kvm: *mut b::kvm $(, $a: $t)*) $(-> $ret)? {
+            // SAFETY: per the function's contract.
+            let $vm: &Vm = unsafe { Vm::from_raw(kvm) };
             $body
         }
     )*};
@@ -381,41 +399,47 @@ unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong
 // ---------------------------------------------------------------------------
 // C ABI entry points of vm.rs
 
-/// Sets a new VM up (the generic core, creating it); 0 or a negative errno.
-///
-/// # Safety
-/// `kvm` is a VM being created, by its creator.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_init_vm(kvm: *mut b::kvm, _type: c_ulong) -> c_int {
-    // SAFETY: a live VM (the caller's contract).
-    errno(crate::vm::init(unsafe { Vm::from_raw(kvm) }))
-}
+vm_entry! {
+    /// Sets a new VM up (the generic core, creating it); 0 or a negative
+    /// errno.
+    fn kvm_arch_init_vm(vm, _type: c_ulong) -> c_int {
+        errno(crate::vm::init(vm))
+    }
 
-/// Tears a VM down (the generic core, destroying it).
-///
-/// # Safety
-/// `kvm` is a VM being destroyed, by its last user.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_destroy_vm(kvm: *mut b::kvm) {
-    // SAFETY: a live VM (the caller's contract).
-    crate::vm::destroy(unsafe { Vm::from_raw(kvm) })
-}
+    /// Tears a VM down (the generic core, destroying it).
+    fn kvm_arch_destroy_vm(vm) {
+        crate::vm::destroy(vm)
+    }
 
-/// `KVM_IRQ_LINE`.
-///
-/// # Safety
-/// `kvm` is a live VM; `irql` is readable.
-#[no_mangle]
-unsafe extern "C" fn kvm_vm_ioctl_irq_line(
-    kvm: *mut b::kvm,
-    irql: *mut b::kvm_irq_level,
-    _line_status: bool,
-) -> c_int {
-    // SAFETY: readable (the caller's contract); the union's `irq` member is
-    // the one KVM_IRQ_LINE uses.
-    let (irq, level) = unsafe { (*(*irql).__bindgen_anon_1.irq.as_ref(), (*irql).level) };
-    // SAFETY: a live VM (the caller's contract).
-    crate::vm::irq_line(unsafe { Vm::from_raw(kvm) }, irq, level)
+    /// `KVM_IRQ_LINE`; `irql` is readable.
+    fn kvm_vm_ioctl_irq_line(vm, irql: *mut b::kvm_irq_level, _line_status: bool) -> c_int {
+        // SAFETY: readable (the contract); the union's `irq` member is the
+        // one KVM_IRQ_LINE uses.
+        let (irq, level) = unsafe { (*(*irql).__bindgen_anon_1.irq.as_ref(), (*irql).level) };
+        crate::vm::irq_line(vm, irq, level)
+    }
+
+    /// Routes GSI i to APLIC wire i for `lines` lines (`aia_device.c`).
+    fn kvm_riscv_setup_default_irq_routing(vm, lines: u32) -> c_int {
+        crate::vm::setup_default_irq_routing(vm, lines)
+    }
+
+    /// Userspace may set routes once the in-kernel irqchip exists.
+    fn kvm_arch_can_set_irq_routing(vm) -> bool {
+        vm.irqchip_in_kernel()
+    }
+
+    /// Whether the in-kernel irqchip exists.
+    fn kvm_arch_irqchip_in_kernel(vm) -> bool {
+        vm.irqchip_in_kernel()
+    }
+
+    /// `KVM_ENABLE_CAP` on a VM; `cap` is readable.
+    fn kvm_vm_ioctl_enable_cap(vm, cap: *mut b::kvm_enable_cap) -> c_int {
+        // SAFETY: readable (the contract).
+        let c = unsafe { &*cap };
+        errno(crate::vm::enable_cap(vm, c.cap, c.flags, c.args[0]))
+    }
 }
 
 /// The MSI route of in-kernel routing entry `e`, whatever its type says:
@@ -497,36 +521,6 @@ unsafe extern "C" fn kvm_riscv_set_irq(
     // SAFETY: the caller's contract.
     let (vm, r) = unsafe { (Vm::from_raw(kvm), irqchip_route(e)) };
     crate::vm::set_irq(vm, &r, level)
-}
-
-/// Routes GSI i to APLIC wire i for `lines` lines (`aia_device.c`).
-///
-/// # Safety
-/// `kvm` is a live VM.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_setup_default_irq_routing(kvm: *mut b::kvm, lines: u32) -> c_int {
-    // SAFETY: a live VM (the caller's contract).
-    crate::vm::setup_default_irq_routing(unsafe { Vm::from_raw(kvm) }, lines)
-}
-
-/// Userspace may set routes once the in-kernel irqchip exists.
-///
-/// # Safety
-/// `kvm` is a live VM.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_can_set_irq_routing(kvm: *mut b::kvm) -> bool {
-    // SAFETY: a live VM (the caller's contract).
-    unsafe { Vm::from_raw(kvm) }.irqchip_in_kernel()
-}
-
-/// Whether the in-kernel irqchip exists.
-///
-/// # Safety
-/// `kvm` is a live VM.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_irqchip_in_kernel(kvm: *mut b::kvm) -> bool {
-    // SAFETY: a live VM (the caller's contract).
-    unsafe { Vm::from_raw(kvm) }.irqchip_in_kernel()
 }
 
 /// Fills in-kernel route `e` from userspace's `ue`: 0, or -EINVAL for an
@@ -615,26 +609,6 @@ unsafe extern "C" fn kvm_vm_ioctl_check_extension(kvm: *mut b::kvm, ext: c_long)
     crate::vm::check_extension(vm, ext)
 }
 
-/// `KVM_ENABLE_CAP` on a VM.
-///
-/// # Safety
-/// `kvm` is a live VM; `cap` is readable.
-#[no_mangle]
-unsafe extern "C" fn kvm_vm_ioctl_enable_cap(
-    kvm: *mut b::kvm,
-    cap: *mut b::kvm_enable_cap,
-) -> c_int {
-    // SAFETY: readable (the caller's contract).
-    let c = unsafe { &*cap };
-    // SAFETY: a live VM (the caller's contract).
-    errno(crate::vm::enable_cap(
-        unsafe { Vm::from_raw(kvm) },
-        c.cap,
-        c.flags,
-        c.args[0],
-    ))
-}
-
 /// The architecture's VM ioctls: none.
 #[no_mangle]
 extern "C" fn kvm_arch_vm_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulong) -> c_long {
@@ -642,320 +616,167 @@ extern "C" fn kvm_arch_vm_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulo
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points of gstage.rs (C `mmu.c` calls them, under `mmu_lock`
-// or owning the VM, with its own `struct kvm_gstage` and page caches)
+// C ABI entry points of mmu.rs: the generic core's memslot and MMU notifier
+// callbacks, and the device mappings of C `aia_imsic.c`
 
-/// `KVM_GSTAGE_FLAGS_LOCAL`.
-const GSTAGE_FLAGS_LOCAL: c_ulong = 1 << 0;
-
-/// The walker of the tables `g` describes, with new tables from `pcache`
-/// (may be null); `write_locked`: the caller holds `mmu_lock` for writing.
-///
-/// # Safety
-/// `g` is a live `struct kvm_gstage` of a live VM whose tables the caller
-/// keeps alive and serialised (`mmu_lock`, or owning the VM); `pcache` is
-/// null or the caller's cache of zeroed pages; `write_locked` only if the
-/// caller holds the VM's `mmu_lock` for writing.
-unsafe fn gstage_of<'a>(
-    g: *const b::kvm_gstage,
-    pcache: *mut b::kvm_mmu_memory_cache,
-    write_locked: bool,
-) -> Option<crate::gstage::GStage<'a>> {
-    // SAFETY: a live struct (the caller's contract).
-    let g = unsafe { &*g };
-    // SAFETY: the VM is live (the caller's contract).
-    let vm = unsafe { crate::handle::Vm::from_raw(g.kvm) };
-    let local = g.flags & GSTAGE_FLAGS_LOCAL != 0;
-    let locked = if write_locked && !local {
-        g.kvm
-    } else {
-        core::ptr::null_mut()
-    };
-    // SAFETY: the VM's root and the caller's cache and lock (the caller's
-    // contract, as `Tables::new` requires).
-    let mem = unsafe { crate::pgtable::Tables::new(g.pgd.cast(), pcache, locked) }?;
-    // CAST: 3 to 5 levels.
-    Some(crate::gstage::GStage::new(
-        mem,
+vm_entry! {
+    /// Maps `size` bytes of device memory at `hpa` to `gpa`, uncached
+    /// (`aia_imsic.c`, a guest interrupt file): 0 or a negative errno.
+    fn kvm_riscv_mmu_ioremap(
         vm,
-        g.pgd_levels as u32,
-        g.vmid,
-        local,
-    ))
-}
-
-/// The leaf that maps `addr`: its PTE in `*ptepp` and its level in
-/// `*ptep_level` (where the walk stopped, when there is none).
-///
-/// # Safety
-/// As [`gstage_of`]; `ptepp` and `ptep_level` are writable.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_get_leaf(
-    gstage: *mut b::kvm_gstage,
-    addr: u64,
-    ptepp: *mut *mut b::pte_t,
-    ptep_level: *mut u32,
-) -> bool {
-    // SAFETY: the caller's contract.
-    let Some(g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
-        return false;
-    };
-    let (found, level) = match crate::gstage::get_leaf(&g, addr) {
-        Ok((p, level)) => (Some(p), level),
-        Err(level) => (None, level),
-    };
-    // SAFETY: writable (the caller's contract).
-    unsafe { ptep_level.write(level) };
-    if let Some(p) = found {
-        // SAFETY: writable (the caller's contract).
-        unsafe { ptepp.write(p.table.entry_ptr(p.index).cast()) };
+        gpa: u64,
+        hpa: b::phys_addr_t,
+        size: c_ulong,
+        writable: bool,
+        in_atomic: bool
+    ) -> c_int {
+        crate::mmu::ioremap(vm, gpa, hpa, usize_as_u64(size), writable, in_atomic)
     }
-    found.is_some()
-}
 
-/// Installs `*map`; 0, -EINVAL, -EEXIST or -ENOMEM.
-///
-/// # Safety
-/// As [`gstage_of`]; `map` is readable.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_set_pte(
-    gstage: *mut b::kvm_gstage,
-    pcache: *mut b::kvm_mmu_memory_cache,
-    map: *const b::kvm_gstage_mapping,
-) -> c_int {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: readable (the caller's contract).
-    let m = unsafe { &*map };
-    let map = crate::gstage_logic::Mapping {
-        addr: m.addr,
-        pte: crate::regs_logic::xlen_to_u64(m.pte.pte),
-        level: m.level,
-    };
-    map_errno(crate::gstage::set_pte(&mut g, &map))
-}
+    /// Unmaps `size` bytes at `gpa` (`aia_imsic.c`).
+    fn kvm_riscv_mmu_iounmap(vm, gpa: u64, size: c_ulong) {
+        crate::mmu::iounmap(vm, gpa, usize_as_u64(size))
+    }
 
-/// The walker's failure as upstream's errno.
-fn map_errno(r: core::result::Result<(), crate::gstage_logic::MapError>) -> c_int {
-    use crate::gstage_logic::MapError;
-    match r {
-        Ok(()) => 0,
-        Err(MapError::Invalid) => EINVAL.to_errno(),
-        Err(MapError::Exists) => EEXIST.to_errno(),
-        Err(MapError::NoMem) => ENOMEM.to_errno(),
+    /// The generic core write-protects the pages `mask` selects from
+    /// `gfn_offset` of `slot` (dirty log get or clear): `slot` is the VM's,
+    /// and the caller holds `slots_lock` and `mmu_lock` for writing.
+    fn kvm_arch_mmu_enable_log_dirty_pt_masked(
+        vm,
+        slot: *mut b::kvm_memory_slot,
+        gfn_offset: u64,
+        mask: c_ulong
+    ) {
+        // SAFETY: the VM's memslot, and both locks held for the call (the
+        // contract).
+        let (slot, mut slots, mut locked) = unsafe {
+            (
+                Memslot::from_raw(slot),
+                SlotsLocked::assume(vm),
+                MmuWriteGuard::held_by_caller(vm),
+            )
+        };
+        let mask = usize_as_u64(mask);
+        crate::mmu::enable_log_dirty_pt_masked(&mut slots, &mut locked, slot, gfn_offset, mask)
+    }
+
+    /// The VM's mm goes away, or the VM is destroyed: the whole G-stage
+    /// goes, and nothing uses the split cache any more.
+    fn kvm_arch_flush_shadow_all(vm) {
+        crate::mmu::free_pgd(vm);
+        // SAFETY: nothing uses the cache any more (the contract).
+        unsafe { vm.free_split_cache() };
+    }
+
+    /// A memslot of the VM, `slot`, is deleted or moved: its mappings go.
+    fn kvm_arch_flush_shadow_memslot(vm, slot: *mut b::kvm_memory_slot) {
+        // SAFETY: a live memslot (the contract).
+        crate::mmu::flush_shadow_memslot(vm, unsafe { Memslot::from_raw(slot) })
+    }
+
+    /// After a memslot update; `new` is null (a deletion) or the new
+    /// memslot; the caller holds `slots_lock`.
+    fn kvm_arch_commit_memory_region(
+        vm,
+        _old: *mut b::kvm_memory_slot,
+        new: *const b::kvm_memory_slot,
+        change: b::kvm_mr_change
+    ) {
+        // SAFETY: null or a live memslot, and `slots_lock` held for the
+        // call (the contract).
+        let (new, mut slots) =
+            unsafe { (new.as_ref().map(|p| Memslot::from_raw(p)), SlotsLocked::assume(vm)) };
+        if let Some(change) = change_of(change) {
+            crate::mmu::commit_memory_region(&mut slots, new, change)
+        }
+    }
+
+    /// Before a memslot update: 0 or a negative errno; `new` is null (a
+    /// deletion) or the new memslot.
+    fn kvm_arch_prepare_memory_region(
+        vm,
+        _old: *const b::kvm_memory_slot,
+        new: *mut b::kvm_memory_slot,
+        change: b::kvm_mr_change
+    ) -> c_int {
+        // SAFETY: null or a live memslot (the contract).
+        let new = unsafe { new.as_ref().map(|p| Memslot::from_raw(p)) };
+        match (change_of(change), new) {
+            (Some(c), Some(new)) => crate::mmu::prepare_memory_region(vm, new, c),
+            _ => 0,
+        }
     }
 }
 
-/// Replaces `old_pte` by `new_pte` at `ptep` (a leaf at `level` mapping
-/// `addr`) if it still holds it.
-///
-/// # Safety
-/// As [`gstage_of`]; `ptep` is a PTE `kvm_riscv_gstage_get_leaf()` gave
-/// for these tables, under the same hold of `mmu_lock`.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_try_update_pte(
-    gstage: *mut b::kvm_gstage,
-    level: u32,
-    addr: u64,
-    ptep: *mut b::pte_t,
-    old_pte: b::pte_t,
-    new_pte: b::pte_t,
-) -> bool {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
-        return false;
-    };
-    // SAFETY: a PTE of these tables (the caller's contract).
-    let Some(table) = (unsafe { crate::pgtable::Table::of_entry(ptep.cast()) }) else {
-        return false;
-    };
-    let p = crate::gstage_logic::Ptep { table, index: 0 };
-    let (old, new) = (
-        crate::regs_logic::xlen_to_u64(old_pte.pte),
-        crate::regs_logic::xlen_to_u64(new_pte.pte),
-    );
-    crate::gstage::try_update(&mut g, level, addr, p, old, new)
+/// MMU notifier callbacks: the generic core holds the VM's `mmu_lock` for
+/// writing and passes a readable range; the body gets `$locked` and the
+/// range's frames `$start`, `$end` and `$may_block`.
+macro_rules! notifier_entry {
+    ($($(#[$m:meta])* fn $name:ident($locked:ident, $start:ident, $end:ident, $mb:ident) -> bool $body:block)*) => {$(
+        vm_entry! {
+            $(#[$m])*
+            fn $name(vm, range: *mut b::kvm_gfn_range) -> bool {
+                // SAFETY: a readable range, and `mmu_lock` held for writing
+                // for the call (the contract).
+                let (r, $locked) = unsafe { (&*range, crate::handle::MmuWriteLocked::assume(vm)) };
+                let ($start, $end, $mb) = (r.start, r.end, r.may_block);
+                $body
+            }
+        }
+    )*};
 }
 
-/// Maps `page_size` bytes at `gpa` to `hpa`; the mapping in `*out_map`
-/// (address and level always, the PTE when one was installed); 0 or
-/// upstream's errno.
-///
-/// # Safety
-/// As [`gstage_of`]; `out_map` is writable.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_map_page(
-    gstage: *mut b::kvm_gstage,
-    pcache: *mut b::kvm_mmu_memory_cache,
-    gpa: u64,
-    hpa: u64,
-    page_size: c_ulong,
-    page_rdonly: bool,
-    page_exec: bool,
-    out_map: *mut b::kvm_gstage_mapping,
-) -> c_int {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
-        return EINVAL.to_errno();
-    };
-    let size = kernel::num::casts::usize_as_u64(page_size);
-    let (map, r) = crate::gstage::map_page(&mut g, gpa, hpa, size, page_rdonly, page_exec);
-    // SAFETY: writable (the caller's contract).
-    let out = unsafe { &mut *out_map };
-    out.addr = map.addr;
-    out.level = map.level;
-    if map.pte != 0 {
-        out.pte.pte = crate::regs_logic::u64_to_xlen(map.pte);
+notifier_entry! {
+    /// A range of host memory goes (`kvm_unmap_gfn_range()`).
+    fn kvm_unmap_gfn_range(locked, start, end, may_block) -> bool {
+        crate::mmu::unmap_gfn_range(&locked, start, end, may_block)
     }
-    map_errno(r)
-}
 
-/// Splits the huge leaves that map `addr` down to `target_level`: whether
-/// a TLB flush is still due (only when `flush` is false).
-///
-/// # Safety
-/// As [`gstage_of`].
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_split_huge(
-    gstage: *mut b::kvm_gstage,
-    pcache: *mut b::kvm_mmu_memory_cache,
-    addr: u64,
-    target_level: u32,
-    flush: bool,
-) -> bool {
-    // Without a cache nothing can be split (upstream returns first).
-    if pcache.is_null() {
-        return false;
+    /// Ages a range (`kvm_age_gfn()`): whether it was young.
+    fn kvm_age_gfn(locked, start, end, _may_block) -> bool {
+        crate::mmu::age_gfn(&locked, start, end)
     }
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, pcache, false) }) else {
-        return false;
-    };
-    crate::gstage::split_huge(&mut g, addr, target_level, flush)
+
+    /// Whether a range is young (`kvm_test_age_gfn()`).
+    fn kvm_test_age_gfn(locked, start, end, _may_block) -> bool {
+        crate::mmu::test_age_gfn(&locked, start, end)
+    }
 }
 
-/// Unmaps `size` bytes at `start`: whether a TLB flush is due. With
-/// `may_block` (and tables not `LOCAL`) the caller holds `mmu_lock` for
-/// writing, which the walk may yield.
-///
-/// # Safety
-/// As [`gstage_of`], and the `mmu_lock` hold just said.
+/// Nothing to sync: dirty bits are tracked by write faults.
 #[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_unmap_range(
-    gstage: *mut b::kvm_gstage,
-    start: u64,
-    size: u64,
-    may_block: bool,
-) -> bool {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), may_block) }) else {
-        return false;
-    };
-    crate::gstage::unmap_range(&mut g, start, size, may_block)
-}
+extern "C" fn kvm_arch_sync_dirty_log(_kvm: *mut b::kvm, _slot: *mut b::kvm_memory_slot) {}
 
-/// Write-protects `[start, end)`: whether a TLB flush is due.
-///
-/// # Safety
-/// As [`gstage_of`].
+/// Nothing of the architecture in a memslot.
 #[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_wp_range(
-    gstage: *mut b::kvm_gstage,
-    start: u64,
-    end: u64,
-) -> bool {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
-        return false;
-    };
-    crate::gstage::wp_range(&mut g, start, end)
-}
+extern "C" fn kvm_arch_free_memslot(_kvm: *mut b::kvm, _slot: *mut b::kvm_memory_slot) {}
 
-/// Write-protects the gfns of `mask` from `base_gfn`: whether a TLB flush
-/// is due.
-///
-/// # Safety
-/// As [`gstage_of`].
+/// Nothing to do when the memslots change generation.
 #[no_mangle]
-unsafe extern "C" fn kvm_riscv_gstage_wp_pt_masked(
-    gstage: *mut b::kvm_gstage,
-    base_gfn: u64,
-    mask: c_ulong,
-) -> bool {
-    // SAFETY: the caller's contract.
-    let Some(mut g) = (unsafe { gstage_of(gstage, core::ptr::null_mut(), false) }) else {
-        return false;
-    };
-    crate::gstage::wp_pt_masked(&mut g, base_gfn, kernel::num::casts::usize_as_u64(mask))
+extern "C" fn kvm_arch_memslots_updated(_kvm: *mut b::kvm, _gen: u64) {}
+
+/// `enum kvm_mr_change`, `None` for a value it does not have.
+fn change_of(c: b::kvm_mr_change) -> Option<crate::mmu::Change> {
+    use crate::mmu::Change;
+    match c {
+        b::kvm_mr_change_KVM_MR_CREATE => Some(Change::Create),
+        b::kvm_mr_change_KVM_MR_DELETE => Some(Change::Delete),
+        b::kvm_mr_change_KVM_MR_MOVE => Some(Change::Move),
+        b::kvm_mr_change_KVM_MR_FLAGS_ONLY => Some(Change::FlagsOnly),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------
-// C ABI entry points of tlb.rs and vmid.rs
+// C ABI entry points of tlb.rs
 
-/// Flushes this hart's G-stage entries of `vmid` for `gpsz` bytes at `gpa`
-/// (`gstage.c`).
-#[no_mangle]
-extern "C" fn kvm_riscv_local_hfence_gvma_vmid_gpa(
-    vmid: c_ulong,
-    gpa: u64,
-    gpsz: u64,
-    order: c_ulong,
-) {
-    crate::tlb::local_hfence_gvma_vmid_gpa(vmid, gpa, gpsz, order)
-}
-
-/// Flushes every G-stage entry of this hart (`gstage.c`, `mmu.c`).
-#[no_mangle]
-extern "C" fn kvm_riscv_local_hfence_gvma_all() {
-    crate::tlb::local_hfence_gvma_all()
-}
-
-/// Asks the vCPUs `hbase`/`hmask` name to flush their G-stage entries of
-/// `vmid` for `gpsz` bytes at `gpa` (`gstage.c`).
-///
-/// # Safety
-/// `kvm` is a live VM.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_hfence_gvma_vmid_gpa(
-    kvm: *mut b::kvm,
-    hbase: c_ulong,
-    hmask: c_ulong,
-    gpa: u64,
-    gpsz: u64,
-    order: c_ulong,
-    vmid: c_ulong,
-) {
-    // SAFETY: a live VM (the caller's contract).
-    let vm = unsafe { crate::handle::Vm::from_raw(kvm) };
-    let harts = crate::tlb_logic::HartMask {
-        base: hbase,
-        mask: hmask,
-    };
-    crate::tlb::hfence_gvma_vmid_gpa(vm, harts, gpa, gpsz, order, vmid)
-}
-
-/// Flushes `nr_pages` pages at `gfn` from every vCPU's G-stage TLB (the
-/// generic core, `KVM_HAVE_ARCH_FLUSH_REMOTE_TLBS_RANGE`); 0.
-///
-/// # Safety
-/// `kvm` is a live VM.
-#[no_mangle]
-unsafe extern "C" fn kvm_arch_flush_remote_tlbs_range(
-    kvm: *mut b::kvm,
-    gfn: u64,
-    nr_pages: u64,
-) -> c_int {
-    // SAFETY: a live VM (the caller's contract).
-    crate::tlb::flush_remote_tlbs_range(unsafe { crate::handle::Vm::from_raw(kvm) }, gfn, nr_pages);
-    0
-}
-
-/// The VMID width in use, 0 without VMIDs (`mmu.c`).
-#[no_mangle]
-extern "C" fn kvm_riscv_gstage_vmid_bits() -> c_ulong {
-    kernel::num::casts::u32_as_usize(crate::vmid::bits())
+vm_entry! {
+    /// Flushes `nr_pages` pages at `gfn` from every vCPU's G-stage TLB (the
+    /// generic core, `KVM_HAVE_ARCH_FLUSH_REMOTE_TLBS_RANGE`); 0.
+    fn kvm_arch_flush_remote_tlbs_range(vm, gfn: u64, nr_pages: u64) -> c_int {
+        crate::tlb::flush_remote_tlbs_range(vm, gfn, nr_pages);
+        0
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -79,6 +79,8 @@ plain_calls! {
         b::kvm_riscv_rs_misaligned_traps_can_delegate;
     /// The `kvm_riscv_vcpu_irq` tracepoint, for [`trace_vcpu_irq`].
     fn c_trace_vcpu_irq(id: usize, irq: u32, level: u32) = b::kvm_riscv_rs_trace_kvm_vcpu_irq;
+    /// `cond_resched()`: lets other tasks run if this one should yield.
+    pub(crate) fn cond_resched() = b::kvm_riscv_rs_cond_resched;
 }
 
 /// Disables preemption until the guard drops.
@@ -1110,5 +1112,108 @@ mod mmu_ffi {
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The host mm of the G-stage fault path and of memslot checks (mmu.rs).
+
+/// The current task's mm with its mmap lock held for reading
+/// (`mmap_read_lock(current->mm)`), released when dropped.
+pub(crate) struct MmapRead<'a> {
+    mm: &'a kernel::mm::MmWithUser,
+    _guard: kernel::mm::MmapReadGuard<'a>,
+}
+
+/// A VMA of an [`MmapRead`]: its flags and, for hugetlb, its page shift.
+pub(crate) struct Vma<'g>(&'g kernel::mm::virt::VmaRef);
+
+impl Vma<'_> {
+    /// `vm_flags`.
+    pub(crate) fn flags(&self) -> usize {
+        self.0.flags()
+    }
+
+    /// `vm_end`.
+    pub(crate) fn end(&self) -> u64 {
+        kernel::num::casts::usize_as_u64(self.0.end())
+    }
+
+    /// `huge_page_shift(hstate_vma(vma))` of a hugetlb VMA
+    /// (`is_vm_hugetlb_page()`), `None` for any other.
+    pub(crate) fn hugetlb_shift(&self) -> Option<u32> {
+        // SAFETY: a live VMA, the mmap lock held (it borrows the guard).
+        let s = unsafe { b::kvm_riscv_rs_vma_hugetlb_shift(self.0.as_ptr()) };
+        (s != 0).then_some(s)
+    }
+}
+
+impl MmapRead<'_> {
+    /// The VMA that contains `addr` (`vma_lookup()`).
+    pub(crate) fn vma_lookup(&self, addr: u64) -> Option<Vma<'_>> {
+        // CAST: an address of the 64-bit host.
+        self._guard.vma_lookup(addr as usize).map(Vma)
+    }
+
+    /// The first VMA that intersects `[start, end)` (`find_vma_intersection()`).
+    pub(crate) fn find_vma_intersection(&self, start: u64, end: u64) -> Option<Vma<'_>> {
+        // CAST: addresses of the 64-bit host.
+        let (start, end) = (start as usize, end as usize);
+        // SAFETY: the mm's mmap lock is held (the guard lives as long as
+        // `self`); any addresses are accepted.
+        let vma = unsafe { b::find_vma_intersection(self.mm.as_raw(), start, end) };
+        if vma.is_null() {
+            return None;
+        }
+        // SAFETY: a VMA of the mm, which stays while the mmap lock is held:
+        // the result borrows `self`, which holds it.
+        Some(Vma(unsafe { kernel::mm::virt::VmaRef::from_raw(vma) }))
+    }
+}
+
+/// Runs `f` with the current task's mm locked for reading, `None` for a
+/// task without one (a kernel thread).
+pub(crate) fn with_current_mmap_read<R>(f: impl FnOnce(Option<&MmapRead<'_>>) -> R) -> R {
+    let task = kernel::current!();
+    match task.mm() {
+        Some(mm) => {
+            let m = MmapRead {
+                mm,
+                _guard: mm.mmap_read_lock(),
+            };
+            f(Some(&m))
+        }
+        None => f(None),
+    }
+}
+
+/// Sends the current task `SIGBUS` for a memory error at `addr` of a page
+/// of `1 << lsb` bytes (`send_sig_mceerr(BUS_MCEERR_AR, ...)`).
+pub(crate) fn send_sig_mceerr_ar(addr: u64, lsb: u32) {
+    // CAST: `BUS_MCEERR_AR`, 4; an address of the 64-bit host; a page
+    // shift below 64.
+    let (code, addr, lsb) = (b::BUS_MCEERR_AR as i32, addr as usize, lsb as i16);
+    // SAFETY: the current task, live while it runs this; the address is a
+    // value, not dereferenced.
+    unsafe {
+        b::send_sig_mceerr(
+            code,
+            addr as *mut kernel::ffi::c_void,
+            lsb,
+            kernel::task::Task::current_raw(),
+        )
+    };
+}
+
+/// The `eager_page_split` module parameter (`READ_ONCE()`): sysfs writes
+/// it at any time.
+pub(crate) fn eager_page_split() -> bool {
+    // SAFETY: a `bool` of modinfo.c for the module's life, which only the
+    // parameter code writes, a byte at a time; read atomically.
+    unsafe {
+        core::sync::atomic::AtomicBool::from_ptr(core::ptr::addr_of_mut!(
+            b::kvm_riscv_eager_page_split
+        ))
+        .load(core::sync::atomic::Ordering::Relaxed)
     }
 }

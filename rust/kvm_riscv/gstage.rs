@@ -20,10 +20,8 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The most G-stage levels the hardware has: 5 (Sv57x4), 4, 3 (Sv39x4),
 /// 0 without any (`kvm_riscv_gstage_max_pgd_levels`, `__ro_after_init`):
-/// set by [`mode_detect`] in module init; C `mmu.c` and `vm.c` read it.
-#[no_mangle]
-#[allow(non_upper_case_globals)]
-pub(crate) static kvm_riscv_gstage_max_pgd_levels: AtomicUsize = AtomicUsize::new(3);
+/// set by [`mode_detect`] in module init.
+static MAX_PGD_LEVELS: AtomicUsize = AtomicUsize::new(3);
 
 /// Finds the widest G-stage mode HGATP takes, Sv57x4 down to Sv39x4, and
 /// the host's PTE spelling; returns the levels (0: none)
@@ -38,7 +36,7 @@ pub(crate) fn mode_detect() -> usize {
             break;
         }
     }
-    kvm_riscv_gstage_max_pgd_levels.store(levels, Relaxed);
+    MAX_PGD_LEVELS.store(levels, Relaxed);
     HGATP.write(0);
     tlb::local_hfence_gvma_all();
     crate::pgtable::init_format(crate::isa::host_has_ext(b::RISCV_ISA_EXT_SVVPTC));
@@ -156,6 +154,29 @@ impl PageTables for GStage<'_> {
     }
 }
 
+impl GStage<'_> {
+    /// The PTE at `p` (`ptep_get()`).
+    pub(crate) fn pte(&self, p: Ptep<Table>) -> u64 {
+        self.mem.get(p.table, p.index)
+    }
+
+    /// Clears the A bit of the leaf at `p` (`ptep_test_and_clear_young()`):
+    /// whether it was set.
+    pub(crate) fn test_and_clear_young(&mut self, p: Ptep<Table>) -> bool {
+        let a = crate::gstage_logic::pte::ACCESSED;
+        if self.pte(p) & a == 0 {
+            return false;
+        }
+        self.mem.fetch_clear(p.table, p.index, a) & a != 0
+    }
+}
+
+/// The most G-stage levels the hardware has ([`mode_detect`]).
+pub(crate) fn max_pgd_levels() -> usize {
+    MAX_PGD_LEVELS.load(Relaxed)
+}
+
 pub(crate) use l::{
-    get_leaf, map_page, set_pte, split_huge, try_update, unmap_range, wp_pt_masked, wp_range,
+    free_all, get_leaf, map_page_with, set_pte, split_huge, try_update, unmap_range, wp_pt_masked,
+    wp_range,
 };

@@ -51,6 +51,13 @@ pub(crate) mod pte {
     pub(crate) const ACCESSED: u64 = 1 << 6;
     /// D.
     pub(crate) const DIRTY: u64 = 1 << 7;
+    /// RSW bit 1, which the G-stage ignores and the host's PTEs of present
+    /// pages do not use (bit 8 is `_PAGE_SPECIAL`): KVM's mark of a leaf
+    /// whose host page is writable. Dirty logging write-protects such a
+    /// leaf and keeps the mark, which is what lets the write fault's fast
+    /// path make it writable again; a leaf of a page the host gave
+    /// read-only (the shared zero page, a copy-on-write page) has none.
+    pub(crate) const HOST_WRITABLE: u64 = 1 << 9;
     /// R, W or X: a leaf.
     pub(crate) const LEAF: u64 = READ | WRITE | EXEC;
     /// Where the PFN is (`_PAGE_PFN_MASK`: bits 53..10).
@@ -121,6 +128,9 @@ pub(crate) struct PteFormat {
     pub(crate) prot: [u64; 4],
     /// `pte_mkdirty(__pte(0))`.
     pub(crate) dirty: u64,
+    /// `pfn_pte(0, pgprot_noncached(PAGE_WRITE))`: a device page
+    /// (`kvm_riscv_mmu_ioremap()`).
+    pub(crate) io: u64,
     /// The hart implements Svvptc: a new valid PTE needs no fence.
     pub(crate) svvptc: bool,
 }
@@ -138,6 +148,7 @@ impl PteFormat {
             Prot::WriteExec.bits(),
         ],
         dirty: pte::DIRTY,
+        io: Prot::Write.bits(),
         svvptc: false,
     };
 
@@ -150,6 +161,17 @@ impl PteFormat {
     /// `pfn_pte(pfn, __pgprot(_PAGE_TABLE))`: a pointer to a table.
     pub(crate) const fn table(&self, pfn: u64) -> u64 {
         (pfn << pte::PFN_SHIFT) | self.table
+    }
+
+    /// `pte_mkdirty(pfn_pte(pfn, pgprot_noncached(PAGE_WRITE)))`, write
+    /// protected unless `writable`: a device page.
+    pub(crate) const fn io(&self, pfn: u64, writable: bool) -> u64 {
+        let v = (pfn << pte::PFN_SHIFT) | self.io | self.dirty;
+        if writable {
+            v
+        } else {
+            v & !pte::WRITE
+        }
     }
 
     /// `pte_pgprot(v)`: everything but the PFN (as `pfn_pte(pfn, 0)`
@@ -219,11 +241,11 @@ impl Shape {
         None
     }
 
-    /// The guest physical address bits (`kvm_riscv_gstage_gpa_bits()`;
-    /// C `vm.c` and `mmu.c` compute it themselves until they are ported).
-    #[allow(dead_code)]
+    /// The guest physical address bits (`kvm_riscv_gstage_gpa_bits()`).
     pub(crate) const fn gpa_bits(self) -> u32 {
-        PAGE_SHIFT + self.levels * INDEX_BITS + PGD_XBITS
+        PAGE_SHIFT
+            .wrapping_add(self.levels.wrapping_mul(INDEX_BITS))
+            .wrapping_add(PGD_XBITS)
     }
 }
 
@@ -445,7 +467,14 @@ fn install<P: PageTables>(
 
 /// Sets the protection of the leaf at `p` to `prot`, keeping its PFN and
 /// making it dirty (`kvm_riscv_gstage_update_pte_prot()`).
-fn update_prot<P: PageTables>(t: &mut P, level: u32, addr: u64, p: Ptep<P::Table>, prot: Prot) {
+fn update_prot<P: PageTables>(
+    t: &mut P,
+    level: u32,
+    addr: u64,
+    p: Ptep<P::Table>,
+    prot: Prot,
+    soft: u64,
+) {
     loop {
         let old = t.get(p);
         let f = *t.format();
@@ -454,7 +483,7 @@ fn update_prot<P: PageTables>(t: &mut P, level: u32, addr: u64, p: Ptep<P::Table
         if f.pgprot(old) == prot.bits() {
             return;
         }
-        let new = f.leaf(pte_pfn(old), prot) | f.dirty;
+        let new = f.leaf(pte_pfn(old), prot) | f.dirty | soft;
         if try_update(t, level, addr, p, old, new) {
             return;
         }
@@ -465,6 +494,7 @@ fn update_prot<P: PageTables>(t: &mut P, level: u32, addr: u64, p: Ptep<P::Table
 /// Maps `page_size` bytes at `gpa` to host physical `hpa`
 /// (`kvm_riscv_gstage_map_page()`): the mapping installed, or updated in
 /// place when a leaf of the same page is there.
+#[allow(dead_code)] // The host tests' form; `mmu.rs` uses `map_page_with`.
 pub(crate) fn map_page<P: PageTables>(
     t: &mut P,
     gpa: u64,
@@ -472,6 +502,20 @@ pub(crate) fn map_page<P: PageTables>(
     page_size: u64,
     rdonly: bool,
     exec: bool,
+) -> (Mapping, Result<(), MapError>) {
+    map_page_with(t, gpa, hpa, page_size, rdonly, exec, 0)
+}
+
+/// [`map_page`], the leaf with the software bits `soft` too
+/// ([`pte::HOST_WRITABLE`]).
+pub(crate) fn map_page_with<P: PageTables>(
+    t: &mut P,
+    gpa: u64,
+    hpa: u64,
+    page_size: u64,
+    rdonly: bool,
+    exec: bool,
+    soft: u64,
 ) -> (Mapping, Result<(), MapError>) {
     let mut map = Mapping {
         addr: gpa,
@@ -494,7 +538,7 @@ pub(crate) fn map_page<P: PageTables>(
             } else if (pte_pfn(t.get(p)) << PAGE_SHIFT) & !page_size.wrapping_sub(1) == hpa {
                 // The same page (or a smaller leaf of it, after a split):
                 // only the protection changes.
-                update_prot(t, leaf_level, gpa, p, prot);
+                update_prot(t, leaf_level, gpa, p, prot, soft);
                 return (map, Ok(()));
             }
         }
@@ -503,13 +547,13 @@ pub(crate) fn map_page<P: PageTables>(
             // stopped. Upstream walks again from the root, through the
             // same tables (its callers hold `mmu_lock` for writing, so
             // the path cannot change in between).
-            map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty;
+            map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty | soft;
             let r = install(t, &map, p, stop_level);
             return (map, r);
         }
         Walk::Stop(..) => {}
     }
-    map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty;
+    map.pte = f.leaf(hpa >> PAGE_SHIFT, prot) | f.dirty | soft;
     let r = set_pte(t, &map);
     (map, r)
 }
@@ -626,6 +670,29 @@ pub(crate) fn op_pte<P: PageTables>(
         };
         t.set(p, new);
         flush = new != v;
+    }
+    flush
+}
+
+/// Unmaps everything and frees every table but the root: each root entry
+/// is cleared with [`op_pte`], which frees the tables below it. Whether
+/// TLB entries must be flushed.
+///
+/// Upstream's `kvm_riscv_mmu_free_pgd()` unmaps the whole space with
+/// `kvm_riscv_gstage_unmap_range()` instead, which clears only leaves and
+/// leaks every table below the root (README, known differences).
+pub(crate) fn free_all<P: PageTables>(t: &mut P) -> bool {
+    let shape = t.shape();
+    let top = shape.top();
+    let Some(order) = shape.order(top) else {
+        return false;
+    };
+    let root = t.root();
+    let mut flush = false;
+    for index in 0..PTRS_PER_TABLE << PGD_XBITS {
+        // CAST: an index below 2048.
+        let addr = (index as u64).wrapping_shl(order);
+        flush |= op_pte(t, addr, Ptep { table: root, index }, top, Op::Clear);
     }
     flush
 }

@@ -20,8 +20,10 @@
 //! - calls into C that take a vCPU are wrapped here once, as methods.
 
 use crate::bindings as b;
+use crate::gstage::GStage;
+use crate::pgtable::{PageCache, Tables};
 use core::marker::PhantomData;
-use core::ptr::addr_of_mut;
+use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::ffi::{c_int, c_ulong};
 use kernel::prelude::*;
@@ -120,11 +122,11 @@ macro_rules! vcpu_calls {
 /// other arguments are values or references valid for the call, which it
 /// does not keep.
 macro_rules! vm_calls {
-    ($($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+    ($($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
         impl Vm {$(
             $(#[$m])*
             #[inline]
-            pub(crate) fn $name(&self $(, $a: $t)*) $(-> $ret)? {
+            $vis fn $name(&self $(, $a: $t)*) $(-> $ret)? {
                 // SAFETY: `$cfn` takes a live VM (see the macro); the handle
                 // is live.
                 unsafe { $cfn(self.as_ptr() $(, $a)*) }
@@ -770,8 +772,6 @@ vcpu_thread_calls! {
     fn handle_guest_mode_work() -> c_int = b::kvm_riscv_rs_xfer_to_guest_mode_handle_work;
     /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
     fn dirty_ring_check_request() -> bool = b::kvm_dirty_ring_check_request;
-    /// `kvm_riscv_mmu_update_hgatp()` (C).
-    fn mmu_update_hgatp() = b::kvm_riscv_mmu_update_hgatp;
     /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C), at create.
     fn aia_device_init() = b::kvm_riscv_vcpu_aia_init;
     /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C), at destroy.
@@ -1083,29 +1083,46 @@ impl Vm {
 // vm.rs: the VM's creation and destruction by C `mmu.c` and `aia_device.c`,
 // and AIA injection (which never sleeps: irqfd calls it in atomic context).
 vm_calls! {
-    /// `kvm_riscv_mmu_alloc_pgd()` (C `mmu.c`), at VM creation: 0 or a
-    /// negative errno.
-    fn c_mmu_alloc_pgd() -> c_int = b::kvm_riscv_mmu_alloc_pgd;
     /// `kvm_riscv_aia_init_vm()` (C `aia_device.c`), at VM creation.
-    fn aia_init_vm() = b::kvm_riscv_aia_init_vm;
+    pub(crate) fn aia_init_vm() = b::kvm_riscv_aia_init_vm;
     /// `kvm_riscv_aia_destroy_vm()` (C `aia_device.c`), at VM destruction.
-    fn aia_destroy_vm() = b::kvm_riscv_aia_destroy_vm;
+    pub(crate) fn aia_destroy_vm() = b::kvm_riscv_aia_destroy_vm;
     /// `kvm_destroy_vcpus()`, at VM destruction.
-    fn destroy_vcpus() = b::kvm_destroy_vcpus;
+    pub(crate) fn destroy_vcpus() = b::kvm_destroy_vcpus;
     /// `kvm_riscv_aia_inject_irq()`: sets wire `irq` of the APLIC to `level`.
-    fn aia_inject_irq(irq: u32, level: bool) -> c_int = b::kvm_riscv_aia_inject_irq;
+    pub(crate) fn aia_inject_irq(irq: u32, level: bool) -> c_int = b::kvm_riscv_aia_inject_irq;
+    /// `kvm_flush_remote_tlbs()`.
+    pub(crate) fn flush_remote_tlbs() = b::kvm_flush_remote_tlbs;
+    /// `kvm_flush_remote_tlbs_range()`.
+    pub(crate) fn flush_remote_tlbs_range(gfn: u64, pages: u64) = b::kvm_flush_remote_tlbs_range;
+    // The locks below are taken and released only by this module's guards
+    // (private methods), which pair them.
+    /// `write_lock(&kvm->mmu_lock)`.
+    fn c_mmu_write_lock() = b::kvm_riscv_rs_mmu_write_lock;
+    /// `write_unlock(&kvm->mmu_lock)`.
+    fn c_mmu_write_unlock() = b::kvm_riscv_rs_mmu_write_unlock;
+    /// `read_lock(&kvm->mmu_lock)`.
+    fn c_mmu_read_lock() = b::kvm_riscv_rs_mmu_read_lock;
+    /// `read_unlock(&kvm->mmu_lock)`.
+    fn c_mmu_read_unlock() = b::kvm_riscv_rs_mmu_read_unlock;
+    /// `mmu_invalidate_retry()`, under `mmu_lock`.
+    fn c_mmu_invalidate_retry(seq: c_ulong) -> bool = b::kvm_riscv_rs_mmu_invalidate_retry;
+    /// `mmu_invalidate_retry_gfn()`, under `mmu_lock`.
+    fn c_mmu_invalidate_retry_gfn(seq: c_ulong, gfn: u64) -> bool =
+        b::kvm_riscv_rs_mmu_invalidate_retry_gfn;
+    /// `need_resched() || rwlock_needbreak(&kvm->mmu_lock)`.
+    fn c_mmu_lock_needbreak() -> bool = b::kvm_riscv_rs_mmu_lock_needbreak;
+    /// `lockdep_assert_held_write(&kvm->mmu_lock)`.
+    fn c_assert_mmu_write_locked() = b::kvm_riscv_rs_assert_mmu_write_locked;
+    /// `kvm->lock`, then `kvm->slots_lock`.
+    fn c_lock_slots() = b::kvm_riscv_rs_vm_lock_slots;
+    /// Their release, in the other order.
+    fn c_unlock_slots() = b::kvm_riscv_rs_vm_unlock_slots;
+    /// `kvm_are_all_memslots_empty()`, under `slots_lock`.
+    fn c_all_memslots_empty() -> bool = b::kvm_riscv_rs_all_memslots_empty;
 }
 
 impl Vm {
-    /// Allocates the G-stage root (`kvm_riscv_mmu_alloc_pgd()`), at VM
-    /// creation.
-    pub(crate) fn mmu_alloc_pgd(&self) -> Result {
-        match self.c_mmu_alloc_pgd() {
-            0 => Ok(()),
-            e => Err(kernel::error::Error::from_errno(e)),
-        }
-    }
-
     /// Injects `msi` through the AIA (`kvm_riscv_aia_inject_msi()`).
     pub(crate) fn aia_inject_msi(&self, msi: &b::kvm_msi) -> c_int {
         // SAFETY: a live VM; the message is only read during the call.
@@ -1151,12 +1168,10 @@ impl Vm {
 
     /// Runs `f` with `kvm->lock` and `kvm->slots_lock` held, in that order.
     pub(crate) fn with_lock_and_slots_lock<R>(&self, f: impl FnOnce(&VmSlotsLocked<'_>) -> R) -> R {
-        // SAFETY: a live VM; the helper takes both mutexes in KVM's order,
-        // and the matching unlock below releases them.
-        unsafe { b::kvm_riscv_rs_vm_lock_slots(self.as_ptr()) };
+        // Both mutexes in KVM's order, released after `f`.
+        self.c_lock_slots();
         let r = f(&VmSlotsLocked(self));
-        // SAFETY: as above.
-        unsafe { b::kvm_riscv_rs_vm_unlock_slots(self.as_ptr()) };
+        self.c_unlock_slots();
         r
     }
 }
@@ -1173,8 +1188,7 @@ impl VmSlotsLocked<'_> {
     /// No memslot has pages (`kvm_are_all_memslots_empty()`, under
     /// `slots_lock`).
     pub(crate) fn all_memslots_empty(&self) -> bool {
-        // SAFETY: a live VM, its `slots_lock` held.
-        unsafe { b::kvm_riscv_rs_all_memslots_empty(self.0.as_ptr()) }
+        self.0.c_all_memslots_empty()
     }
 
     /// Sets the G-stage levels (no vCPU and no memslot yet: nothing uses them).
@@ -1323,7 +1337,7 @@ impl Handle for Run {
 // ---------------------------------------------------------------------------
 // Accessors and C calls for vcpu_exit.rs, vcpu_insn.rs
 
-impl VcpuCtx<'_> {
+impl<'a> VcpuCtx<'a> {
     /// Reads guest memory at `guest_addr` with the guest's translation: a
     /// doubleword (HLV.D) or, if `read_insn`, an instruction (HLVX.HU, twice
     /// for a 32-bit one) (`kvm_riscv_vcpu_unpriv_read()`).
@@ -1447,7 +1461,7 @@ impl VcpuCtx<'_> {
     /// The guest frame of `gpa`, if a memslot backs it
     /// (`gfn_to_memslot()`, `gfn_to_hva_memslot_prot()`), from the vCPU
     /// thread with the SRCU read lock held (as the run loop holds it).
-    pub(crate) fn guest_frame(&mut self, gpa: u64) -> Option<GuestFrame<'_>> {
+    pub(crate) fn guest_frame(&mut self, gpa: u64) -> Option<GuestFrame<'_, 'a>> {
         let gfn = gpa >> b::PAGE_SHIFT;
         let mut writable = false;
         // SAFETY: the vCPU's VM is live; the memslots are read under the
@@ -1460,8 +1474,7 @@ impl VcpuCtx<'_> {
             return None;
         }
         Some(GuestFrame {
-            v: self.v,
-            _cx: PhantomData,
+            cx: self,
             slot,
             gpa,
             hva,
@@ -1481,16 +1494,15 @@ impl VcpuCtx<'_> {
 /// A guest frame that a memslot backs, found by [`VcpuCtx::guest_frame`].
 /// It borrows the context exclusively: nothing can drop the SRCU read lock,
 /// and with it the memslot, while it lives.
-pub(crate) struct GuestFrame<'c> {
-    v: &'c Vcpu,
-    _cx: PhantomData<&'c mut ()>,
+pub(crate) struct GuestFrame<'c, 'a> {
+    cx: &'c mut VcpuCtx<'a>,
     slot: *mut b::kvm_memory_slot,
     gpa: u64,
     hva: c_ulong,
     writable: bool,
 }
 
-impl GuestFrame<'_> {
+impl GuestFrame<'_, '_> {
     /// Whether the host mapping is writable.
     pub(crate) fn writable(&self) -> bool {
         self.writable
@@ -1499,19 +1511,16 @@ impl GuestFrame<'_> {
     /// Maps the page into the G-stage (`kvm_riscv_mmu_map()`), writable if
     /// `write`: 0 or a negative errno.
     pub(crate) fn map(self, write: bool) -> c_int {
-        let mut host_map = b::kvm_gstage_mapping::default();
-        // SAFETY: the vCPU thread, the SRCU read lock held since the lookup
-        // (the frame borrows the context); `slot` backs `gpa` at `hva`.
-        unsafe {
-            b::kvm_riscv_mmu_map(
-                self.v.as_ptr(),
-                self.slot,
-                self.gpa,
-                self.hva,
-                write,
-                &mut host_map,
-            )
-        }
+        // SAFETY: the memslot lives while the SRCU read lock is held, which
+        // it is as long as the frame borrows the context.
+        let slot = unsafe { Memslot::from_raw(self.slot) };
+        crate::mmu::map(
+            self.cx,
+            slot,
+            self.gpa,
+            kernel::num::casts::usize_as_u64(self.hva),
+            write,
+        )
     }
 }
 
@@ -2430,5 +2439,407 @@ impl HgeiOwner {
         // SAFETY: the owner is live while it holds its line (`new`'s
         // contract), which it does while this value is kept.
         unsafe { self.0.as_ref() }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The G-stage MMU (mmu.rs): memslots, `mmu_lock`, the faulting-in of host
+// pages.
+
+/// A memslot (`struct kvm_memory_slot`). The fields read here do not change
+/// once a memslot is published (a change makes a new one).
+#[repr(transparent)]
+pub(crate) struct Memslot(Opaque<b::kvm_memory_slot>);
+
+impl Memslot {
+    /// # Safety
+    /// `ptr` points to a live memslot that stays alive for `'a` (the SRCU
+    /// read lock, or `slots_lock`, held).
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const b::kvm_memory_slot) -> &'a Memslot {
+        // SAFETY: a transparent wrapper of the live C struct.
+        unsafe { &*ptr.cast::<Memslot>() }
+    }
+
+    /// The C pointer, for calls into C.
+    pub(crate) fn as_ptr(&self) -> *mut b::kvm_memory_slot {
+        self.0.get()
+    }
+
+    /// The first guest frame.
+    pub(crate) fn base_gfn(&self) -> u64 {
+        read_once!(self.as_ptr(), base_gfn)
+    }
+
+    /// The pages.
+    pub(crate) fn npages(&self) -> u64 {
+        kernel::num::casts::usize_as_u64(read_once!(self.as_ptr(), npages))
+    }
+
+    /// The userspace address of the first page.
+    pub(crate) fn userspace_addr(&self) -> u64 {
+        kernel::num::casts::usize_as_u64(read_once!(self.as_ptr(), userspace_addr))
+    }
+
+    /// `KVM_MEM_*` flags.
+    pub(crate) fn flags(&self) -> u32 {
+        read_once!(self.as_ptr(), flags)
+    }
+
+    /// Brings the host page of guest frame `gfn` in (`__kvm_faultin_pfn()`,
+    /// `FOLL_WRITE` if `write`): its PFN (or a `KVM_PFN_ERR_*`), whether it
+    /// is writable, and the page reference taken, if any.
+    pub(crate) fn faultin_pfn(&self, gfn: u64, write: bool) -> (u64, bool, FaultinPage) {
+        let mut writable = false;
+        let mut page: *mut b::page = core::ptr::null_mut();
+        let foll = if write { b::FOLL_WRITE } else { 0 };
+        // SAFETY: a live memslot (the SRCU read lock of the vCPU thread);
+        // the outputs are valid for writes.
+        let pfn =
+            unsafe { b::__kvm_faultin_pfn(self.as_ptr(), gfn, foll, &mut writable, &mut page) };
+        (pfn, writable, FaultinPage(NonNull::new(page)))
+    }
+}
+
+/// A page reference `__kvm_faultin_pfn()` took: released under `mmu_lock`
+/// with [`FaultinPage::release`], or as unused when dropped.
+pub(crate) struct FaultinPage(Option<NonNull<b::page>>);
+
+impl FaultinPage {
+    /// `kvm_release_faultin_page()`: unused, or marked dirty if `dirty`.
+    pub(crate) fn release(mut self, locked: &MmuWriteLocked<'_>, unused: bool, dirty: bool) {
+        if let Some(p) = self.0.take() {
+            // SAFETY: the reference `faultin_pfn` took, given back once;
+            // `mmu_lock` is held (`locked`).
+            unsafe {
+                b::kvm_riscv_rs_release_faultin_page(locked.0.as_ptr(), p.as_ptr(), unused, dirty)
+            };
+        }
+    }
+}
+
+impl Drop for FaultinPage {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // SAFETY: the reference `faultin_pfn` took, given back once
+            // as unused, which needs no lock.
+            unsafe { b::kvm_riscv_rs_release_page_unused(p.as_ptr()) };
+        }
+    }
+}
+
+/// A VM whose `mmu_lock` this thread holds for writing: from
+/// [`Vm::mmu_write_lock`], or where the generic core holds it.
+pub(crate) struct MmuWriteLocked<'a>(&'a Vm);
+
+impl<'a> MmuWriteLocked<'a> {
+    /// # Safety
+    /// The caller holds `vm`'s `mmu_lock` for writing while the result
+    /// lives.
+    pub(crate) unsafe fn assume(vm: &'a Vm) -> Self {
+        Self(vm)
+    }
+
+    /// The VM.
+    pub(crate) fn vm(&self) -> &'a Vm {
+        self.0
+    }
+
+    /// The VM's G-stage tables, with new tables from `cache`; `None` once
+    /// they are freed (`kvm_riscv_gstage_init()`).
+    pub(crate) fn gstage<'g>(&'g self, cache: Option<PageCache<'g>>) -> Option<GStage<'g>> {
+        gstage_of(self.0, cache, true)
+    }
+
+    /// `mmu_invalidate_retry()`: an invalidation began or ended since
+    /// `seq` was read.
+    pub(crate) fn invalidate_retry(&self, seq: c_ulong) -> bool {
+        self.0.c_mmu_invalidate_retry(seq)
+    }
+
+    /// Someone waits for `mmu_lock` or the CPU (`need_resched() ||
+    /// rwlock_needbreak()`).
+    pub(crate) fn needbreak(&self) -> bool {
+        self.0.c_mmu_lock_needbreak()
+    }
+
+    /// `lockdep_assert_held_write(&kvm->mmu_lock)`.
+    pub(crate) fn assert_held(&self) {
+        self.0.c_assert_mmu_write_locked()
+    }
+
+    /// Takes the VM's G-stage root away, if it has one. The caller must
+    /// have unlinked every table below it ([`crate::gstage_logic::free_all`]).
+    pub(crate) fn take_pgd(&self) -> Option<crate::pgtable::Root> {
+        let pgd: *mut b::pgd_t = read_once!(self.0.as_ptr(), arch.pgd);
+        write_once!(self.0.as_ptr(), core::ptr::null_mut(), arch.pgd);
+        write_once!(self.0.as_ptr(), 0, arch.pgd_phys);
+        write_once!(self.0.as_ptr(), 0, arch.pgd_levels);
+        // SAFETY: the root `Vm::set_pgd` gave the VM, taken back once under
+        // `mmu_lock` for writing: no walk holds it (walks hold the lock),
+        // and none finds it from now on.
+        NonNull::new(pgd.cast()).map(|p| unsafe { crate::pgtable::Root::from_raw(p) })
+    }
+}
+
+/// The VM's tables, for a holder of `mmu_lock` (`write`: for writing).
+fn gstage_of<'g>(vm: &'g Vm, cache: Option<PageCache<'g>>, write: bool) -> Option<GStage<'g>> {
+    let pgd: *mut b::pgd_t = read_once!(vm.as_ptr(), arch.pgd);
+    let cache = cache.map_or(core::ptr::null_mut(), |c| c.as_ptr());
+    let locked = if write {
+        vm.as_ptr()
+    } else {
+        core::ptr::null_mut()
+    };
+    // SAFETY: the VM's root, alive and serialised under `mmu_lock`, which
+    // the caller holds (for writing if `write`) as long as the result
+    // lives (it borrows the lock's token); `cache` is borrowed
+    // exclusively for as long.
+    let mem = unsafe { Tables::new(pgd.cast(), cache, locked) }?;
+    // CAST: 3 to 5 levels.
+    let levels = vm.pgd_levels() as u32;
+    Some(GStage::new(mem, vm, levels, vm.vmid(), false))
+}
+
+/// `write_lock(&kvm->mmu_lock)`, released when dropped.
+pub(crate) struct MmuWriteGuard<'a> {
+    locked: MmuWriteLocked<'a>,
+    /// Taken by this guard (else by the caller, who releases it).
+    owned: bool,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> core::ops::Deref for MmuWriteGuard<'a> {
+    type Target = MmuWriteLocked<'a>;
+    fn deref(&self) -> &MmuWriteLocked<'a> {
+        &self.locked
+    }
+}
+
+impl<'a> MmuWriteGuard<'a> {
+    /// The `mmu_lock` the caller holds for writing, which it releases.
+    ///
+    /// # Safety
+    /// The caller holds `vm`'s `mmu_lock` for writing while the result
+    /// lives, and may have it released and taken again meanwhile
+    /// ([`MmuWriteGuard::unlocked`]).
+    pub(crate) unsafe fn held_by_caller(vm: &'a Vm) -> Self {
+        Self {
+            locked: MmuWriteLocked(vm),
+            owned: false,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `f` with `mmu_lock` released, then takes it again.
+    pub(crate) fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        // Held by this guard; nothing borrows the token across (`&mut
+        // self`); the guard holds the lock again after `f`.
+        let vm = self.locked.0;
+        vm.c_mmu_write_unlock();
+        let r = f();
+        vm.c_mmu_write_lock();
+        r
+    }
+}
+
+impl Drop for MmuWriteGuard<'_> {
+    fn drop(&mut self) {
+        if self.owned {
+            self.locked.0.c_mmu_write_unlock();
+        }
+    }
+}
+
+/// `read_lock(&kvm->mmu_lock)`, released when dropped.
+pub(crate) struct MmuReadGuard<'a> {
+    vm: &'a Vm,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl MmuReadGuard<'_> {
+    /// The VM's G-stage tables, read and updated only by compare-exchange
+    /// (other holders of the read lock do the same); `None` once freed.
+    pub(crate) fn gstage(&self) -> Option<GStage<'_>> {
+        gstage_of(self.vm, None, false)
+    }
+
+    /// `mmu_invalidate_retry_gfn()`: an invalidation of `gfn` began or
+    /// ended since `seq` was read.
+    pub(crate) fn invalidate_retry_gfn(&self, seq: c_ulong, gfn: u64) -> bool {
+        self.vm.c_mmu_invalidate_retry_gfn(seq, gfn)
+    }
+}
+
+impl Drop for MmuReadGuard<'_> {
+    fn drop(&mut self) {
+        self.vm.c_mmu_read_unlock();
+    }
+}
+
+/// A VM whose `slots_lock` the generic core holds: the split page cache is
+/// used only there.
+pub(crate) struct SlotsLocked<'a>(&'a Vm);
+
+impl<'a> SlotsLocked<'a> {
+    /// # Safety
+    /// The caller holds `vm`'s `slots_lock` while the result lives.
+    pub(crate) unsafe fn assume(vm: &'a Vm) -> Self {
+        Self(vm)
+    }
+
+    /// The VM.
+    pub(crate) fn vm(&self) -> &'a Vm {
+        self.0
+    }
+
+    /// The split page cache (`kvm->arch.pgd_split_page_cache`).
+    pub(crate) fn split_cache(&mut self) -> PageCache<'_> {
+        // SAFETY: inside the live VM, never null.
+        let p = unsafe {
+            NonNull::new_unchecked(addr_of_mut!((*self.0.as_ptr()).arch.pgd_split_page_cache))
+        };
+        // SAFETY: a cache of zeroed pages (set at creation) that only the
+        // holder of `slots_lock` uses, borrowed exclusively from it.
+        unsafe { PageCache::from_raw(p) }
+    }
+
+    /// `kvm_flush_remote_tlbs_memslot()`.
+    pub(crate) fn flush_remote_tlbs_memslot(&self, slot: &Memslot) {
+        // SAFETY: a live VM and memslot, `slots_lock` held.
+        unsafe { b::kvm_flush_remote_tlbs_memslot(self.0.as_ptr(), slot.as_ptr()) }
+    }
+}
+
+/// The size of the host mapping of an address (`get_hva_mapping_size()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostLeaf {
+    /// 4 KiB, or nothing mapped.
+    Page,
+    /// A PMD leaf (2 MiB).
+    Pmd,
+    /// A PUD leaf (1 GiB).
+    Pud,
+}
+
+impl Vm {
+    /// `write_lock(&kvm->mmu_lock)`.
+    pub(crate) fn mmu_write_lock(&self) -> MmuWriteGuard<'_> {
+        // The guard unlocks.
+        self.c_mmu_write_lock();
+        MmuWriteGuard {
+            locked: MmuWriteLocked(self),
+            owned: true,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// `read_lock(&kvm->mmu_lock)`.
+    pub(crate) fn mmu_read_lock(&self) -> MmuReadGuard<'_> {
+        // The guard unlocks.
+        self.c_mmu_read_lock();
+        MmuReadGuard {
+            vm: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// `kvm->mmu_invalidate_seq`.
+    pub(crate) fn mmu_invalidate_seq(&self) -> c_ulong {
+        read_once!(self.as_ptr(), mmu_invalidate_seq)
+    }
+
+    /// The G-stage root's physical address (`kvm->arch.pgd_phys`).
+    pub(crate) fn pgd_phys(&self) -> u64 {
+        read_once!(self.as_ptr(), arch.pgd_phys)
+    }
+
+    /// The VM has a G-stage root.
+    pub(crate) fn has_pgd(&self) -> bool {
+        let pgd: *mut b::pgd_t = read_once!(self.as_ptr(), arch.pgd);
+        !pgd.is_null()
+    }
+
+    /// Gives the new VM its G-stage root, of `levels` levels, and sets its
+    /// split cache to zeroed pages (`kvm_riscv_mmu_alloc_pgd()`).
+    pub(crate) fn set_pgd(&self, root: crate::pgtable::Root, levels: usize) {
+        let (va, pa) = root.into_raw();
+        write_once!(self.as_ptr(), va.as_ptr().cast(), arch.pgd);
+        write_once!(self.as_ptr(), pa, arch.pgd_phys);
+        write_once!(self.as_ptr(), levels, arch.pgd_levels);
+        write_once!(
+            self.as_ptr(),
+            b::__GFP_ZERO,
+            arch.pgd_split_page_cache.gfp_zero
+        );
+    }
+
+    /// `kvm_dirty_log_manual_protect_and_init_set()`.
+    pub(crate) fn manual_protect_and_init_set(&self) -> bool {
+        let v: u64 = read_once!(self.as_ptr(), manual_dirty_log_protect);
+        v & u64::from(b::KVM_DIRTY_LOG_INITIALLY_SET) != 0
+    }
+
+    /// `mark_page_dirty_in_slot()`.
+    pub(crate) fn mark_page_dirty_in_slot(&self, slot: &Memslot, gfn: u64) {
+        // SAFETY: a live VM and memslot.
+        unsafe { b::mark_page_dirty_in_slot(self.as_ptr(), slot.as_ptr(), gfn) }
+    }
+
+    /// Frees the split page cache at VM teardown (`kvm_mmu_free_memory_cache()`).
+    ///
+    /// # Safety
+    /// Nothing else uses the cache any more: the VM is being destroyed, or
+    /// its mm went away.
+    pub(crate) unsafe fn free_split_cache(&self) {
+        // SAFETY: a live VM; the cache is unused (the caller's contract).
+        unsafe {
+            b::kvm_mmu_free_memory_cache(addr_of_mut!((*self.as_ptr()).arch.pgd_split_page_cache))
+        }
+    }
+
+    /// The size of the host mapping of `hva` in the VM's mm
+    /// (`get_hva_mapping_size()`): a walk of the host page tables with
+    /// interrupts off, so that no table is freed under it, each entry read
+    /// once.
+    pub(crate) fn host_leaf(&self, hva: u64) -> HostLeaf {
+        let mm: *mut b::mm_struct = read_once!(self.as_ptr(), mm);
+        // CAST: an address of the 64-bit host.
+        let hva = hva as c_ulong;
+        let _irqs = crate::irq::disable();
+        let mut pgd = b::pgd_t::default();
+        let mut p4d = b::p4d_t::default();
+        let mut pud = b::pud_t::default();
+        let mut pmd = b::pmd_t::default();
+        // SAFETY: the VM's mm lives as long as the VM; its tables are not
+        // freed while interrupts are off; each step reads the entry the
+        // previous one copied out.
+        unsafe {
+            if b::kvm_riscv_rs_host_pgd(mm, hva, &mut pgd) == 0
+                || b::kvm_riscv_rs_host_p4d(&mut pgd, hva, &mut p4d) == 0
+            {
+                return HostLeaf::Page;
+            }
+            match b::kvm_riscv_rs_host_pud(&mut p4d, hva, &mut pud) {
+                0 => return HostLeaf::Page,
+                2 => return HostLeaf::Pud,
+                _ => {}
+            }
+            match b::kvm_riscv_rs_host_pmd(&mut pud, hva, &mut pmd) {
+                2 => HostLeaf::Pmd,
+                _ => HostLeaf::Page,
+            }
+        }
+    }
+}
+
+impl VcpuCtx<'_> {
+    /// The vCPU's page cache (`vcpu->arch.mmu_page_cache`), of the vCPU
+    /// thread alone.
+    pub(crate) fn mmu_page_cache(&mut self) -> PageCache<'_> {
+        // SAFETY: inside the live vCPU, never null.
+        let p = unsafe { NonNull::new_unchecked(addr_of_mut!((*self.arch()).mmu_page_cache)) };
+        // SAFETY: a cache of zeroed pages (set at creation) that only the
+        // vCPU thread uses, borrowed exclusively from its context.
+        unsafe { PageCache::from_raw(p) }
     }
 }

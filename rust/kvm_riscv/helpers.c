@@ -6,6 +6,7 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/hugetlb.h>
 #include <linux/entry-virt.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
@@ -255,7 +256,7 @@ bool kvm_riscv_rs_imsic_local(int cpu, u32 *nr_guest_files, phys_addr_t *msi_pa,
 	return true;
 }
 
-void kvm_riscv_rs_gstage_pte_format(unsigned long out[7])
+void kvm_riscv_rs_gstage_pte_format(unsigned long out[8])
 {
 	out[0] = pte_val(pfn_pte(0, __pgprot(_PAGE_TABLE)));
 	out[1] = pte_val(pfn_pte(0, __pgprot(0)));
@@ -264,6 +265,7 @@ void kvm_riscv_rs_gstage_pte_format(unsigned long out[7])
 	out[4] = pte_val(pfn_pte(0, PAGE_READ_EXEC));
 	out[5] = pte_val(pfn_pte(0, PAGE_WRITE_EXEC));
 	out[6] = pte_val(pte_mkdirty(__pte(0)));
+	out[7] = pte_val(pfn_pte(0, pgprot_noncached(PAGE_WRITE)));
 }
 
 void kvm_riscv_rs_put_table_page(void *table)
@@ -297,4 +299,100 @@ void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm)
 {
 	mutex_unlock(&kvm->slots_lock);
 	mutex_unlock(&kvm->lock);
+}
+
+/* kvm->mmu_lock, a rwlock (KVM_HAVE_MMU_RWLOCK). */
+void kvm_riscv_rs_mmu_write_lock(struct kvm *kvm)
+{
+	write_lock(&kvm->mmu_lock);
+}
+
+void kvm_riscv_rs_mmu_write_unlock(struct kvm *kvm)
+{
+	write_unlock(&kvm->mmu_lock);
+}
+
+void kvm_riscv_rs_mmu_read_lock(struct kvm *kvm)
+{
+	read_lock(&kvm->mmu_lock);
+}
+
+void kvm_riscv_rs_mmu_read_unlock(struct kvm *kvm)
+{
+	read_unlock(&kvm->mmu_lock);
+}
+
+bool kvm_riscv_rs_mmu_lock_needbreak(struct kvm *kvm)
+{
+	return need_resched() || rwlock_needbreak(&kvm->mmu_lock);
+}
+
+void kvm_riscv_rs_assert_mmu_write_locked(struct kvm *kvm)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+}
+
+bool kvm_riscv_rs_mmu_invalidate_retry(struct kvm *kvm, unsigned long seq)
+{
+	return mmu_invalidate_retry(kvm, seq);
+}
+
+bool kvm_riscv_rs_mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long seq, gfn_t gfn)
+{
+	return mmu_invalidate_retry_gfn(kvm, seq, gfn);
+}
+
+void kvm_riscv_rs_release_faultin_page(struct kvm *kvm, struct page *page, bool unused,
+				       bool dirty)
+{
+	kvm_release_faultin_page(kvm, page, unused, dirty);
+}
+
+void kvm_riscv_rs_release_page_unused(struct page *page)
+{
+	kvm_release_page_unused(page);
+}
+
+/* huge_page_shift(hstate_vma(vma)) of a hugetlb VMA, 0 for any other. */
+unsigned int kvm_riscv_rs_vma_hugetlb_shift(struct vm_area_struct *vma)
+{
+	return is_vm_hugetlb_page(vma) ? huge_page_shift(hstate_vma(vma)) : 0;
+}
+
+/*
+ * One step of a walk of the host page tables, each entry read once
+ * (pgdp_get() and kin): 0 when the entry is none or not present, 1 a
+ * table (whose entry is copied to *out for the next step), 2 a leaf.
+ */
+int kvm_riscv_rs_host_pgd(struct mm_struct *mm, unsigned long hva, pgd_t *out)
+{
+	*out = pgdp_get(pgd_offset(mm, hva));
+	return pgd_none(*out) ? 0 : 1;
+}
+
+int kvm_riscv_rs_host_p4d(pgd_t *pgd, unsigned long hva, p4d_t *out)
+{
+	*out = p4dp_get(p4d_offset(pgd, hva));
+	return (p4d_none(*out) || !p4d_present(*out)) ? 0 : 1;
+}
+
+int kvm_riscv_rs_host_pud(p4d_t *p4d, unsigned long hva, pud_t *out)
+{
+	*out = pudp_get(pud_offset(p4d, hva));
+	if (pud_none(*out) || !pud_present(*out))
+		return 0;
+	return pud_leaf(*out) ? 2 : 1;
+}
+
+int kvm_riscv_rs_host_pmd(pud_t *pud, unsigned long hva, pmd_t *out)
+{
+	*out = pmdp_get(pmd_offset(pud, hva));
+	if (pmd_none(*out) || !pmd_present(*out))
+		return 0;
+	return pmd_leaf(*out) ? 2 : 1;
+}
+
+void kvm_riscv_rs_cond_resched(void)
+{
+	cond_resched();
 }

@@ -176,14 +176,34 @@ void kvm_riscv_rs_trace_kvm_mmio_emulate(struct kvm_vcpu *vcpu, unsigned long in
  * The G-stage PTE spelling of this host (pfn_pte() and pte_mkdirty() depend
  * on errata and extension alternatives): out[0] pfn_pte(0, _PAGE_TABLE),
  * out[1] pfn_pte(0, 0), out[2..5] pfn_pte(0, PAGE_READ / PAGE_WRITE /
- * PAGE_READ_EXEC / PAGE_WRITE_EXEC), out[6] pte_mkdirty(0).
+ * PAGE_READ_EXEC / PAGE_WRITE_EXEC), out[6] pte_mkdirty(0), out[7]
+ * pfn_pte(0, pgprot_noncached(PAGE_WRITE)).
  */
-void kvm_riscv_rs_gstage_pte_format(unsigned long out[7]);
+void kvm_riscv_rs_gstage_pte_format(unsigned long out[8]);
 void kvm_riscv_rs_put_table_page(void *table);
 unsigned int kvm_riscv_rs_num_online_cpus(void);
 bool kvm_riscv_rs_all_memslots_empty(struct kvm *kvm);
 void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm);
 void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
+void kvm_riscv_rs_cond_resched(void);
+void kvm_riscv_rs_mmu_write_lock(struct kvm *kvm);
+void kvm_riscv_rs_mmu_write_unlock(struct kvm *kvm);
+void kvm_riscv_rs_mmu_read_lock(struct kvm *kvm);
+void kvm_riscv_rs_mmu_read_unlock(struct kvm *kvm);
+bool kvm_riscv_rs_mmu_lock_needbreak(struct kvm *kvm);
+void kvm_riscv_rs_assert_mmu_write_locked(struct kvm *kvm);
+bool kvm_riscv_rs_mmu_invalidate_retry(struct kvm *kvm, unsigned long seq);
+bool kvm_riscv_rs_mmu_invalidate_retry_gfn(struct kvm *kvm, unsigned long seq, gfn_t gfn);
+void kvm_riscv_rs_release_faultin_page(struct kvm *kvm, struct page *page, bool unused,
+				       bool dirty);
+void kvm_riscv_rs_release_page_unused(struct page *page);
+unsigned int kvm_riscv_rs_vma_hugetlb_shift(struct vm_area_struct *vma);
+int kvm_riscv_rs_host_pgd(struct mm_struct *mm, unsigned long hva, pgd_t *out);
+int kvm_riscv_rs_host_p4d(pgd_t *pgd, unsigned long hva, p4d_t *out);
+int kvm_riscv_rs_host_pud(p4d_t *p4d, unsigned long hva, pud_t *out);
+int kvm_riscv_rs_host_pmd(pud_t *pud, unsigned long hva, pmd_t *out);
+/* The eager_page_split module parameter (modinfo.c). */
+extern bool kvm_riscv_eager_page_split;
 
 #endif

@@ -49,7 +49,8 @@ pub(crate) const fn hugetlb_mapping_size(slot: &Slot, hva: u64, vma_size: u64) -
     if vma_size == PUD_SIZE && supports_huge_mapping(slot, hva, PUD_SIZE) {
         return PUD_SIZE;
     }
-    if (vma_size == PUD_SIZE || vma_size == PMD_SIZE) && supports_huge_mapping(slot, hva, PMD_SIZE) {
+    if (vma_size == PUD_SIZE || vma_size == PMD_SIZE) && supports_huge_mapping(slot, hva, PMD_SIZE)
+    {
         return PMD_SIZE;
     }
     match vma_size {
@@ -70,4 +71,29 @@ pub(crate) const fn thp_adjust(gpa: u64, hfn: u64) -> (u64, u64) {
 pub(crate) const fn slot_fits(base_gfn: u64, npages: u64, gpa_bits: u32) -> bool {
     let limit = 1u64.wrapping_shl(gpa_bits.wrapping_sub(12));
     base_gfn.wrapping_add(npages) <= limit
+}
+
+/// HGATP.VMID (bits 57..44, RV64).
+const HGATP_VMID_MASK: u64 = ((1 << 14) - 1) << 44;
+/// HGATP.PPN (bits 43..0, RV64).
+const HGATP_PPN_MASK: u64 = (1 << 44) - 1;
+
+/// The HGATP of a VM (`kvm_riscv_mmu_update_hgatp()`): G-stage `mode`, the
+/// VMID (cut to the field), the root's PPN.
+pub(crate) const fn hgatp(mode: u64, vmid: u64, pgd_phys: u64) -> u64 {
+    (mode << 60) | ((vmid << 44) & HGATP_VMID_MASK) | ((pgd_phys >> 12) & HGATP_PPN_MASK)
+}
+
+/// The pages of the guest frames `mask` selects from `base_gfn`, as a
+/// range of guest physical addresses: from the first set bit to the last
+/// (`kvm_arch_mmu_enable_log_dirty_pt_masked()`). `mask` is not 0.
+pub(crate) const fn masked_range(base_gfn: u64, mask: u64) -> (u64, u64) {
+    // CAST: bit counts, below 65, widened.
+    let first = mask.trailing_zeros() as u64;
+    // CAST: as above.
+    let last = 63 - mask.leading_zeros() as u64;
+    (
+        base_gfn.wrapping_add(first).wrapping_shl(12),
+        base_gfn.wrapping_add(last).wrapping_add(1).wrapping_shl(12),
+    )
 }

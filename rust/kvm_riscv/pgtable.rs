@@ -15,6 +15,7 @@
 
 use crate::bindings as b;
 use crate::gstage_logic::{pte_pfn, PteFormat, PGD_XBITS, PTRS_PER_TABLE};
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::sync::SetOnce;
@@ -42,25 +43,6 @@ impl Table {
         // naturally aligned u64, which `AtomicU64` may access.
         Some(unsafe { AtomicU64::from_ptr(self.ptr.as_ptr().add(i)) })
     }
-
-    /// The one-entry table of the PTE at `ptep`, which a C caller got from
-    /// [`Table::entry_ptr`] of a walk of the same tables.
-    ///
-    /// # Safety
-    /// `ptep` is a PTE of tables the caller keeps alive as [`Tables::new`]
-    /// requires, for as long as the result is used.
-    pub(crate) unsafe fn of_entry(ptep: *mut u64) -> Option<Table> {
-        // INVARIANT: one live entry (the caller's promise).
-        Some(Table {
-            ptr: NonNull::new(ptep)?,
-            len: 1,
-        })
-    }
-
-    /// The C address of entry `i` (`pte_t *`), for the C callers.
-    pub(crate) fn entry_ptr(&self, i: usize) -> *mut u64 {
-        self.ptr.as_ptr().wrapping_add(i)
-    }
 }
 
 /// The host's PTE spelling, read once at module init ([`init_format`]).
@@ -69,8 +51,8 @@ static FORMAT: SetOnce<PteFormat> = SetOnce::new();
 /// Reads the host's PTE spelling (errata and extension alternatives of
 /// `pfn_pte()` and `pte_mkdirty()`), once, at module init.
 pub(crate) fn init_format(svvptc: bool) {
-    let mut v = [0 as kernel::ffi::c_ulong; 7];
-    // SAFETY: the helper writes the 7 words of the array, nothing else.
+    let mut v = [0 as kernel::ffi::c_ulong; 8];
+    // SAFETY: the helper writes the 8 words of the array, nothing else.
     unsafe { b::kvm_riscv_rs_gstage_pte_format(v.as_mut_ptr()) };
     let u = |x: kernel::ffi::c_ulong| crate::regs_logic::xlen_to_u64(x);
     FORMAT.populate(PteFormat {
@@ -78,6 +60,7 @@ pub(crate) fn init_format(svvptc: bool) {
         none: u(v[1]),
         prot: [u(v[2]), u(v[3]), u(v[4]), u(v[5])],
         dirty: u(v[6]),
+        io: u(v[7]),
         svvptc,
     });
 }
@@ -156,6 +139,13 @@ impl Tables {
         }
     }
 
+    /// `test_and_clear_bit()` of the bits `bits` (fully ordered): the
+    /// entry before.
+    pub(crate) fn fetch_clear(&mut self, t: Table, i: usize, bits: u64) -> u64 {
+        t.entry(i)
+            .map_or(0, |e| e.fetch_and(!bits, Ordering::SeqCst))
+    }
+
     /// `cmpxchg()`, fully ordered: whether the entry held `old`.
     pub(crate) fn cmpxchg(&mut self, t: Table, i: usize, old: u64, new: u64) -> bool {
         t.entry(i).is_some_and(|e| {
@@ -203,5 +193,157 @@ impl Tables {
         // SAFETY: a table page of these tables, unlinked by the caller and
         // not used again.
         unsafe { b::kvm_riscv_rs_put_table_page(t.ptr.as_ptr().cast()) };
+    }
+}
+
+/// A cache of zeroed table pages (`struct kvm_mmu_memory_cache`), borrowed
+/// exclusively: a vCPU's, the VM's split cache, or an [`OwnedPageCache`].
+pub(crate) struct PageCache<'c> {
+    ptr: NonNull<b::kvm_mmu_memory_cache>,
+    _borrow: PhantomData<&'c mut b::kvm_mmu_memory_cache>,
+}
+
+impl PageCache<'_> {
+    /// # Safety
+    /// `ptr` is a live page cache with `gfp_zero` set, which only the
+    /// holder of the result uses while it lives.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<b::kvm_mmu_memory_cache>) -> Self {
+        Self {
+            ptr,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The C pointer, for [`Tables::new`].
+    pub(crate) fn as_ptr(&self) -> *mut b::kvm_mmu_memory_cache {
+        self.ptr.as_ptr()
+    }
+
+    /// Fills the cache to at least `min` pages (`kvm_mmu_topup_memory_cache()`).
+    pub(crate) fn topup(&mut self, min: usize) -> kernel::error::Result {
+        let min = kernel::ffi::c_int::try_from(min)?;
+        // SAFETY: the cache is live and this holder's alone (`from_raw`).
+        kernel::error::to_result(unsafe { b::kvm_mmu_topup_memory_cache(self.as_ptr(), min) })
+    }
+
+    /// Fills the cache, whose capacity is `min`, to `min` pages
+    /// (`__kvm_mmu_topup_memory_cache()`).
+    pub(crate) fn topup_exact(&mut self, min: usize) -> kernel::error::Result {
+        let min = kernel::ffi::c_int::try_from(min)?;
+        // SAFETY: as in `topup`.
+        kernel::error::to_result(unsafe {
+            b::__kvm_mmu_topup_memory_cache(self.as_ptr(), min, min)
+        })
+    }
+
+    /// The pages in the cache (`kvm_mmu_memory_cache_nr_free_objects()`).
+    pub(crate) fn nr_free(&self) -> usize {
+        // SAFETY: as in `topup`.
+        let n = unsafe { b::kvm_mmu_memory_cache_nr_free_objects(self.as_ptr()) };
+        usize::try_from(n).unwrap_or(0)
+    }
+
+    /// Frees the pages of the cache (`kvm_mmu_free_memory_cache()`).
+    pub(crate) fn free(&mut self) {
+        // SAFETY: as in `topup`.
+        unsafe { b::kvm_mmu_free_memory_cache(self.as_ptr()) }
+    }
+}
+
+/// A page cache of one operation (`kvm_riscv_mmu_ioremap()`'s), freed when
+/// dropped.
+pub(crate) struct OwnedPageCache(b::kvm_mmu_memory_cache);
+
+impl OwnedPageCache {
+    /// An empty cache of zeroed pages; `atomic`: allocated with
+    /// `GFP_ATOMIC | __GFP_ACCOUNT` (the caller may not sleep).
+    pub(crate) fn new(atomic: bool) -> Self {
+        let mut c = b::kvm_mmu_memory_cache {
+            gfp_zero: b::__GFP_ZERO,
+            ..Default::default()
+        };
+        if atomic {
+            // `__GFP_ACCOUNT`: what `GFP_KERNEL_ACCOUNT` adds to `GFP_KERNEL`.
+            c.gfp_custom = b::GFP_ATOMIC | (b::GFP_KERNEL_ACCOUNT & !b::GFP_KERNEL);
+        }
+        Self(c)
+    }
+
+    /// The cache, borrowed.
+    pub(crate) fn cache(&mut self) -> PageCache<'_> {
+        let ptr = NonNull::from(&mut self.0);
+        // SAFETY: a live cache of zeroed pages, borrowed exclusively.
+        unsafe { PageCache::from_raw(ptr) }
+    }
+}
+
+impl Drop for OwnedPageCache {
+    fn drop(&mut self) {
+        self.cache().free();
+    }
+}
+
+/// The pages of a G-stage root (`kvm_riscv_gstage_pgd_size`, 16 KiB), as
+/// the order `alloc_pages()` takes.
+const ROOT_ORDER: u32 = PGD_XBITS;
+
+/// A VM's G-stage root (`kvm_riscv_gstage_pgd_size`, 16 KiB), whose pages
+/// are freed when it drops.
+///
+/// # Invariants
+/// `va` is the linear-map address of pages of order [`ROOT_ORDER`] this
+/// value owns; `pa` their physical address.
+pub(crate) struct Root {
+    va: NonNull<u64>,
+    pa: u64,
+}
+
+impl Root {
+    /// A zeroed root (`alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO)`).
+    pub(crate) fn alloc() -> Option<Self> {
+        // SAFETY: allocates; any order is checked by the allocator.
+        let page = unsafe { b::alloc_pages(b::GFP_KERNEL_ACCOUNT | b::__GFP_ZERO, ROOT_ORDER) };
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: a page just allocated.
+        let (va, pa) = unsafe {
+            (
+                b::kvm_riscv_rs_page_to_virt(page),
+                b::kvm_riscv_rs_page_to_phys(page),
+            )
+        };
+        // INVARIANT: fresh pages of the order, owned here.
+        Some(Self {
+            va: NonNull::new(va.cast())?,
+            pa,
+        })
+    }
+
+    /// Its linear-map and physical addresses, handed to the VM, which owns
+    /// the pages from then on (until [`Root::from_raw`]).
+    pub(crate) fn into_raw(self) -> (NonNull<u64>, u64) {
+        let r = (self.va, self.pa);
+        core::mem::forget(self);
+        r
+    }
+
+    /// The root [`Root::into_raw`] gave.
+    ///
+    /// # Safety
+    /// `va` came from [`Root::into_raw`] and is taken back once; no table
+    /// is linked below it any more, and nothing walks it.
+    pub(crate) unsafe fn from_raw(va: NonNull<u64>) -> Self {
+        // INVARIANT: the caller's contract; the physical address is not
+        // used again.
+        Self { va, pa: 0 }
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        // SAFETY: pages of the order this value owns (the invariant).
+        // CAST: the address of the pages.
+        unsafe { b::free_pages(self.va.as_ptr() as usize, ROOT_ORDER) }
     }
 }

@@ -217,7 +217,7 @@ pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: c_int) {
         // The config CSRs first: they change how the others behave.
         crate::vcpu_config::load(cx);
         restore_vs_csrs(cx.csr());
-        cx.mmu_update_hgatp();
+        crate::mmu::update_hgatp(cx);
         crate::aia::load(cx, cpu);
     }
     crate::vcpu_timer::restore(cx);

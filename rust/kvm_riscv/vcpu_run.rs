@@ -149,7 +149,7 @@ fn handle_requests(cx: &mut VcpuCtx<'_>) -> bool {
         crate::vcpu::reset(cx, true);
     }
     if v.check_request(Request::UpdateHgatp) {
-        cx.mmu_update_hgatp();
+        crate::mmu::update_hgatp(cx);
     }
     if v.check_request(Request::FenceI) {
         crate::tlb::fence_i_process(cx);

@@ -47,7 +47,7 @@ const _: () = assert!(NUM_DESC * size_of::<u64>() == size_of::<b::kvm_vm_stat>()
 /// Sets a new VM up (`kvm_arch_init_vm()`): its G-stage root, its VMID
 /// (invalid until the first entry), its AIA and its guest timer.
 pub(crate) fn init(vm: &Vm) -> Result {
-    vm.mmu_alloc_pgd()?;
+    crate::mmu::alloc_pgd(vm)?;
     crate::vmid::init(vm);
     vm.aia_init_vm();
     crate::vcpu_timer::guest_timer_init(vm);
@@ -171,8 +171,7 @@ pub(crate) fn check_extension(vm: Option<&Vm>, ext: c_long) -> c_int {
         b::KVM_CAP_NR_MEMSLOTS => b::kvm_riscv_rs_const_KVM_RISCV_RS_USER_MEM_SLOTS as c_int,
         b::KVM_CAP_VM_GPA_BITS => {
             let levels = match vm {
-                None => crate::gstage::kvm_riscv_gstage_max_pgd_levels
-                    .load(core::sync::atomic::Ordering::Relaxed),
+                None => crate::gstage::max_pgd_levels(),
                 Some(vm) => vm.pgd_levels(),
             };
             // CAST: 3 to 5 levels (0 when the VM's root is gone).
@@ -208,10 +207,7 @@ pub(crate) fn enable_cap(vm: &Vm, cap: u32, flags: u32, arg0: u64) -> Result {
         }
         b::KVM_CAP_VM_GPA_BITS => {
             let levels = levels_for_gpa_bits(arg0).ok_or(EINVAL)?;
-            if levels
-                > crate::gstage::kvm_riscv_gstage_max_pgd_levels
-                    .load(core::sync::atomic::Ordering::Relaxed)
-            {
+            if levels > crate::gstage::max_pgd_levels() {
                 return Err(EINVAL);
             }
             vm.with_lock_and_slots_lock(|l| {

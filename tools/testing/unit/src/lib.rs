@@ -2291,6 +2291,77 @@ mod gstage_walker_tests {
         }
     }
 
+    /// `free_all` (VM teardown) unlinks and frees every table below the
+    /// root, leaves and huge leaves included, at every level count; the
+    /// range unmap upstream uses instead frees none of them.
+    #[test]
+    fn free_all_frees_every_table() {
+        for levels in [3, 4, 5] {
+            let mut t = Sim::new(levels, 1000);
+            let top = 1u64 << (12 + 9 * levels + 2);
+            for (i, gpa) in [0, PAGE, 7 * HUGE_2M, HUGE_1G + PAGE, top / 2, top - PAGE].into_iter().enumerate() {
+                let m = Mapping { addr: gpa, pte: t.fmt.leaf(0x100 + u64::try_from(i).unwrap(), Prot::Write), level: 0 };
+                set_pte(&mut t, &m).unwrap();
+            }
+            let m = Mapping { addr: 5 * HUGE_2M, pte: t.fmt.leaf(0x200, Prot::Read), level: 1 };
+            set_pte(&mut t, &m).unwrap();
+            let allocated = t.tables.len() - 1;
+            assert!(allocated > 0);
+            // Upstream's teardown: leaves only.
+            let mut u = Sim::new(levels, 1000);
+            u.tables = t.tables.clone();
+            assert!(unmap_range(&mut u, 0, top, false));
+            assert_eq!(u.freed.len(), 0, "unmap_range frees no table");
+            // Ours.
+            assert!(free_all(&mut t), "leaves were cleared: flush");
+            assert_eq!(t.freed.len(), allocated, "every table freed, levels {levels}");
+            assert_eq!(t.live_tables(), 1, "only the root is left");
+            assert!(t.tables[0].iter().all(|&e| e == 0), "the root is empty");
+            assert!(t.warnings.is_empty());
+            // Nothing left: nothing to flush, nothing freed twice.
+            assert!(!free_all(&mut t));
+        }
+    }
+
+    /// The host-writable mark survives write-protection (range and mask)
+    /// and splits, is set by `map_page_with` and updated in place, and
+    /// `map_page` never sets it.
+    #[test]
+    fn host_writable_mark() {
+        let mut t = Sim::new(5, 100);
+        let (m, r) = map_page_with(&mut t, HUGE_2M, 0x4000_0000, HUGE_2M, true, true, pte::HOST_WRITABLE);
+        r.unwrap();
+        assert_ne!(m.pte & pte::HOST_WRITABLE, 0);
+        assert!(split_huge(&mut t, HUGE_2M, 0, false));
+        for i in [0, 1, 511] {
+            let (p, l) = get_leaf(&t, HUGE_2M + i * PAGE).unwrap();
+            assert_eq!(l, 0);
+            assert_ne!(t.get(p) & pte::HOST_WRITABLE, 0, "child {i} keeps the mark");
+        }
+        wp_range(&mut t, HUGE_2M, HUGE_2M + 2 * PAGE);
+        let (p, _) = get_leaf(&t, HUGE_2M).unwrap();
+        assert_eq!(t.get(p) & (pte::WRITE | pte::HOST_WRITABLE), pte::HOST_WRITABLE);
+        wp_pt_masked(&mut t, (HUGE_2M >> 12) + 4, 0b11);
+        let (p, _) = get_leaf(&t, HUGE_2M + 5 * PAGE).unwrap();
+        assert_eq!(t.get(p) & (pte::WRITE | pte::HOST_WRITABLE), pte::HOST_WRITABLE);
+        // Mapped again without the mark (the host gave the page read-only).
+        let (_, r) = map_page_with(&mut t, HUGE_2M, 0x4000_0000, PAGE, true, true, 0);
+        r.unwrap();
+        let (p, _) = get_leaf(&t, HUGE_2M).unwrap();
+        assert_eq!(t.get(p) & pte::HOST_WRITABLE, 0);
+        let (m, _) = map_page(&mut t, 7 * HUGE_1G, 0x8000_0000, PAGE, false, true);
+        assert_eq!(m.pte & pte::HOST_WRITABLE, 0);
+    }
+
+    #[test]
+    fn io_ptes() {
+        let f = PteFormat::SPEC;
+        let w = f.io(0x1234, true);
+        assert_eq!(pte_pfn(w), 0x1234);
+        assert_eq!(w & (pte::READ | pte::WRITE | pte::EXEC | pte::DIRTY | pte::VALID), pte::READ | pte::WRITE | pte::DIRTY | pte::VALID);
+        assert_eq!(f.io(0x1234, false), w & !pte::WRITE);
+    }
+
     /// Every address bit the G-stage translates selects its own leaf: a
     /// level whose index is too narrow or too wide, or a root without its
     /// two extra bits, makes two of these addresses share a PTE.
@@ -2568,5 +2639,22 @@ mod mmu_logic_tests {
         assert!(!slot_fits(last, 2, 59));
         assert!(slot_fits(0, 1 << 29, 41));
         assert!(!slot_fits(1, 1 << 29, 41));
+    }
+
+    #[test]
+    fn hgatp_fields() {
+        // Sv57x4, VMID 5, root at 0x8020_0000.
+        assert_eq!(hgatp(10, 5, 0x8020_0000), (10 << 60) | (5 << 44) | 0x80200);
+        // A VMID wider than 14 bits and a PPN wider than 44 are cut.
+        assert_eq!(hgatp(8, 1 << 14, 0), 8 << 60);
+        assert_eq!(hgatp(0, 0, 1 << 56), 0);
+    }
+
+    #[test]
+    fn masked_ranges() {
+        assert_eq!(masked_range(0x100, 1), (0x100 << 12, 0x101 << 12));
+        assert_eq!(masked_range(0x100, 0b1010_0000), (0x105 << 12, 0x108 << 12));
+        assert_eq!(masked_range(0x40, 1 << 63), ((0x40 + 63) << 12, (0x40 + 64) << 12));
+        assert_eq!(masked_range(0, u64::MAX), (0, 64 << 12));
     }
 }
