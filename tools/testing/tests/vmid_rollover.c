@@ -49,6 +49,7 @@
 #define RESULT_OFF	0x408
 #define WINDOW		4096			/* A must progress in each such window */
 #define DEFAULT_SHORT	(2 * 16384 + 100)
+#define WATCHDOG_S	30			/* no short VM and no report of A: fail */
 
 /* The value iteration i of A's guest writes; never 0. */
 #define A_PATTERN(i)	((u64)(i) * 0x9e3779b97f4a7c15ULL + 1)
@@ -151,6 +152,33 @@ static void *a_thread(void *arg)
 	}
 }
 
+static volatile u64 short_done;	/* short VMs checked */
+
+/*
+ * A hang (a vCPU that never enters the guest again, a KVM_RUN that never
+ * returns) fails the test with what stopped, rather than the row's timeout.
+ */
+static void *watchdog(void *arg)
+{
+	u64 s = short_done, a = syncs_a;
+	int still = 0;
+
+	for (;;) {
+		sleep(1);
+		if (stop_a)
+			return NULL;
+		if (short_done != s || syncs_a != a) {
+			s = short_done;
+			a = syncs_a;
+			still = 0;
+			continue;
+		}
+		TEST_ASSERT(++still < WATCHDOG_S,
+			    "nothing moved in %d s: %lu short VMs done (the next one has not left "
+			    "KVM_RUN), VM A at %lu reports", WATCHDOG_S, s, a);
+	}
+}
+
 static u64 wait_syncs(u64 over, int seconds)
 {
 	time_t end = time(NULL) + seconds;
@@ -216,7 +244,7 @@ static void usage(const char *name)
 int main(int argc, char *argv[])
 {
 	u64 n, nr_short = DEFAULT_SHORT, mark, at_end, stalls = 0;
-	pthread_t thread;
+	pthread_t thread, wd;
 	double t0, t1;
 	int opt;
 
@@ -239,6 +267,7 @@ int main(int argc, char *argv[])
 	vcpu_args_set(vcpu_a, 1, data_a);
 	pthread_create(&thread, NULL, a_thread, NULL);
 	TEST_ASSERT(wait_syncs(0, 60) > 0, "VM A made no report in 60 s");
+	pthread_create(&wd, NULL, watchdog, NULL);
 
 	printf("VM A running (a report every %lu guest iterations); cycling %lu short VMs\n",
 	       A_SYNC_EVERY, nr_short);
@@ -246,6 +275,7 @@ int main(int argc, char *argv[])
 	mark = syncs_a;
 	for (n = 0; n < nr_short; n++) {
 		run_short_vm(n);
+		short_done = n + 1;
 		if ((n + 1) % WINDOW == 0 || n + 1 == nr_short) {
 			/* A must have reported within the window; give it a moment if not. */
 			if (syncs_a == mark) {
@@ -267,6 +297,7 @@ int main(int argc, char *argv[])
 		    "VM A stopped after the short VMs (%lu reports)", at_end);
 	stop_a = 1;
 	pthread_join(thread, NULL);
+	pthread_join(wd, NULL);
 	check_a_memory(done_a);
 	kvm_vm_free(vm_a);
 
