@@ -41,7 +41,7 @@ cd "$objtree"
     --allowlist-var 'kvm_riscv_.*' --allowlist-var 'sbi_spec_version' \
     --allowlist-var '(CSR|SBI|RISCV_ISA_EXT|EXC|IRQ|HGATP|HSTATUS|HCOUNTEREN|ANDES|CPU_PM|NOTIFY|SATP|IMSIC|ISELECT|HVICTL)_.*' \
     --allowlist-var 'NR_CPUS|LINUX_VERSION_CODE' --allowlist-function 'kvm_riscv_rs_.*' \
-    --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages|find_vma_intersection|send_sig_mceerr|mark_page_dirty_in_slot' \
+    --allowlist-var 'SBI_NACL_.*' --allowlist-function 'alloc_pages|free_pages|find_vma_intersection|mark_page_dirty_in_slot' \
     --allowlist-function '(get|put)_cpu_vector_context|vcpu_(load|put)|_raw_spin_.*|gfn_to_.*' \
     --allowlist-var '(KVM|SR|HALT_POLL|IN_GUEST|OUTSIDE_GUEST)_.*' --allowlist-type 'vm_fault_reason' \
     --allowlist-function 'perf_event_(create_kernel_counter|enable|disable|release_kernel|read_value|period|pause)' \

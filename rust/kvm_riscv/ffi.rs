@@ -81,6 +81,9 @@ plain_calls! {
     fn c_trace_vcpu_irq(id: usize, irq: u32, level: u32) = b::kvm_riscv_rs_trace_kvm_vcpu_irq;
     /// `cond_resched()`: lets other tasks run if this one should yield.
     pub(crate) fn cond_resched() = b::kvm_riscv_rs_cond_resched;
+    /// `send_sig_mceerr(BUS_MCEERR_AR, addr, lsb, current)`: the address
+    /// is a value, not dereferenced.
+    fn c_send_sig_mceerr_ar(addr: usize, lsb: i16) = b::kvm_riscv_rs_send_sig_mceerr_ar;
 }
 
 /// Disables preemption until the guard drops.
@@ -1029,10 +1032,9 @@ mod mmu_ffi {
     use kernel::sync::atomic::{Acquire, Atomic, Release};
     use kernel::sync::lock::GlobalGuard;
 
-    /// The number of online CPUs (`num_online_cpus()`), now.
-    pub(crate) fn num_online_cpus() -> u32 {
-        // SAFETY: reads the online mask's weight; no precondition.
-        unsafe { crate::bindings::kvm_riscv_rs_num_online_cpus() }
+    plain_calls! {
+        /// The number of online CPUs (`num_online_cpus()`), now.
+        pub(crate) fn num_online_cpus() -> u32 = crate::bindings::kvm_riscv_rs_num_online_cpus;
     }
 
     /// The number of possible CPUs (`num_possible_cpus()`), fixed at boot.
@@ -1190,19 +1192,8 @@ pub(crate) fn with_current_mmap_read<R>(f: impl FnOnce(Option<&MmapRead<'_>>) ->
 /// Sends the current task `SIGBUS` for a memory error at `addr` of a page
 /// of `1 << lsb` bytes (`send_sig_mceerr(BUS_MCEERR_AR, ...)`).
 pub(crate) fn send_sig_mceerr_ar(addr: u64, lsb: u32) {
-    // CAST: `BUS_MCEERR_AR`, 4; an address of the 64-bit host; a page
-    // shift below 64.
-    let (code, addr, lsb) = (b::BUS_MCEERR_AR as i32, addr as usize, lsb as i16);
-    // SAFETY: the current task, live while it runs this; the address is a
-    // value, not dereferenced.
-    unsafe {
-        b::send_sig_mceerr(
-            code,
-            addr as *mut kernel::ffi::c_void,
-            lsb,
-            kernel::task::Task::current_raw(),
-        )
-    };
+    // CAST: an address of the 64-bit host; a page shift below 64.
+    c_send_sig_mceerr_ar(addr as usize, lsb as i16)
 }
 
 /// The `eager_page_split` module parameter (`READ_ONCE()`): sysfs writes
@@ -1215,5 +1206,24 @@ pub(crate) fn eager_page_split() -> bool {
             b::kvm_riscv_eager_page_split
         ))
         .load(core::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `printk("kvm [%i]: %pA", pid, &args)` at `KERN_ERR` (`err`) or
+/// `KERN_INFO`: `kvm_err()`, `kvm_info()` (`print.rs`).
+pub(crate) fn printk_kvm(err: bool, pid: i32, args: core::fmt::Arguments<'_>) {
+    let fmt: &'static core::ffi::CStr = if err {
+        c"\x013kvm [%i]: %pA"
+    } else {
+        c"\x016kvm [%i]: %pA"
+    };
+    // SAFETY: the format takes one `int` and one `%pA`, which the kernel
+    // formats from a `fmt::Arguments` that outlives the call.
+    unsafe {
+        kernel::bindings::_printk(
+            kernel::str::CStrExt::as_char_ptr(fmt).cast(),
+            pid,
+            core::ptr::from_ref(&args).cast::<kernel::ffi::c_void>(),
+        );
     }
 }

@@ -720,8 +720,7 @@ impl<'a> VcpuCtx<'a> {
 
     /// Frees the MMU page cache (destroy).
     pub(crate) fn free_mmu_page_cache(&mut self) {
-        // SAFETY: the vCPU thread; the cache is the vCPU's own.
-        unsafe { b::kvm_mmu_free_memory_cache(addr_of_mut!((*self.arch()).mmu_page_cache)) }
+        self.mmu_page_cache().free()
     }
 
     /// Runs the guest until it traps (`__kvm_riscv_switch_to()` of
@@ -2694,13 +2693,11 @@ impl<'a> SlotsLocked<'a> {
 
     /// The split page cache (`kvm->arch.pgd_split_page_cache`).
     pub(crate) fn split_cache(&mut self) -> PageCache<'_> {
-        // SAFETY: inside the live VM, never null.
-        let p = unsafe {
-            NonNull::new_unchecked(addr_of_mut!((*self.0.as_ptr()).arch.pgd_split_page_cache))
-        };
-        // SAFETY: a cache of zeroed pages (set at creation) that only the
-        // holder of `slots_lock` uses, borrowed exclusively from it.
-        unsafe { PageCache::from_raw(p) }
+        let p = field!(self.0, arch.pgd_split_page_cache);
+        // SAFETY: a field of the live VM, so not null: a cache of zeroed
+        // pages (set at creation) that only the holder of `slots_lock`
+        // uses, borrowed exclusively from it.
+        unsafe { PageCache::from_raw(NonNull::new_unchecked(p)) }
     }
 
     /// `kvm_flush_remote_tlbs_memslot()`.
@@ -2836,10 +2833,10 @@ impl VcpuCtx<'_> {
     /// The vCPU's page cache (`vcpu->arch.mmu_page_cache`), of the vCPU
     /// thread alone.
     pub(crate) fn mmu_page_cache(&mut self) -> PageCache<'_> {
-        // SAFETY: inside the live vCPU, never null.
-        let p = unsafe { NonNull::new_unchecked(addr_of_mut!((*self.arch()).mmu_page_cache)) };
-        // SAFETY: a cache of zeroed pages (set at creation) that only the
-        // vCPU thread uses, borrowed exclusively from its context.
-        unsafe { PageCache::from_raw(p) }
+        let p = field!(self.v, arch.mmu_page_cache);
+        // SAFETY: a field of the live vCPU, so not null: a cache of zeroed
+        // pages (set at creation) that only the vCPU thread uses, borrowed
+        // exclusively from its context.
+        unsafe { PageCache::from_raw(NonNull::new_unchecked(p)) }
     }
 }

@@ -7,6 +7,7 @@
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/hugetlb.h>
+#include <linux/sched/signal.h>
 #include <linux/entry-virt.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
@@ -395,4 +396,9 @@ int kvm_riscv_rs_host_pmd(pud_t *pud, unsigned long hva, pmd_t *out)
 void kvm_riscv_rs_cond_resched(void)
 {
 	cond_resched();
+}
+
+void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb)
+{
+	send_sig_mceerr(BUS_MCEERR_AR, (void __user *)addr, lsb, current);
 }

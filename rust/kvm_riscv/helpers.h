@@ -187,6 +187,7 @@ void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm);
 void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched(void);
+void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb);
 void kvm_riscv_rs_mmu_write_lock(struct kvm *kvm);
 void kvm_riscv_rs_mmu_write_unlock(struct kvm *kvm);
 void kvm_riscv_rs_mmu_read_lock(struct kvm *kvm);

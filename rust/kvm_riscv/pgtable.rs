@@ -222,32 +222,47 @@ impl PageCache<'_> {
     /// Fills the cache to at least `min` pages (`kvm_mmu_topup_memory_cache()`).
     pub(crate) fn topup(&mut self, min: usize) -> kernel::error::Result {
         let min = kernel::ffi::c_int::try_from(min)?;
-        // SAFETY: the cache is live and this holder's alone (`from_raw`).
-        kernel::error::to_result(unsafe { b::kvm_mmu_topup_memory_cache(self.as_ptr(), min) })
+        kernel::error::to_result(self.c_topup(min))
     }
 
     /// Fills the cache, whose capacity is `min`, to `min` pages
     /// (`__kvm_mmu_topup_memory_cache()`).
     pub(crate) fn topup_exact(&mut self, min: usize) -> kernel::error::Result {
         let min = kernel::ffi::c_int::try_from(min)?;
-        // SAFETY: as in `topup`.
-        kernel::error::to_result(unsafe {
-            b::__kvm_mmu_topup_memory_cache(self.as_ptr(), min, min)
-        })
+        kernel::error::to_result(self.c_topup_capacity(min, min))
     }
 
     /// The pages in the cache (`kvm_mmu_memory_cache_nr_free_objects()`).
-    pub(crate) fn nr_free(&self) -> usize {
-        // SAFETY: as in `topup`.
-        let n = unsafe { b::kvm_mmu_memory_cache_nr_free_objects(self.as_ptr()) };
-        usize::try_from(n).unwrap_or(0)
+    pub(crate) fn nr_free(&mut self) -> usize {
+        usize::try_from(self.c_nr_free()).unwrap_or(0)
     }
+}
 
+/// Methods of [`PageCache`] that call a C function of the generic core on
+/// the cache and values: the cache is live and its holder's alone
+/// ([`PageCache::from_raw`]), which is all those functions need.
+macro_rules! cache_calls {
+    ($($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $ret:ty)? = $cfn:path;)*) => {
+        impl PageCache<'_> {$(
+            $(#[$m])*
+            $vis fn $name(&mut self $(, $a: $t)*) $(-> $ret)? {
+                // SAFETY: a live cache this holder alone uses (see the macro).
+                unsafe { $cfn(self.as_ptr() $(, $a)*) }
+            }
+        )*}
+    };
+}
+
+cache_calls! {
+    /// `kvm_mmu_topup_memory_cache()`.
+    fn c_topup(min: kernel::ffi::c_int) -> kernel::ffi::c_int = b::kvm_mmu_topup_memory_cache;
+    /// `__kvm_mmu_topup_memory_cache()`.
+    fn c_topup_capacity(capacity: kernel::ffi::c_int, min: kernel::ffi::c_int) -> kernel::ffi::c_int =
+        b::__kvm_mmu_topup_memory_cache;
+    /// `kvm_mmu_memory_cache_nr_free_objects()`.
+    fn c_nr_free() -> kernel::ffi::c_int = b::kvm_mmu_memory_cache_nr_free_objects;
     /// Frees the pages of the cache (`kvm_mmu_free_memory_cache()`).
-    pub(crate) fn free(&mut self) {
-        // SAFETY: as in `topup`.
-        unsafe { b::kvm_mmu_free_memory_cache(self.as_ptr()) }
-    }
+    pub(crate) fn free() = b::kvm_mmu_free_memory_cache;
 }
 
 /// A page cache of one operation (`kvm_riscv_mmu_ioremap()`'s), freed when
@@ -301,13 +316,13 @@ pub(crate) struct Root {
 impl Root {
     /// A zeroed root (`alloc_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO)`).
     pub(crate) fn alloc() -> Option<Self> {
-        // SAFETY: allocates; any order is checked by the allocator.
-        let page = unsafe { b::alloc_pages(b::GFP_KERNEL_ACCOUNT | b::__GFP_ZERO, ROOT_ORDER) };
-        if page.is_null() {
-            return None;
-        }
-        // SAFETY: a page just allocated.
+        // SAFETY: allocates (any order is checked by the allocator); the
+        // addresses are those of the pages just allocated.
         let (va, pa) = unsafe {
+            let page = b::alloc_pages(b::GFP_KERNEL_ACCOUNT | b::__GFP_ZERO, ROOT_ORDER);
+            if page.is_null() {
+                return None;
+            }
             (
                 b::kvm_riscv_rs_page_to_virt(page),
                 b::kvm_riscv_rs_page_to_phys(page),

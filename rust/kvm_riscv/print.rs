@@ -4,7 +4,6 @@
 //! start each line with `kvm [<pid>]: `, so the log reads as upstream's.
 
 use core::fmt;
-use kernel::ffi::c_void;
 
 /// Printk levels used by the backend.
 #[derive(Clone, Copy)]
@@ -16,20 +15,7 @@ pub(crate) enum Level {
 
 /// Prints `kvm [<pid of current>]: <args>` at `level`.
 pub(crate) fn kvm_printk(level: Level, args: fmt::Arguments<'_>) {
-    let fmt: &'static core::ffi::CStr = match level {
-        Level::Err => c"\x013kvm [%i]: %pA",
-        Level::Info => c"\x016kvm [%i]: %pA",
-    };
-    let pid = kernel::current!().pid();
-    // SAFETY: the format takes one `int` and one `%pA`, which the kernel
-    // formats from a `fmt::Arguments` that outlives the call.
-    unsafe {
-        kernel::bindings::_printk(
-            kernel::str::CStrExt::as_char_ptr(fmt).cast(),
-            pid,
-            core::ptr::from_ref(&args).cast::<c_void>(),
-        );
-    }
+    crate::ffi::printk_kvm(matches!(level, Level::Err), kernel::current!().pid(), args);
 }
 
 macro_rules! kvm_info {
