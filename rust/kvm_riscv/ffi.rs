@@ -1144,6 +1144,11 @@ impl Vma<'_> {
     /// `huge_page_shift(hstate_vma(vma))` of a hugetlb VMA
     /// (`is_vm_hugetlb_page()`), `None` for any other.
     pub(crate) fn hugetlb_shift(&self) -> Option<u32> {
+        // `is_vm_hugetlb_page()` (with `CONFIG_HUGETLB_PAGE`; `VM_HUGETLB`
+        // is 0 without), inline: the fault path asks for every fault.
+        if self.0.flags() & b::VM_HUGETLB == 0 {
+            return None;
+        }
         // SAFETY: a live VMA, the mmap lock held (it borrows the guard).
         let s = unsafe { b::kvm_riscv_rs_vma_hugetlb_shift(self.0.as_ptr()) };
         (s != 0).then_some(s)

@@ -1094,18 +1094,6 @@ vm_calls! {
     pub(crate) fn flush_remote_tlbs() = b::kvm_flush_remote_tlbs;
     /// `kvm_flush_remote_tlbs_range()`.
     pub(crate) fn flush_remote_tlbs_range(gfn: u64, pages: u64) = b::kvm_flush_remote_tlbs_range;
-    // The locks below are taken and released only by this module's guards
-    // (private methods), which pair them.
-    /// `write_lock(&kvm->mmu_lock)`.
-    fn c_mmu_write_lock() = b::kvm_riscv_rs_mmu_write_lock;
-    /// `write_unlock(&kvm->mmu_lock)`.
-    fn c_mmu_write_unlock() = b::kvm_riscv_rs_mmu_write_unlock;
-    /// `read_lock(&kvm->mmu_lock)`.
-    fn c_mmu_read_lock() = b::kvm_riscv_rs_mmu_read_lock;
-    /// `read_unlock(&kvm->mmu_lock)`.
-    fn c_mmu_read_unlock() = b::kvm_riscv_rs_mmu_read_unlock;
-    /// `mmu_invalidate_retry()`, under `mmu_lock`.
-    fn c_mmu_invalidate_retry(seq: c_ulong) -> bool = b::kvm_riscv_rs_mmu_invalidate_retry;
     /// `mmu_invalidate_retry_gfn()`, under `mmu_lock`.
     fn c_mmu_invalidate_retry_gfn(seq: c_ulong, gfn: u64) -> bool =
         b::kvm_riscv_rs_mmu_invalidate_retry_gfn;
@@ -2506,11 +2494,19 @@ pub(crate) struct FaultinPage(Option<NonNull<b::page>>);
 impl FaultinPage {
     /// `kvm_release_faultin_page()`: unused, or marked dirty if `dirty`.
     pub(crate) fn release(mut self, locked: &MmuWriteLocked<'_>, unused: bool, dirty: bool) {
+        let _ = locked;
         if let Some(p) = self.0.take() {
-            // SAFETY: the reference `faultin_pfn` took, given back once;
-            // `mmu_lock` is held (`locked`).
+            // SAFETY: the reference `faultin_pfn` took, given back once,
+            // under `mmu_lock` (`locked`) unless unused
+            // (`kvm_release_faultin_page()`).
             unsafe {
-                b::kvm_riscv_rs_release_faultin_page(locked.0.as_ptr(), p.as_ptr(), unused, dirty)
+                if unused {
+                    b::kvm_riscv_rs_release_page_unused(p.as_ptr())
+                } else if dirty {
+                    b::kvm_release_page_dirty(p.as_ptr())
+                } else {
+                    b::kvm_release_page_clean(p.as_ptr())
+                }
             };
         }
     }
@@ -2552,7 +2548,18 @@ impl<'a> MmuWriteLocked<'a> {
     /// `mmu_invalidate_retry()`: an invalidation began or ended since
     /// `seq` was read.
     pub(crate) fn invalidate_retry(&self, seq: c_ulong) -> bool {
-        self.0.c_mmu_invalidate_retry(seq)
+        // `mmu_invalidate_retry()`, inline: the fault path asks once a
+        // fault. The count of invalidations in progress before the
+        // sequence (`smp_rmb()`, pairing with the `smp_wmb()` of
+        // `kvm_mmu_invalidate_end()`).
+        let vm = self.0.as_ptr();
+        let in_progress: kernel::ffi::c_long = read_once!(vm, mmu_invalidate_in_progress);
+        if in_progress != 0 {
+            return true;
+        }
+        smp_mb(kernel::sync::barrier::Read);
+        let now: c_ulong = read_once!(vm, mmu_invalidate_seq);
+        now != seq
     }
 
     /// Someone waits for `mmu_lock` or the CPU (`need_resched() ||
@@ -2578,6 +2585,42 @@ impl<'a> MmuWriteLocked<'a> {
         // and none finds it from now on.
         NonNull::new(pgd.cast()).map(|p| unsafe { crate::pgtable::Root::from_raw(p) })
     }
+}
+
+/// Methods of [`Vm`] on its `mmu_lock`, private to the guards of this
+/// module, which pair them: without `CONFIG_PREEMPT_RT` the functions
+/// `write_lock()` and kin call (the config inlines none of them), called
+/// on the VM's lock directly; with it, `helpers.c`'s wrappers of the macros.
+macro_rules! mmu_lock_calls {
+    ($($(#[$m:meta])* fn $name:ident() = $raw:ident, $helper:ident;)*) => {
+        impl Vm {$(
+            $(#[$m])*
+            #[inline]
+            fn $name(&self) {
+                #[cfg(not(CONFIG_PREEMPT_RT))]
+                let lock = field!(self, mmu_lock);
+                // SAFETY: the lock of the live VM; the guards pair each
+                // lock with its unlock (see the macro).
+                unsafe {
+                    #[cfg(not(CONFIG_PREEMPT_RT))]
+                    b::$raw(lock);
+                    #[cfg(CONFIG_PREEMPT_RT)]
+                    b::$helper(self.as_ptr());
+                }
+            }
+        )*}
+    };
+}
+
+mmu_lock_calls! {
+    /// `write_lock(&kvm->mmu_lock)`.
+    fn c_mmu_write_lock() = _raw_write_lock, kvm_riscv_rs_mmu_write_lock;
+    /// `write_unlock(&kvm->mmu_lock)`.
+    fn c_mmu_write_unlock() = _raw_write_unlock, kvm_riscv_rs_mmu_write_unlock;
+    /// `read_lock(&kvm->mmu_lock)`.
+    fn c_mmu_read_lock() = _raw_read_lock, kvm_riscv_rs_mmu_read_lock;
+    /// `read_unlock(&kvm->mmu_lock)`.
+    fn c_mmu_read_unlock() = _raw_read_unlock, kvm_riscv_rs_mmu_read_unlock;
 }
 
 /// The VM's tables, for a holder of `mmu_lock` (`write`: for writing).
