@@ -454,7 +454,10 @@ fn dirty_log_write_fault_fast(vm: &Vm, slot: &Memslot, gpa: u64) -> bool {
 }
 
 /// Maps the page of `gpa`, at `hva` of `slot`, into the G-stage for a
-/// guest fault (`kvm_riscv_mmu_map()`): 0 or a negative errno.
+/// guest fault (`kvm_riscv_mmu_map()`): 0 or a negative errno. Out of
+/// line: inlined into the run loop (through the exit handler) it costs
+/// every exit a few instructions of register saves (`make bench`).
+#[inline(never)]
 pub(crate) fn map(
     cx: &mut VcpuCtx<'_>,
     slot: &Memslot,
@@ -563,7 +566,11 @@ pub(crate) fn alloc_pgd(vm: &Vm) -> Result {
 
 /// Points HGATP at the VM's G-stage, with its VMID
 /// (`kvm_riscv_mmu_update_hgatp()`); flushes this hart's G-stage TLB when
-/// there are no VMIDs.
+/// there are no VMIDs. Out of line and cold, like the other request
+/// handlers: inlined into the run loop it costs every exit a few
+/// instructions of register saves (`make bench`).
+#[cold]
+#[inline(never)]
 pub(crate) fn update_hgatp(cx: &mut VcpuCtx<'_>) {
     let vm = cx.vcpu().vm();
     // CAST: a mode of 4 bits; a VMID, a usize as wide as u64.
