@@ -75,7 +75,7 @@ KMAKE = $(MAKE) -C $(KDIR) ARCH=riscv $(if $(LLVM),LLVM=$(LLVM))
 KREL = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
 .PHONY: all deps kernel check-kdir module gen install uninstall rootfs selftests images \
-	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi vm aia aia-nosstc mmu-modes nacl fuzz \
+	run test test-ref test-debug leak config-matrix quick unit c-remaining bench onereg sbi vm aia-dump aia aia-nosstc mmu-modes nacl fuzz \
 	fmt fmt-check clippy metrics clean distclean
 
 all: module
@@ -198,6 +198,13 @@ sbi: module images
 # ours and upstream C in one boot, byte for byte.
 vm: module images
 	@bash $(T)/vm.sh
+
+# In-kernel AIA irqchip conformance: the AIA device's attributes (CONFIG,
+# ADDR, CTRL, APLIC, IMSIC), the APLIC and IMSIC from a guest, KVM_IRQ_LINE,
+# KVM_SIGNAL_MSI and irqfds, in emul, hwaccel and auto modes, ours and
+# upstream C in one boot, byte for byte.
+aia-dump: module images
+	@bash $(T)/aia-dump.sh
 
 # A QEMU/KVM guest with the in-kernel AIA irqchip, ours and upstream C in one
 # boot: IPIs and timer interrupts reach both vCPUs.

@@ -11,6 +11,7 @@
 #  e2. the SBI conformance dump (make sbi): ours and upstream C in one
 #     boot, byte for byte, each run twice (the dump is deterministic);
 #  e3. the VM, memslot and G-stage conformance dump (make vm): the same;
+#  e4. the in-kernel AIA irqchip conformance dump (make aia-dump): the same;
 #  f. the QEMU/KVM guest with the in-kernel AIA irqchip (make aia): ours and
 #     upstream C in one boot, IPIs and timer interrupts on both vCPUs;
 #  g. the same on an emulated host without Sstc (make aia-nosstc): the
@@ -123,6 +124,17 @@ main() {
         vm_c=PASS
     fi
 
+    # e4. In-kernel AIA irqchip conformance: its own boot, both modules,
+    #     judged as e2.
+    echo "== in-kernel AIA irqchip conformance dump (make aia-dump), ours and upstream C in one boot"
+    aiad_ours=PASS; bash "$T/aia-dump.sh" || aiad_ours=FAIL
+    aiad_c=FAIL
+    if grep -q '^@@RIG aiadump ref rc=0 ' "$RES/ours-aiadump.log" 2>/dev/null && \
+       grep -q '^@@RIG aiadump ref2 rc=0 ' "$RES/ours-aiadump.log" && \
+       grep -q '^@@RIG aiadump runs on upstream C identical' "$RES/ours-aiadump.log"; then
+        aiad_c=PASS
+    fi
+
     # f. In-kernel AIA guest: its own boot, both modules. Ours PASS: the
     #    guest passed on our kvm.ko and the boot was clean (end reached, dmesg
     #    scan passed); C PASS: the guest passed on upstream C.
@@ -184,6 +196,8 @@ main() {
         "$([ "$sbi_ours" = "$sbi_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' tests/vm_conformance "$vm_ours" "$vm_c" \
         "$([ "$vm_ours" = "$vm_c" ] || echo '   <-- differs')"
+    printf '%-36s %-6s %-6s%s\n' tests/aia_conformance "$aiad_ours" "$aiad_c" \
+        "$([ "$aiad_ours" = "$aiad_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia "$aia_ours" "$aia_c" \
         "$([ "$aia_ours" = "$aia_c" ] || echo '   <-- differs')"
     printf '%-36s %-6s %-6s%s\n' guest_aia_nosstc "$ns_ours" "$ns_c" \
@@ -212,6 +226,11 @@ main() {
         ok "tests/vm_conformance (ours and upstream C dumps identical, each deterministic)"
     else
         bad "tests/vm_conformance (ours $vm_ours, upstream C $vm_c; see $RES/ours-vm.log)"
+    fi
+    if [ "$aiad_ours" = PASS ] && [ "$aiad_c" = PASS ]; then
+        ok "tests/aia_conformance (ours and upstream C dumps identical, each deterministic)"
+    else
+        bad "tests/aia_conformance (ours $aiad_ours, upstream C $aiad_c; see $RES/ours-aiadump.log)"
     fi
     if [ "$aia_ours" = PASS ] && [ "$aia_c" = PASS ] && [ $aiarc = 0 ]; then
         ok "guest_aia (in-kernel AIA guest, ours and upstream C)"
