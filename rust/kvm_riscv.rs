@@ -22,6 +22,10 @@
 mod abi;
 #[path = "kvm_riscv/aia.rs"]
 mod aia;
+#[path = "kvm_riscv/aia_aplic.rs"]
+mod aia_aplic;
+#[path = "kvm_riscv/aia_aplic_logic.rs"]
+mod aia_aplic_logic;
 #[path = "kvm_riscv/aia_logic.rs"]
 mod aia_logic;
 #[path = "kvm_riscv/bindings.rs"]

@@ -780,6 +780,104 @@ vm_entry! {
 }
 
 // ---------------------------------------------------------------------------
+// C ABI entry points of aia_aplic.rs (C `aia_device.c` calls them) and the
+// APLIC's MMIO device
+
+/// The APLIC's MMIO operations (`aplic_iodoev_ops`), a Rust static.
+static APLIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
+    read: Some(aplic_mmio_read),
+    write: Some(aplic_mmio_write),
+    destructor: None,
+};
+
+/// A guest load from the APLIC: 0 with the value in `*val`, or a negative
+/// errno.
+///
+/// # Safety
+/// The MMIO bus calls it for a live vCPU on its thread; `val` is writable
+/// for `len` bytes.
+unsafe extern "C" fn aplic_mmio_read(
+    vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *mut core::ffi::c_void,
+) -> c_int {
+    // SAFETY: a live vCPU (the caller's contract).
+    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+    match crate::aia_aplic::mmio_read(vm, addr, len) {
+        Ok(v) => {
+            // SAFETY: `len` is 4 here, which `val` holds (the contract);
+            // the bus's buffer may be unaligned.
+            unsafe { val.cast::<u32>().write_unaligned(v) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A guest store to the APLIC: 0 or a negative errno.
+///
+/// # Safety
+/// As [`aplic_mmio_read`]; `val` is readable for `len` bytes.
+unsafe extern "C" fn aplic_mmio_write(
+    vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *const core::ffi::c_void,
+) -> c_int {
+    // SAFETY: a live vCPU (the caller's contract).
+    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+    if len != 4 {
+        return EOPNOTSUPP.to_errno();
+    }
+    // SAFETY: 4 readable bytes (the contract), maybe unaligned.
+    let v = unsafe { val.cast::<u32>().read_unaligned() };
+    errno(crate::aia_aplic::mmio_write(vm, addr, len, v))
+}
+
+vm_entry! {
+    /// `KVM_SET_DEVICE_ATTR`, APLIC group: register `type_` of the APLIC.
+    fn kvm_riscv_aia_aplic_set_attr(vm, type_: c_ulong, v: u32) -> c_int {
+        errno(crate::aia_aplic::set_attr(vm, usize_as_u64(type_), v))
+    }
+
+    /// `KVM_GET_DEVICE_ATTR`, APLIC group; `v` is writable.
+    fn kvm_riscv_aia_aplic_get_attr(vm, type_: c_ulong, v: *mut u32) -> c_int {
+        match crate::aia_aplic::get_attr(vm, usize_as_u64(type_)) {
+            Ok(x) => {
+                // SAFETY: writable (the contract).
+                unsafe { v.write(x) };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// `KVM_HAS_DEVICE_ATTR`, APLIC group.
+    fn kvm_riscv_aia_aplic_has_attr(vm, type_: c_ulong) -> c_int {
+        errno(crate::aia_aplic::has_attr(vm, usize_as_u64(type_)))
+    }
+
+    /// The wire of source `source` goes to `level` (`KVM_IRQ_LINE`, irqfd
+    /// in atomic context).
+    fn kvm_riscv_aia_aplic_inject(vm, source: u32, level: bool) -> c_int {
+        crate::aia_aplic::inject(vm, source, level)
+    }
+
+    /// The AIA device's init creates the APLIC.
+    fn kvm_riscv_aia_aplic_init(vm) -> c_int {
+        errno(crate::aia_aplic::init(vm, &APLIC_IODEV_OPS))
+    }
+
+    /// The AIA device's teardown, or its failed init, frees the APLIC.
+    fn kvm_riscv_aia_aplic_cleanup(vm) {
+        crate::aia_aplic::cleanup(vm)
+    }
+}
+
+// ---------------------------------------------------------------------------
 // C ABI entry points of aia.rs, main.rs, vcpu_stats.rs
 
 /// Called by the generic KVM core on each CPU where virtualization starts.

@@ -4,6 +4,7 @@
  * kernel's own flags (see rust/gen_bindings.sh).
  */
 #include <linux/kvm_host.h>
+#include <kvm/iodev.h>
 #include <linux/cpu_pm.h>
 #include <linux/version.h>
 #include <asm/cpufeature.h>

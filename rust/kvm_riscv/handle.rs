@@ -75,6 +75,26 @@ macro_rules! field {
     }};
 }
 
+/// Declares `from_raw` of handle types, each a `#[repr(transparent)]`
+/// wrapper of `Opaque<$c>`: the handle of the C object behind a pointer.
+macro_rules! from_raw {
+    ($($(#[$m:meta])* $t:ident($ptr:ty);)*) => {$(
+        impl $t {
+            $(#[$m])*
+            ///
+            /// # Safety
+            /// `ptr` points to a live C object of the handle's type that
+            /// stays alive (as the type's documentation says) for `'a`.
+            pub(crate) unsafe fn from_raw<'a>(ptr: $ptr) -> &'a $t {
+                // SAFETY: `$t` is a transparent wrapper of the C struct
+                // (`Opaque` lets C change it), live for `'a` (the caller's
+                // promise).
+                unsafe { &*ptr.cast::<$t>() }
+            }
+        }
+    )*};
+}
+
 /// Declares methods of [`VcpuCtx`] that call a C function whose first
 /// argument is the vCPU and whose contract is: a live vCPU, called on that
 /// vCPU's own thread (what a [`VcpuCtx`] proves), other arguments values or
@@ -259,16 +279,6 @@ pub(crate) enum Mode {
 }
 
 impl Vcpu {
-    /// The handle of the vCPU behind `ptr`.
-    ///
-    /// # Safety
-    /// `ptr` points to a live `struct kvm_vcpu` that stays alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm_vcpu) -> &'a Vcpu {
-        // SAFETY: `Vcpu` is a transparent wrapper of the C struct, which the
-        // caller promises is live for `'a`; `Opaque` allows C to change it.
-        unsafe { &*ptr.cast::<Vcpu>() }
-    }
-
     /// The C pointer, for calls into C.
     pub(crate) fn as_ptr(&self) -> *mut b::kvm_vcpu {
         self.0.get()
@@ -981,6 +991,19 @@ impl b::kvm_cpu_context {
     }
 }
 
+from_raw! {
+    /// The handle of the vCPU behind `ptr` (alive from creation to
+    /// destruction).
+    Vcpu(*mut b::kvm_vcpu);
+    /// The handle of the VM behind `ptr`.
+    Vm(*mut b::kvm);
+    /// The handle of a vCPU's run page (mapped while the vCPU lives).
+    Run(*mut b::kvm_run);
+    /// The handle of a memslot (alive while the SRCU read lock or
+    /// `slots_lock` is held).
+    Memslot(*const b::kvm_memory_slot);
+}
+
 // ---------------------------------------------------------------------------
 // The VM.
 
@@ -993,13 +1016,6 @@ pub(crate) const VCPU_BITMAP_WORDS: usize = kernel::num::casts::u32_as_usize(b::
     .div_ceil(kernel::num::casts::u32_as_usize(c_ulong::BITS));
 
 impl Vm {
-    /// # Safety
-    /// `ptr` points to a live `struct kvm` that stays alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm) -> &'a Vm {
-        // SAFETY: a transparent wrapper of the live C struct.
-        unsafe { &*ptr.cast::<Vm>() }
-    }
-
     /// The C pointer, for calls into C.
     pub(crate) fn as_ptr(&self) -> *mut b::kvm {
         self.0.get()
@@ -1227,13 +1243,6 @@ pub(crate) struct CsrExit {
 }
 
 impl Run {
-    /// # Safety
-    /// `ptr` is a vCPU's run page, mapped for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut b::kvm_run) -> &'a Run {
-        // SAFETY: a transparent wrapper of the live C struct.
-        unsafe { &*ptr.cast::<Run>() }
-    }
-
     /// The C pointer, for calls into C.
     pub(crate) fn as_ptr(&self) -> *mut b::kvm_run {
         self.0.get()
@@ -2439,14 +2448,6 @@ impl HgeiOwner {
 pub(crate) struct Memslot(Opaque<b::kvm_memory_slot>);
 
 impl Memslot {
-    /// # Safety
-    /// `ptr` points to a live memslot that stays alive for `'a` (the SRCU
-    /// read lock, or `slots_lock`, held).
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const b::kvm_memory_slot) -> &'a Memslot {
-        // SAFETY: a transparent wrapper of the live C struct.
-        unsafe { &*ptr.cast::<Memslot>() }
-    }
-
     /// The C pointer, for calls into C.
     pub(crate) fn as_ptr(&self) -> *mut b::kvm_memory_slot {
         self.0.get()
@@ -2882,4 +2883,157 @@ impl VcpuCtx<'_> {
         // exclusively from its context.
         unsafe { PageCache::from_raw(NonNull::new_unchecked(p)) }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The emulated APLIC of a VM (aia_aplic.rs).
+
+/// A VM's emulated APLIC (`kvm->arch.aia.aplic_state`): its sources, each
+/// under its own interrupt-safe raw lock (KVM_IRQ_LINE, irqfd injection in
+/// atomic context and guest MMIO reach them concurrently), `domaincfg` and
+/// `genmsi` (plain words upstream, atomics here), and the MMIO device
+/// registered on the VM's bus.
+pub(crate) struct Aplic {
+    /// The device on the MMIO bus (`struct kvm_io_device`), written before
+    /// the registration and then read by C only.
+    iodev: Opaque<b::kvm_io_device>,
+    /// `domaincfg`'s IE bit.
+    pub(crate) domaincfg: core::sync::atomic::AtomicU32,
+    /// `genmsi`.
+    pub(crate) genmsi: core::sync::atomic::AtomicU32,
+    /// The sources, source 0 (which does not exist) included.
+    pub(crate) irqs: KVec<crate::ffi::IrqRawSpinLock<crate::aia_aplic_logic::Source>>,
+    /// 32-bit words of a bit per source.
+    pub(crate) nr_words: u32,
+}
+
+// SAFETY: the device word is written once before the device is shared and
+// only read afterwards (by the MMIO bus); everything else is atomics and
+// locks.
+unsafe impl Sync for Aplic {}
+// SAFETY: as above; nothing in it belongs to a thread.
+unsafe impl Send for Aplic {}
+
+impl Aplic {
+    /// A new APLIC of `nr_irqs` sources (source 0 included), every source
+    /// inactive, whose MMIO accesses `ops` handles.
+    pub(crate) fn new(nr_irqs: u32, ops: &'static b::kvm_io_device_ops) -> Result<KBox<Aplic>> {
+        let n = usize::try_from(nr_irqs)?;
+        let mut irqs = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..n {
+            irqs.push(
+                crate::ffi::IrqRawSpinLock::new(crate::aia_aplic_logic::Source::default()),
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        irqs.iter().for_each(|l| l.init());
+        let a = KBox::new(
+            Aplic {
+                // `kvm_iodevice_init()`.
+                iodev: Opaque::new(b::kvm_io_device {
+                    ops: core::ptr::from_ref(ops),
+                }),
+                domaincfg: core::sync::atomic::AtomicU32::new(0),
+                genmsi: core::sync::atomic::AtomicU32::new(0),
+                irqs,
+                nr_words: nr_irqs.div_ceil(32),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(a)
+    }
+
+    /// The sources, source 0 included.
+    pub(crate) fn nr_irqs(&self) -> u32 {
+        // CAST: at most 1024 sources, from a u32.
+        self.irqs.len() as u32
+    }
+}
+
+use kernel::alloc::flags::GFP_KERNEL_ACCOUNT;
+
+impl Vm {
+    /// The VM's APLIC, if the AIA device's init made one.
+    pub(crate) fn aplic(&self) -> Option<&Aplic> {
+        let p: *mut core::ffi::c_void = read_once!(self.as_ptr(), arch.aia.aplic_state);
+        // SAFETY: set by `set_aplic` from a `KBox<Aplic>` and taken back by
+        // `take_aplic`, at the AIA device's failed init or at VM
+        // destruction, when nobody else uses the VM's APLIC: no MMIO access
+        // (the device is unregistered first, which waits for them), no
+        // injection (only after a successful init).
+        unsafe { p.cast::<Aplic>().as_ref() }
+    }
+
+    /// The APLIC's guest physical address (`kvm->arch.aia.aplic_addr`).
+    pub(crate) fn aplic_addr(&self) -> u64 {
+        read_once!(self.as_ptr(), arch.aia.aplic_addr)
+    }
+
+    /// The interrupt sources the AIA device was configured with.
+    pub(crate) fn aia_nr_sources(&self) -> u32 {
+        read_once!(self.as_ptr(), arch.aia.nr_sources)
+    }
+
+    /// Gives the VM its APLIC and registers its device on the MMIO bus at
+    /// the APLIC's address, under `slots_lock`
+    /// (`kvm_io_bus_register_dev()`); the APLIC is dropped on failure.
+    pub(crate) fn set_aplic(&self, a: KBox<Aplic>) -> Result {
+        let iodev = a.iodev.get();
+        let p = KBox::into_raw(a);
+        write_once!(self.as_ptr(), p.cast(), arch.aia.aplic_state);
+        let len = c_int::try_from(b::KVM_DEV_RISCV_APLIC_SIZE)?;
+        let addr = self.aplic_addr();
+        // SAFETY: a live VM; the device lives in the APLIC, which stays
+        // until `take_aplic` unregisters it.
+        let rc = self.with_slots_lock(|| unsafe {
+            b::kvm_io_bus_register_dev(self.as_ptr(), b::kvm_bus_KVM_MMIO_BUS, addr, len, iodev)
+        });
+        if rc != 0 {
+            write_once!(self.as_ptr(), core::ptr::null_mut(), arch.aia.aplic_state);
+            // SAFETY: the box given up above, never registered, and no
+            // reference to it is left (nothing finds it any more).
+            drop(unsafe { KBox::from_raw(p) });
+            return Err(Error::from_errno(rc));
+        }
+        Ok(())
+    }
+
+    /// Unregisters the APLIC's device and takes the APLIC away from the
+    /// VM: it drops then (`kvm_riscv_aia_aplic_cleanup()`).
+    pub(crate) fn take_aplic(&self) -> Option<KBox<Aplic>> {
+        let p: *mut core::ffi::c_void = read_once!(self.as_ptr(), arch.aia.aplic_state);
+        let p = NonNull::new(p.cast::<Aplic>())?;
+        // SAFETY: the APLIC `set_aplic` gave the VM and registered;
+        // unregistering waits for the MMIO accesses under way (SRCU).
+        self.with_slots_lock(|| unsafe {
+            b::kvm_io_bus_unregister_dev(
+                self.as_ptr(),
+                b::kvm_bus_KVM_MMIO_BUS,
+                (*p.as_ptr()).iodev.get(),
+            )
+        });
+        write_once!(self.as_ptr(), core::ptr::null_mut(), arch.aia.aplic_state);
+        // SAFETY: the box `set_aplic` gave up, taken back once: nothing
+        // finds it any more (see `aplic`).
+        Some(unsafe { KBox::from_raw(p.as_ptr()) })
+    }
+
+    /// Runs `f` with `kvm->slots_lock` held.
+    fn with_slots_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.c_slots_lock();
+        let r = f();
+        self.c_slots_unlock();
+        r
+    }
+}
+
+vm_calls! {
+    /// `kvm_riscv_aia_inject_msi_by_id()` (C `aia_imsic.c` family): the
+    /// MSI `iid` to guest file `guest` of the hart whose index is `hart`.
+    pub(crate) fn aia_inject_msi_by_id(hart: u32, guest: u32, iid: u32) -> c_int =
+        b::kvm_riscv_aia_inject_msi_by_id;
+    /// `mutex_lock(&kvm->slots_lock)`.
+    fn c_slots_lock() = b::kvm_riscv_rs_slots_lock;
+    /// `mutex_unlock(&kvm->slots_lock)`.
+    fn c_slots_unlock() = b::kvm_riscv_rs_slots_unlock;
 }

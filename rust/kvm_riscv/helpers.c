@@ -402,3 +402,13 @@ void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb)
 {
 	send_sig_mceerr(BUS_MCEERR_AR, (void __user *)addr, lsb, current);
 }
+
+void kvm_riscv_rs_slots_lock(struct kvm *kvm)
+{
+	mutex_lock(&kvm->slots_lock);
+}
+
+void kvm_riscv_rs_slots_unlock(struct kvm *kvm)
+{
+	mutex_unlock(&kvm->slots_lock);
+}

@@ -185,6 +185,8 @@ unsigned int kvm_riscv_rs_num_online_cpus(void);
 bool kvm_riscv_rs_all_memslots_empty(struct kvm *kvm);
 void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm);
 void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm);
+void kvm_riscv_rs_slots_lock(struct kvm *kvm);
+void kvm_riscv_rs_slots_unlock(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched(void);
 void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb);

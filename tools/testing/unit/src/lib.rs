@@ -2658,3 +2658,142 @@ mod mmu_logic_tests {
         assert_eq!(masked_range(0, u64::MAX), (0, 64 << 12));
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/aia_aplic_logic.rs"]
+mod aia_aplic_logic;
+
+#[cfg(test)]
+mod aia_aplic_logic_tests {
+    use super::aia_aplic_logic::*;
+
+    fn src(mode: u32) -> Source {
+        let mut s = Source::default();
+        s.write_sourcecfg(mode);
+        s.write_target((3 << target::HART_SHIFT) | (1 << target::GUEST_SHIFT) | 0x42);
+        s
+    }
+
+    #[test]
+    fn sourcecfg_and_target_writes() {
+        let mut s = Source::default();
+        s.write_sourcecfg(0xffff_fff6 & !sourcecfg::D);
+        assert_eq!(s.sourcecfg(), 6);
+        s.write_sourcecfg(sourcecfg::D | 6);
+        assert_eq!(s.sourcecfg(), 0, "D: inactive, no child domain");
+        s.write_target(u32::MAX);
+        assert_eq!(s.target(), target::WRITABLE);
+        assert_eq!(target::WRITABLE, 0xffff_f7ff);
+        assert_eq!(Msi::of_target(s.target()), Msi { hart: 0x3fff, guest: 0x3f, eiid: 0x7ff });
+        assert_eq!(Msi::of_genmsi(u32::MAX), Msi { hart: 0x3fff, guest: 0, eiid: 0x7ff });
+        assert_eq!(genmsi_value(u32::MAX), 0xfffc_0fff);
+    }
+
+    /// Every mode against wire sequences: what becomes pending, what is
+    /// delivered (enabled, IE on), and the rectified input.
+    #[test]
+    fn wire_sequences_per_mode() {
+        // (mode, levels, pending after each step with nothing enabled)
+        let cases: [(u32, [bool; 4], [bool; 4]); 6] = [
+            (0, [true, false, true, false], [false; 4]),
+            (1, [true, false, true, false], [false; 4]),
+            (4, [true, true, false, true], [true, true, true, true]),
+            (5, [true, false, false, true], [false, true, true, true]),
+            (6, [false, true, false, true], [false, true, true, true]),
+            (7, [true, false, true, false], [false, true, true, true]),
+        ];
+        for (mode, levels, want) in cases {
+            let mut s = src(mode);
+            for (i, &l) in levels.iter().enumerate() {
+                assert_eq!(s.set_wire(l, true), None, "mode {mode} step {i}: not enabled");
+                assert_eq!(s.pending(), want[i], "mode {mode} step {i}");
+                let inverted = mode == 5 || mode == 7;
+                let expect_in = mode != 0 && (l != inverted);
+                assert_eq!(s.input(), expect_in, "mode {mode} step {i} input");
+            }
+        }
+        // Enabled with IE: an edge is delivered once and stops pending.
+        let mut s = src(4);
+        s.write_enabled(true);
+        assert_eq!(s.set_wire(true, true), Some(s.target()));
+        assert!(!s.pending());
+        assert_eq!(s.set_wire(true, true), None, "no new edge");
+        assert_eq!(s.set_wire(false, true), None);
+        // IE off: pending stays for a later delivery.
+        assert_eq!(s.set_wire(true, false), None);
+        assert!(s.pending());
+        assert_eq!(s.deliver(), Some(s.target()));
+        assert_eq!(s.deliver(), None);
+        // Level high: delivered on every assertion while high.
+        let mut s = src(6);
+        s.write_enabled(true);
+        assert!(s.set_wire(true, true).is_some());
+        assert!(s.set_wire(true, true).is_some());
+        assert!(s.set_wire(false, true).is_none());
+    }
+
+    #[test]
+    fn software_pending_rules() {
+        // Inactive: ignored both ways.
+        let mut s = src(0);
+        s.write_pending(true);
+        assert!(!s.pending());
+        // Detached and edge: always.
+        for m in [1, 4, 5] {
+            let mut s = src(m);
+            s.write_pending(true);
+            assert!(s.pending(), "mode {m}");
+            s.write_pending(false);
+            assert!(!s.pending(), "mode {m}");
+        }
+        // Level high: set only while the wire is high; clear always.
+        let mut s = src(6);
+        s.write_pending(true);
+        assert!(!s.pending());
+        s.set_wire(true, false);
+        s.write_pending(false);
+        assert!(!s.pending());
+        s.write_pending(true);
+        assert!(s.pending());
+        // Level low: set only while the wire is low.
+        let mut s = src(7);
+        s.set_wire(true, false);
+        s.write_pending(true);
+        assert!(!s.pending());
+        s.set_wire(false, false);
+        s.write_pending(false);
+        s.write_pending(true);
+        assert!(s.pending());
+    }
+
+    #[test]
+    fn offsets() {
+        // 64 sources + source 0: 65 irqs, 3 words.
+        let d = |off| decode(off, 65, 3);
+        assert_eq!(d(0), Ok(Reg::Domaincfg));
+        assert_eq!(d(2), Err(BadOffset::Misaligned));
+        assert_eq!(d(0x4), Ok(Reg::Sourcecfg(1)));
+        assert_eq!(d(0x100), Ok(Reg::Sourcecfg(64)));
+        assert_eq!(d(0x104), Err(BadOffset::Nothing));
+        assert_eq!(d(0x1c00), Ok(Reg::Setip(0)));
+        assert_eq!(d(0x1c08), Ok(Reg::Setip(2)));
+        assert_eq!(d(0x1c0c), Err(BadOffset::Nothing));
+        assert_eq!(d(0x1cdc), Ok(Reg::Setipnum));
+        assert_eq!(d(0x1d04), Ok(Reg::InClrip(1)));
+        assert_eq!(d(0x1ddc), Ok(Reg::Clripnum));
+        assert_eq!(d(0x1e00), Ok(Reg::Setie(0)));
+        assert_eq!(d(0x1edc), Ok(Reg::Setienum));
+        assert_eq!(d(0x1f08), Ok(Reg::Clrie(2)));
+        assert_eq!(d(0x1fdc), Ok(Reg::Clrienum));
+        assert_eq!(d(0x2000), Ok(Reg::SetipnumLe));
+        assert_eq!(d(0x2004), Ok(Reg::SetipnumBe));
+        assert_eq!(d(0x3000), Ok(Reg::Genmsi));
+        assert_eq!(d(0x3004), Ok(Reg::Target(1)));
+        assert_eq!(d(0x3100), Ok(Reg::Target(64)));
+        assert_eq!(d(0x3104), Err(BadOffset::Nothing));
+        assert_eq!(d(0x4000), Err(BadOffset::Nothing), "no IDCs in MSI mode");
+        assert_eq!(d(u64::MAX & !3), Err(BadOffset::Nothing));
+        // One source: sourcecfg[1] and target[1] only.
+        assert_eq!(decode(0x4, 2, 1), Ok(Reg::Sourcecfg(1)));
+        assert_eq!(decode(0x8, 2, 1), Err(BadOffset::Nothing));
+    }
+}
