@@ -177,6 +177,6 @@ pub(crate) fn max_pgd_levels() -> usize {
 }
 
 pub(crate) use l::{
-    free_all, get_leaf, map_page_with, set_pte, split_huge, try_update, unmap_range, wp_pt_masked,
+    free_all, get_leaf, map_page, set_pte, split_huge, try_update, unmap_range, wp_pt_masked,
     wp_range,
 };

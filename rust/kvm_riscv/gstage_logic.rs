@@ -492,23 +492,10 @@ fn update_prot<P: PageTables>(
 }
 
 /// Maps `page_size` bytes at `gpa` to host physical `hpa`
-/// (`kvm_riscv_gstage_map_page()`): the mapping installed, or updated in
-/// place when a leaf of the same page is there.
-#[allow(dead_code)] // The host tests' form; `mmu.rs` uses `map_page_with`.
+/// (`kvm_riscv_gstage_map_page()`), the leaf with the software bits `soft`
+/// too ([`pte::HOST_WRITABLE`]): the mapping installed, or updated in place
+/// when a leaf of the same page is there.
 pub(crate) fn map_page<P: PageTables>(
-    t: &mut P,
-    gpa: u64,
-    hpa: u64,
-    page_size: u64,
-    rdonly: bool,
-    exec: bool,
-) -> (Mapping, Result<(), MapError>) {
-    map_page_with(t, gpa, hpa, page_size, rdonly, exec, 0)
-}
-
-/// [`map_page`], the leaf with the software bits `soft` too
-/// ([`pte::HOST_WRITABLE`]).
-pub(crate) fn map_page_with<P: PageTables>(
     t: &mut P,
     gpa: u64,
     hpa: u64,

@@ -127,7 +127,8 @@ fn map_errno(e: MapError) -> c_int {
     }
 }
 
-/// Unmaps `size` bytes at `gpa` (`kvm_riscv_mmu_iounmap()`).
+/// Unmaps `size` bytes at `gpa` and flushes them from every vCPU's TLB
+/// (`kvm_riscv_mmu_iounmap()`; a memslot's flush too).
 pub(crate) fn iounmap(vm: &Vm, gpa: u64, size: u64) {
     let flush = {
         let locked = vm.mmu_write_lock();
@@ -229,16 +230,7 @@ pub(crate) fn free_pgd(vm: &Vm) {
 /// Unmaps a memslot that goes away or moves (`kvm_arch_flush_shadow_memslot()`).
 pub(crate) fn flush_shadow_memslot(vm: &Vm, slot: &Memslot) {
     let (gpa, end) = slot_range(slot);
-    let size = end.wrapping_sub(gpa);
-    let flush = {
-        let locked = vm.mmu_write_lock();
-        locked
-            .gstage(None)
-            .is_some_and(|mut g| gstage::unmap_range(&mut g, gpa, size, false))
-    };
-    if flush {
-        vm.flush_remote_tlbs_range(gpa >> PAGE_SHIFT, size >> PAGE_SHIFT);
-    }
+    iounmap(vm, gpa, end.wrapping_sub(gpa));
 }
 
 /// What a memslot update does (`enum kvm_mr_change`).
@@ -539,7 +531,7 @@ pub(crate) fn map(
         Some(mut g) => {
             let soft = if host_writable { pte::HOST_WRITABLE } else { 0 };
             let hpa = hfn << PAGE_SHIFT;
-            gstage::map_page_with(&mut g, gpa, hpa, size, !writable, true, soft).1
+            gstage::map_page(&mut g, gpa, hpa, size, !writable, true, soft).1
         }
         None => Err(MapError::Invalid),
     };

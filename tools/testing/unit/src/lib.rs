@@ -2329,7 +2329,7 @@ mod gstage_walker_tests {
     #[test]
     fn host_writable_mark() {
         let mut t = Sim::new(5, 100);
-        let (m, r) = map_page_with(&mut t, HUGE_2M, 0x4000_0000, HUGE_2M, true, true, pte::HOST_WRITABLE);
+        let (m, r) = map_page(&mut t, HUGE_2M, 0x4000_0000, HUGE_2M, true, true, pte::HOST_WRITABLE);
         r.unwrap();
         assert_ne!(m.pte & pte::HOST_WRITABLE, 0);
         assert!(split_huge(&mut t, HUGE_2M, 0, false));
@@ -2345,11 +2345,11 @@ mod gstage_walker_tests {
         let (p, _) = get_leaf(&t, HUGE_2M + 5 * PAGE).unwrap();
         assert_eq!(t.get(p) & (pte::WRITE | pte::HOST_WRITABLE), pte::HOST_WRITABLE);
         // Mapped again without the mark (the host gave the page read-only).
-        let (_, r) = map_page_with(&mut t, HUGE_2M, 0x4000_0000, PAGE, true, true, 0);
+        let (_, r) = map_page(&mut t, HUGE_2M, 0x4000_0000, PAGE, true, true, 0);
         r.unwrap();
         let (p, _) = get_leaf(&t, HUGE_2M).unwrap();
         assert_eq!(t.get(p) & pte::HOST_WRITABLE, 0);
-        let (m, _) = map_page(&mut t, 7 * HUGE_1G, 0x8000_0000, PAGE, false, true);
+        let (m, _) = map_page(&mut t, 7 * HUGE_1G, 0x8000_0000, PAGE, false, true, 0);
         assert_eq!(m.pte & pte::HOST_WRITABLE, 0);
     }
 
@@ -2373,7 +2373,7 @@ mod gstage_walker_tests {
             let gpas: Vec<u64> = (12..bits).map(|b| 1u64 << b).chain([0]).collect();
             for (n, &gpa) in gpas.iter().enumerate() {
                 // CAST: an address number, small.
-                let (map, r) = map_page(&mut t, gpa, 0x1_0000_0000 + ((n as u64) << 12), PAGE, false, false);
+                let (map, r) = map_page(&mut t, gpa, 0x1_0000_0000 + ((n as u64) << 12), PAGE, false, false, 0);
                 assert_eq!(r, Ok(()), "levels {levels} gpa {gpa:#x}");
                 assert_eq!(map.level, 0);
             }
@@ -2427,10 +2427,10 @@ mod gstage_walker_tests {
         assert_eq!(set_pte(&mut t, &m), Err(MapError::Invalid));
         // A 1 GiB leaf at the root's child level, then a 4 KiB map under it.
         let mut t = Sim::new(3, 10);
-        assert_eq!(map_page(&mut t, HUGE_1G, 0x4000_0000, HUGE_1G, false, false).1, Ok(()));
+        assert_eq!(map_page(&mut t, HUGE_1G, 0x4000_0000, HUGE_1G, false, false, 0).1, Ok(()));
         let m = Mapping { addr: HUGE_1G + PAGE, pte: t.fmt.leaf(7, Prot::Read), level: 0 };
         assert_eq!(set_pte(&mut t, &m), Err(MapError::Exists));
-        assert_eq!(map_page(&mut t, 0, 0, 3 * PAGE, false, false).1, Err(MapError::Invalid));
+        assert_eq!(map_page(&mut t, 0, 0, 3 * PAGE, false, false, 0).1, Err(MapError::Invalid));
     }
 
     #[test]
@@ -2438,7 +2438,7 @@ mod gstage_walker_tests {
         for levels in [3, 4, 5] {
             let mut t = Sim::new(levels, 10);
             let hpa = 0x2_4000_0000u64;
-            assert_eq!(map_page(&mut t, HUGE_1G, hpa, HUGE_1G, false, true).1, Ok(()));
+            assert_eq!(map_page(&mut t, HUGE_1G, hpa, HUGE_1G, false, true, 0).1, Ok(()));
             assert_eq!(leaf_pfn(&t, HUGE_1G + 5 * HUGE_2M + 3 * PAGE), Some((hpa >> 12, 2)));
             let huge = t.get(get_leaf(&t, HUGE_1G).unwrap().0);
             t.flushes.clear();
@@ -2456,14 +2456,14 @@ mod gstage_walker_tests {
             }
             // Splitting with an immediate flush: one per level split.
             let mut t = Sim::new(levels, 10);
-            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false).1.unwrap();
+            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false, 0).1.unwrap();
             t.flushes.clear();
             assert!(!split_huge(&mut t, HUGE_2M, 0, true));
             assert_eq!(t.flushes, vec![(21, HUGE_2M)]);
             // Without a table page nothing changes.
             // CAST: a level count, small.
             let mut t = Sim::new(levels, levels as usize - 2);
-            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false).1.unwrap();
+            map_page(&mut t, HUGE_2M, 0x20_0000, HUGE_2M, false, false, 0).1.unwrap();
             assert_eq!(t.cache, 0);
             assert!(!split_huge(&mut t, HUGE_2M, 0, false));
             assert_eq!(leaf_pfn(&t, HUGE_2M + PAGE), Some((0x200, 1)));
@@ -2473,10 +2473,10 @@ mod gstage_walker_tests {
     #[test]
     fn map_page_over_a_huge_leaf_splits_it_and_same_page_updates_prot() {
         let mut t = Sim::new(4, 10);
-        map_page(&mut t, HUGE_2M, 0x40_0000, HUGE_2M, true, false).1.unwrap();
+        map_page(&mut t, HUGE_2M, 0x40_0000, HUGE_2M, true, false, 0).1.unwrap();
         // Dirty logging maps 4 KiB: the 2 MiB leaf is split, then the page
         // is the same, so the protection changes in place.
-        let (m, r) = map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, false, false);
+        let (m, r) = map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, false, false, 0);
         assert_eq!(r, Ok(()));
         assert_eq!(m.level, 0);
         let (p, l) = get_leaf(&t, HUGE_2M + PAGE).unwrap();
@@ -2488,7 +2488,7 @@ mod gstage_walker_tests {
         assert_eq!(t.get(q) & pte::WRITE, 0);
         // A read-only remap of the same page: write permission removed.
         let n = t.flushes.len();
-        map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, true, false).1.unwrap();
+        map_page(&mut t, HUGE_2M + PAGE, 0x40_1000, PAGE, true, false, 0).1.unwrap();
         assert_eq!(t.get(p) & pte::WRITE, 0);
         assert_eq!(t.flushes.len(), n + 1);
     }
@@ -2498,9 +2498,9 @@ mod gstage_walker_tests {
         for levels in [3, 4, 5] {
             let mut t = Sim::new(levels, 100);
             for i in 0..4 {
-                map_page(&mut t, HUGE_1G + i * PAGE, 0x9000_0000 + i * PAGE, PAGE, false, false).1.unwrap();
+                map_page(&mut t, HUGE_1G + i * PAGE, 0x9000_0000 + i * PAGE, PAGE, false, false, 0).1.unwrap();
             }
-            map_page(&mut t, 2 * HUGE_1G, 0x4000_0000, HUGE_2M, false, false).1.unwrap();
+            map_page(&mut t, 2 * HUGE_1G, 0x4000_0000, HUGE_2M, false, false, 0).1.unwrap();
             let before = t.live_tables();
             // Unmapping works leaf by leaf, as upstream: the leaves go, the
             // tables stay (upstream frees none in an unmap).
@@ -2513,7 +2513,7 @@ mod gstage_walker_tests {
             // the tables below it and frees them.
             // An address of its own root entry: the upper half.
             let far = 1u64 << (t.shape.gpa_bits() - 1);
-            map_page(&mut t, far + PAGE, 0x9000_0000, PAGE, false, false).1.unwrap();
+            map_page(&mut t, far + PAGE, 0x9000_0000, PAGE, false, false, 0).1.unwrap();
             let top = t.shape.top();
             let root_entry = Ptep { table: 0, index: t.shape.index(far, top) };
             let before = t.live_tables();
@@ -2538,9 +2538,9 @@ mod gstage_walker_tests {
     fn write_protect_range_and_masked() {
         let mut t = Sim::new(3, 100);
         for i in 0..8 {
-            map_page(&mut t, i * PAGE, 0x8000_0000 + i * PAGE, PAGE, false, false).1.unwrap();
+            map_page(&mut t, i * PAGE, 0x8000_0000 + i * PAGE, PAGE, false, false, 0).1.unwrap();
         }
-        map_page(&mut t, HUGE_2M, 0x8020_0000, HUGE_2M, false, false).1.unwrap();
+        map_page(&mut t, HUGE_2M, 0x8020_0000, HUGE_2M, false, false, 0).1.unwrap();
         let w = |t: &Sim, gpa| get_leaf(t, gpa).map(|(p, _)| t.get(p) & pte::WRITE != 0).unwrap();
         // Masked: gfns 1, 3 and 5 only.
         assert!(wp_pt_masked(&mut t, 0, 0b10_1010));
@@ -2575,7 +2575,7 @@ mod gstage_walker_tests {
     #[test]
     fn try_update_flushes_on_change_only() {
         let mut t = Sim::new(3, 10);
-        map_page(&mut t, 0, 0x1000, PAGE, false, false).1.unwrap();
+        map_page(&mut t, 0, 0x1000, PAGE, false, false, 0).1.unwrap();
         let (p, l) = get_leaf(&t, 0).unwrap();
         let v = t.get(p);
         t.flushes.clear();
