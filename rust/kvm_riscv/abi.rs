@@ -617,27 +617,9 @@ extern "C" fn kvm_arch_vm_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulo
 
 // ---------------------------------------------------------------------------
 // C ABI entry points of mmu.rs: the generic core's memslot and MMU notifier
-// callbacks, and the device mappings of C `aia_imsic.c`
+// callbacks
 
 vm_entry! {
-    /// Maps `size` bytes of device memory at `hpa` to `gpa`, uncached
-    /// (`aia_imsic.c`, a guest interrupt file): 0 or a negative errno.
-    fn kvm_riscv_mmu_ioremap(
-        vm,
-        gpa: u64,
-        hpa: b::phys_addr_t,
-        size: c_ulong,
-        writable: bool,
-        in_atomic: bool
-    ) -> c_int {
-        crate::mmu::ioremap(vm, gpa, hpa, usize_as_u64(size), writable, in_atomic)
-    }
-
-    /// Unmaps `size` bytes at `gpa` (`aia_imsic.c`).
-    fn kvm_riscv_mmu_iounmap(vm, gpa: u64, size: c_ulong) {
-        crate::mmu::iounmap(vm, gpa, usize_as_u64(size))
-    }
-
     /// The generic core write-protects the pages `mask` selects from
     /// `gfn_offset` of `slot` (dirty log get or clear): `slot` is the VM's,
     /// and the caller holds `slots_lock` and `mmu_lock` for writing.
@@ -878,6 +860,112 @@ vm_entry! {
 }
 
 // ---------------------------------------------------------------------------
+// C ABI entry points of aia_imsic.rs, for C `aia_device.c`.
+
+/// The IMSIC's MMIO operations (`imsic_iodoev_ops`), a Rust static.
+static IMSIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
+    read: Some(imsic_mmio_read),
+    write: Some(imsic_mmio_write),
+    destructor: None,
+};
+
+/// A guest load from an IMSIC page: 0 with the value in `*val`, or a
+/// negative errno.
+///
+/// # Safety
+/// The MMIO bus calls it for a live vCPU on its thread; `val` is writable
+/// for `len` bytes.
+unsafe extern "C" fn imsic_mmio_read(
+    _vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *mut core::ffi::c_void,
+) -> c_int {
+    match crate::aia_imsic::mmio_read(addr, len) {
+        Ok(v) => {
+            // SAFETY: `len` is 4 here, which `val` holds (the contract);
+            // the bus's buffer may be unaligned.
+            unsafe { val.cast::<u32>().write_unaligned(v) };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A guest store to an IMSIC page: 0 or a negative errno.
+///
+/// # Safety
+/// As [`imsic_mmio_read`]; `val` is readable for `len` bytes.
+unsafe extern "C" fn imsic_mmio_write(
+    vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *const core::ffi::c_void,
+) -> c_int {
+    // SAFETY: a live vCPU (the caller's contract).
+    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+    if len != 4 {
+        return EOPNOTSUPP.to_errno();
+    }
+    // SAFETY: 4 readable bytes (the contract), maybe unaligned.
+    let v = unsafe { val.cast::<u32>().read_unaligned() };
+    errno(crate::aia_imsic::mmio_write(vm, addr, len, v))
+}
+
+shared_entry! {
+    /// The AIA device's init creates the vCPU's IMSIC (under `kvm->lock`;
+    /// the vCPU may run).
+    fn kvm_riscv_vcpu_aia_imsic_init(v) -> c_int {
+        errno(crate::aia_imsic::init(v, &IMSIC_IODEV_OPS))
+    }
+
+    /// The AIA device's failed init, or the vCPU's teardown, frees it.
+    fn kvm_riscv_vcpu_aia_imsic_cleanup(v) {
+        crate::aia_imsic::cleanup(v)
+    }
+
+    /// An MSI for the vCPU's IMSIC (atomic context too).
+    fn kvm_riscv_vcpu_aia_imsic_inject(v, guest_index: u32, offset: u32, iid: u32) -> c_int {
+        errno(crate::aia_imsic::inject(v, guest_index, offset, iid))
+    }
+}
+
+thread_entry! {
+    /// Moves the vCPU's IMSIC state to a guest file of its CPU before
+    /// entry: 1, 0 or a negative errno.
+    fn kvm_riscv_vcpu_aia_imsic_update(cx) -> c_int {
+        crate::aia_imsic::update(cx)
+    }
+
+    /// Resets the vCPU's IMSIC.
+    fn kvm_riscv_vcpu_aia_imsic_reset(cx) {
+        crate::aia_imsic::reset(cx.vcpu())
+    }
+}
+
+vm_entry! {
+    /// `KVM_{GET,SET}_DEVICE_ATTR`, IMSIC group; `val` is readable and
+    /// writable.
+    fn kvm_riscv_aia_imsic_rw_attr(vm, type_: c_ulong, write: bool, val: *mut c_ulong) -> c_int {
+        // SAFETY: readable and writable (the contract).
+        let Some(val) = (unsafe { val.as_mut() }) else {
+            return EINVAL.to_errno();
+        };
+        let mut v = usize_as_u64(*val);
+        let r = crate::aia_imsic::rw_attr(vm, usize_as_u64(type_), write, &mut v);
+        *val = crate::regs_logic::u64_to_xlen(v);
+        errno(r)
+    }
+
+    /// `KVM_HAS_DEVICE_ATTR`, IMSIC group.
+    fn kvm_riscv_aia_imsic_has_attr(vm, type_: c_ulong) -> c_int {
+        errno(crate::aia_imsic::has_attr(vm, usize_as_u64(type_)))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // C ABI entry points of aia.rs, main.rs, vcpu_stats.rs
 
 /// Called by the generic KVM core on each CPU where virtualization starts.
@@ -909,45 +997,6 @@ unsafe extern "C" fn kvm_arch_dev_ioctl(
     arg: c_ulong,
 ) -> c_long {
     long(crate::main::dev_ioctl(ioctl, arg))
-}
-
-/// `aia_imsic.c` takes a free HGEI line of `cpu` for `owner`'s guest
-/// interrupt file: its number, or a negative errno. The file's mapping and
-/// address go to `hgei_va`/`hgei_pa` when they are not null.
-///
-/// # Safety
-/// `owner` is a live vCPU that frees the line (`kvm_riscv_aia_free_hgei()`)
-/// before it goes away; `hgei_va`, `hgei_pa` are null or valid for a write.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_aia_alloc_hgei(
-    cpu: c_int,
-    owner: *mut b::kvm_vcpu,
-    hgei_va: *mut *mut core::ffi::c_void,
-    hgei_pa: *mut b::phys_addr_t,
-) -> c_int {
-    // SAFETY: per the function's contract, the owner outlives its line.
-    let owner = unsafe { crate::handle::HgeiOwner::new(Vcpu::from_raw(owner)) };
-    let (line, file) = crate::aia::alloc_hgei(cpu, owner);
-    if let Some(file) = file {
-        // SAFETY: per the function's contract, null or valid for a write.
-        if let Some(out) = unsafe { hgei_va.as_mut() } {
-            *out = file.va;
-        }
-        // SAFETY: as above.
-        if let Some(out) = unsafe { hgei_pa.as_mut() } {
-            *out = file.pa;
-        }
-    }
-    line
-}
-
-/// `aia_imsic.c` gives HGEI line `hgei` of `cpu` back.
-///
-/// # Safety
-/// Nothing is dereferenced; any values are checked.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_aia_free_hgei(cpu: c_int, hgei: c_int) {
-    crate::aia::free_hgei(cpu, hgei)
 }
 
 /// The SGEI interrupt, from the C trampoline of `helpers.c` (which returns
