@@ -28,6 +28,8 @@ mod aia_aplic;
 mod aia_aplic_logic;
 #[path = "kvm_riscv/aia_device.rs"]
 mod aia_device;
+#[path = "kvm_riscv/aia_device_logic.rs"]
+mod aia_device_logic;
 #[path = "kvm_riscv/aia_imsic.rs"]
 mod aia_imsic;
 #[path = "kvm_riscv/aia_imsic_logic.rs"]

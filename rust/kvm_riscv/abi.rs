@@ -378,24 +378,6 @@ thread_entry! {
 // ---------------------------------------------------------------------------
 // C ABI entry points of onereg.rs, vcpu_config.rs, isa.rs
 
-/// `__kvm_riscv_isa_check_host()` (`kvm_riscv_isa_check_host()` of the AIA
-/// device): 0 with `*base` set to the host extension behind KVM extension
-/// `ext` (if `base` is not null), or -ENOENT.
-///
-/// # Safety
-/// `base` is null or valid for a write.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
-    let Some(host) = crate::isa::host_base(ext) else {
-        return ENOENT.to_errno();
-    };
-    // SAFETY: per the function's contract.
-    if let Some(out) = unsafe { base.as_mut() } {
-        *out = c_ulong::from_safe_cast(host);
-    }
-    0
-}
-
 // ---------------------------------------------------------------------------
 // C ABI entry points of vm.rs
 
@@ -819,48 +801,9 @@ unsafe extern "C" fn aplic_mmio_write(
     errno(crate::aia_aplic::mmio_write(vm, addr, len, v))
 }
 
-vm_entry! {
-    /// `KVM_SET_DEVICE_ATTR`, APLIC group: register `type_` of the APLIC.
-    fn kvm_riscv_aia_aplic_set_attr(vm, type_: c_ulong, v: u32) -> c_int {
-        errno(crate::aia_aplic::set_attr(vm, usize_as_u64(type_), v))
-    }
-
-    /// `KVM_GET_DEVICE_ATTR`, APLIC group; `v` is writable.
-    fn kvm_riscv_aia_aplic_get_attr(vm, type_: c_ulong, v: *mut u32) -> c_int {
-        match crate::aia_aplic::get_attr(vm, usize_as_u64(type_)) {
-            Ok(x) => {
-                // SAFETY: writable (the contract).
-                unsafe { v.write(x) };
-                0
-            }
-            Err(e) => e.to_errno(),
-        }
-    }
-
-    /// `KVM_HAS_DEVICE_ATTR`, APLIC group.
-    fn kvm_riscv_aia_aplic_has_attr(vm, type_: c_ulong) -> c_int {
-        errno(crate::aia_aplic::has_attr(vm, usize_as_u64(type_)))
-    }
-
-    /// The wire of source `source` goes to `level` (`KVM_IRQ_LINE`, irqfd
-    /// in atomic context).
-    fn kvm_riscv_aia_aplic_inject(vm, source: u32, level: bool) -> c_int {
-        crate::aia_aplic::inject(vm, source, level)
-    }
-
-    /// The AIA device's init creates the APLIC.
-    fn kvm_riscv_aia_aplic_init(vm) -> c_int {
-        errno(crate::aia_aplic::init(vm, &APLIC_IODEV_OPS))
-    }
-
-    /// The AIA device's teardown, or its failed init, frees the APLIC.
-    fn kvm_riscv_aia_aplic_cleanup(vm) {
-        crate::aia_aplic::cleanup(vm)
-    }
-}
-
 // ---------------------------------------------------------------------------
-// C ABI entry points of aia_imsic.rs, for C `aia_device.c`.
+// C ABI entry points of aia_imsic.rs and aia_device.rs: the IMSIC's MMIO,
+// the AIA device.
 
 /// The IMSIC's MMIO operations (`imsic_iodoev_ops`), a Rust static.
 static IMSIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
@@ -914,55 +857,86 @@ unsafe extern "C" fn imsic_mmio_write(
     errno(crate::aia_imsic::mmio_write(vm, addr, len, v))
 }
 
-shared_entry! {
-    /// The AIA device's init creates the vCPU's IMSIC (under `kvm->lock`;
-    /// the vCPU may run).
-    fn kvm_riscv_vcpu_aia_imsic_init(v) -> c_int {
-        errno(crate::aia_imsic::init(v, &IMSIC_IODEV_OPS))
-    }
+/// The AIA device's operations (`kvm_riscv_aia_device_ops`), registered
+/// at module load.
+pub(crate) static AIA_DEVICE_OPS: crate::ffi::DeviceOps =
+    crate::ffi::DeviceOps(b::kvm_device_ops {
+        name: kernel::str::as_char_ptr_in_const_context(c"kvm-riscv-aia").cast(),
+        create: Some(aia_create),
+        init: None,
+        destroy: Some(aia_destroy),
+        release: None,
+        set_attr: Some(aia_set_attr),
+        get_attr: Some(aia_get_attr),
+        has_attr: Some(aia_has_attr),
+        ioctl: None,
+        mmap: None,
+    });
 
-    /// The AIA device's failed init, or the vCPU's teardown, frees it.
-    fn kvm_riscv_vcpu_aia_imsic_cleanup(v) {
-        crate::aia_imsic::cleanup(v)
-    }
+/// The MMIO operations the AIA device's init gives the APLIC and IMSICs.
+const IODEV_OPS: crate::aia_device::IodevOps = crate::aia_device::IodevOps {
+    aplic: &APLIC_IODEV_OPS,
+    imsic: &IMSIC_IODEV_OPS,
+};
 
-    /// An MSI for the vCPU's IMSIC (atomic context too).
-    fn kvm_riscv_vcpu_aia_imsic_inject(v, guest_index: u32, offset: u32, iid: u32) -> c_int {
-        errno(crate::aia_imsic::inject(v, guest_index, offset, iid))
-    }
+/// The VM of an AIA device.
+///
+/// # Safety
+/// `dev` is a live device of a live VM, for `'a`.
+unsafe fn device_vm<'a>(dev: *mut b::kvm_device) -> &'a Vm {
+    // SAFETY: per the function's contract.
+    unsafe { Vm::from_raw((*dev).kvm) }
 }
 
-thread_entry! {
-    /// Moves the vCPU's IMSIC state to a guest file of its CPU before
-    /// entry: 1, 0 or a negative errno.
-    fn kvm_riscv_vcpu_aia_imsic_update(cx) -> c_int {
-        crate::aia_imsic::update(cx)
-    }
-
-    /// Resets the vCPU's IMSIC.
-    fn kvm_riscv_vcpu_aia_imsic_reset(cx) {
-        crate::aia_imsic::reset(cx.vcpu())
-    }
+/// `KVM_CREATE_DEVICE` of the AIA device, `kvm->lock` held.
+///
+/// # Safety
+/// The generic core passes a new device of a live VM.
+unsafe extern "C" fn aia_create(dev: *mut b::kvm_device, _type: u32) -> c_int {
+    // SAFETY: per the function's contract.
+    errno(crate::aia_device::create(unsafe { device_vm(dev) }))
 }
 
-vm_entry! {
-    /// `KVM_{GET,SET}_DEVICE_ATTR`, IMSIC group; `val` is readable and
-    /// writable.
-    fn kvm_riscv_aia_imsic_rw_attr(vm, type_: c_ulong, write: bool, val: *mut c_ulong) -> c_int {
-        // SAFETY: readable and writable (the contract).
-        let Some(val) = (unsafe { val.as_mut() }) else {
-            return EINVAL.to_errno();
-        };
-        let mut v = usize_as_u64(*val);
-        let r = crate::aia_imsic::rw_attr(vm, usize_as_u64(type_), write, &mut v);
-        *val = crate::regs_logic::u64_to_xlen(v);
-        errno(r)
-    }
+/// The device's file is closed, or its creation failed: it is freed (as
+/// the generic core allocated it, `kzalloc()`).
+///
+/// # Safety
+/// The generic core passes the device, used by nobody any more.
+unsafe extern "C" fn aia_destroy(dev: *mut b::kvm_device) {
+    // SAFETY: per the function's contract; `kfree()` takes the allocation.
+    unsafe { kernel::bindings::kfree(dev.cast()) }
+}
 
-    /// `KVM_HAS_DEVICE_ATTR`, IMSIC group.
-    fn kvm_riscv_aia_imsic_has_attr(vm, type_: c_ulong) -> c_int {
-        errno(crate::aia_imsic::has_attr(vm, usize_as_u64(type_)))
-    }
+/// `KVM_SET_DEVICE_ATTR`.
+///
+/// # Safety
+/// The generic core passes a live device and its attribute, readable.
+unsafe extern "C" fn aia_set_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::set_attr(
+        vm, &IODEV_OPS, a.group, a.attr, a.addr,
+    ))
+}
+
+/// `KVM_GET_DEVICE_ATTR`.
+///
+/// # Safety
+/// As [`aia_set_attr`].
+unsafe extern "C" fn aia_get_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::get_attr(vm, a.group, a.attr, a.addr))
+}
+
+/// `KVM_HAS_DEVICE_ATTR`.
+///
+/// # Safety
+/// As [`aia_set_attr`].
+unsafe extern "C" fn aia_has_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::has_attr(vm, a.group, a.attr))
 }
 
 // ---------------------------------------------------------------------------

@@ -61,15 +61,15 @@ const HVIEN_LCOFI: usize = 1 << b::IRQ_PMU_OVF;
 const SEIP: c_ulong = 1 << b::IRQ_S_EXT;
 
 /// Is the AIA virtualized for guests (`kvm_riscv_aia_available()`)?
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_available: StaticKeyFalse = StaticKeyFalse::new();
 
 /// IMSIC guest files every hart has, the fewest of any (C: `atomic_t`).
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_nr_hgei: Atomic<i32> = Atomic::new(0);
 
 /// Guest MSI identities (C: `unsigned int`, written once at init).
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_max_ids: Atomic<u32> = Atomic::new(0);
 
 #[inline(always)]
@@ -488,7 +488,7 @@ pub(crate) fn init() -> Result {
         Relaxed,
     );
     hgei_init()?;
-    let rc = ffi::register_aia_device_ops();
+    let rc = ffi::register_aia_device_ops(&crate::abi::AIA_DEVICE_OPS);
     if rc != 0 {
         hgei_exit();
         return to_result(rc);

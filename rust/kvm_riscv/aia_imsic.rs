@@ -508,7 +508,7 @@ pub(crate) fn mmio_write(vm: &Vm, addr: u64, len: c_int, data: u32) -> Result {
         data,
         ..Default::default()
     };
-    let _ = vm.aia_inject_msi(&msi);
+    let _ = crate::aia_device::inject_msi(vm, &msi);
     Ok(())
 }
 

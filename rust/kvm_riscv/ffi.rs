@@ -704,15 +704,19 @@ mod aia_ffi {
 
     // --- the AIA device -------------------------------------------------
 
-    /// Registers the AIA device of `aia_device.c` (`kvm_register_device_ops()`).
-    pub(crate) fn register_aia_device_ops() -> c_int {
-        // SAFETY: the device operations of aia_device.c live as long as the
-        // module.
+    /// A device type's operations (`struct kvm_device_ops`), a static of
+    /// the module.
+    #[repr(transparent)]
+    pub(crate) struct DeviceOps(pub(crate) b::kvm_device_ops);
+
+    // SAFETY: read only, by any CPU: function pointers and a static name.
+    unsafe impl Sync for DeviceOps {}
+
+    /// Registers the AIA device (`kvm_register_device_ops()`).
+    pub(crate) fn register_aia_device_ops(ops: &'static DeviceOps) -> c_int {
+        // SAFETY: the operations are static, as the registration needs.
         unsafe {
-            b::kvm_register_device_ops(
-                &raw const b::kvm_riscv_aia_device_ops,
-                b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA,
-            )
+            b::kvm_register_device_ops(&raw const ops.0, b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA)
         }
     }
 

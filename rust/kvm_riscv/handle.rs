@@ -781,8 +781,6 @@ vcpu_thread_calls! {
     fn handle_guest_mode_work() -> c_int = b::kvm_riscv_rs_xfer_to_guest_mode_handle_work;
     /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
     fn dirty_ring_check_request() -> bool = b::kvm_dirty_ring_check_request;
-    /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C), at create.
-    fn aia_device_init() = b::kvm_riscv_vcpu_aia_init;
     /// Initialises the vCPU's locks, each with its own lockdep class
     /// (`kvm_riscv_rs_vcpu_locks_init()`), at create.
     fn init_locks() = b::kvm_riscv_rs_vcpu_locks_init;
@@ -1091,14 +1089,8 @@ impl Vm {
 // vm.rs: the VM's creation and destruction by C `mmu.c` and `aia_device.c`,
 // and AIA injection (which never sleeps: irqfd calls it in atomic context).
 vm_calls! {
-    /// `kvm_riscv_aia_init_vm()` (C `aia_device.c`), at VM creation.
-    pub(crate) fn aia_init_vm() = b::kvm_riscv_aia_init_vm;
-    /// `kvm_riscv_aia_destroy_vm()` (C `aia_device.c`), at VM destruction.
-    pub(crate) fn aia_destroy_vm() = b::kvm_riscv_aia_destroy_vm;
     /// `kvm_destroy_vcpus()`, at VM destruction.
     pub(crate) fn destroy_vcpus() = b::kvm_destroy_vcpus;
-    /// `kvm_riscv_aia_inject_irq()`: sets wire `irq` of the APLIC to `level`.
-    pub(crate) fn aia_inject_irq(irq: u32, level: bool) -> c_int = b::kvm_riscv_aia_inject_irq;
     /// `kvm_flush_remote_tlbs()`.
     pub(crate) fn flush_remote_tlbs() = b::kvm_flush_remote_tlbs;
     /// `kvm_flush_remote_tlbs_range()`.
@@ -1119,12 +1111,6 @@ vm_calls! {
 }
 
 impl Vm {
-    /// Injects `msi` through the AIA (`kvm_riscv_aia_inject_msi()`).
-    pub(crate) fn aia_inject_msi(&self, msi: &b::kvm_msi) -> c_int {
-        // SAFETY: a live VM; the message is only read during the call.
-        unsafe { b::kvm_riscv_aia_inject_msi(self.as_ptr(), core::ptr::from_ref(msi).cast_mut()) }
-    }
-
     /// Installs the routes `ents` (`kvm_set_irq_routing()`).
     pub(crate) fn set_irq_routing(&self, ents: &[b::kvm_irq_routing_entry], flags: u32) -> c_int {
         let Ok(n) = u32::try_from(ents.len()) else {
@@ -3020,10 +3006,6 @@ impl Vm {
 }
 
 vm_calls! {
-    /// `kvm_riscv_aia_inject_msi_by_id()` (C `aia_imsic.c` family): the
-    /// MSI `iid` to guest file `guest` of the hart whose index is `hart`.
-    pub(crate) fn aia_inject_msi_by_id(hart: u32, guest: u32, iid: u32) -> c_int =
-        b::kvm_riscv_aia_inject_msi_by_id;
     /// `mutex_lock(&kvm->slots_lock)`.
     fn c_slots_lock() = b::kvm_riscv_rs_slots_lock;
     /// `mutex_unlock(&kvm->slots_lock)`.
@@ -3248,5 +3230,121 @@ impl HgeiOwner {
     /// Whether `v` is the owner.
     pub(crate) fn is(&self, v: &Vcpu) -> bool {
         core::ptr::eq(self.0.as_ptr(), v)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The AIA device of a VM (aia_device.rs): `kvm->arch.aia`, each vCPU's
+// `arch.aia_context`, the locks the device takes.
+
+impl Vm {
+    /// Configuration attribute `c` (`kvm->arch.aia.*`).
+    pub(crate) fn aia_get(&self, c: crate::aia_device_logic::Config) -> u32 {
+        use crate::aia_device_logic::Config::*;
+        let p = self.as_ptr();
+        match c {
+            Mode => read_once!(p, arch.aia.mode),
+            Ids => read_once!(p, arch.aia.nr_ids),
+            Srcs => read_once!(p, arch.aia.nr_sources),
+            GroupBits => read_once!(p, arch.aia.nr_group_bits),
+            GroupShift => read_once!(p, arch.aia.nr_group_shift),
+            HartBits => read_once!(p, arch.aia.nr_hart_bits),
+            GuestBits => read_once!(p, arch.aia.nr_guest_bits),
+        }
+    }
+
+    /// Sets configuration attribute `c` (under `kvm->lock`, before the
+    /// device's init).
+    pub(crate) fn aia_set(&self, c: crate::aia_device_logic::Config, v: u32) {
+        use crate::aia_device_logic::Config::*;
+        let p = self.as_ptr();
+        match c {
+            Mode => write_once!(p, v, arch.aia.mode),
+            Ids => write_once!(p, v, arch.aia.nr_ids),
+            Srcs => write_once!(p, v, arch.aia.nr_sources),
+            GroupBits => write_once!(p, v, arch.aia.nr_group_bits),
+            GroupShift => write_once!(p, v, arch.aia.nr_group_shift),
+            HartBits => write_once!(p, v, arch.aia.nr_hart_bits),
+            GuestBits => write_once!(p, v, arch.aia.nr_guest_bits),
+        }
+    }
+
+    /// vCPUs created so far (`kvm->created_vcpus`; `kvm->lock` held).
+    pub(crate) fn created_vcpus(&self) -> u32 {
+        let n: c_int = read_once!(self.as_ptr(), created_vcpus);
+        u32::try_from(n).unwrap_or(0)
+    }
+
+    /// Sets the APLIC's address (under `kvm->lock`, before the init).
+    pub(crate) fn set_aplic_addr(&self, a: u64) {
+        write_once!(self.as_ptr(), a, arch.aia.aplic_addr)
+    }
+
+    /// The in-kernel irqchip exists from now on (`aia_create()`).
+    pub(crate) fn set_irqchip_in_kernel(&self) {
+        write_once!(self.as_ptr(), true, arch.aia.in_kernel)
+    }
+
+    /// The in-kernel irqchip is initialised from now on: after a write
+    /// barrier, so that what the init set up is seen first.
+    pub(crate) fn set_aia_initialized(&self) {
+        smp_mb(Write);
+        write_once!(self.as_ptr(), true, arch.aia.initialized)
+    }
+
+    /// Runs `f` with `kvm->lock` held.
+    pub(crate) fn with_kvm_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: a live VM's mutex, released below.
+        unsafe { b::kvm_riscv_rs_kvm_lock(self.as_ptr()) };
+        let r = f();
+        // SAFETY: taken above, on this thread.
+        unsafe { b::kvm_riscv_rs_kvm_unlock(self.as_ptr()) };
+        r
+    }
+
+    /// Takes every vCPU's mutex, if none is held (`kvm_trylock_all_vcpus()`),
+    /// until the guard drops; `kvm->lock` is held (the caller's).
+    pub(crate) fn trylock_all_vcpus(&self) -> Option<AllVcpusLocked<'_>> {
+        // SAFETY: a live VM.
+        let rc = unsafe { b::kvm_trylock_all_vcpus(self.as_ptr()) };
+        (rc == 0).then_some(AllVcpusLocked(self, PhantomData))
+    }
+}
+
+/// Every vCPU mutex of a VM, held until the guard drops.
+pub(crate) struct AllVcpusLocked<'a>(&'a Vm, PhantomData<*mut ()>);
+
+impl Drop for AllVcpusLocked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard took them all, on this thread.
+        unsafe { b::kvm_unlock_all_vcpus(self.0.as_ptr()) }
+    }
+}
+
+impl Vcpu {
+    /// Sets the IMSIC's guest physical address (under `vcpu->mutex`, or
+    /// at creation).
+    pub(crate) fn set_imsic_addr(&self, a: u64) {
+        write_once!(self.as_ptr(), a, arch.aia_context.imsic_addr)
+    }
+
+    /// The hart index of the vCPU's IMSIC.
+    pub(crate) fn hart_index(&self) -> u32 {
+        read_once!(self.as_ptr(), arch.aia_context.hart_index)
+    }
+
+    /// Sets the hart index (at creation, and at the AIA device's init).
+    pub(crate) fn set_hart_index(&self, h: u32) {
+        write_once!(self.as_ptr(), h, arch.aia_context.hart_index)
+    }
+
+    /// Runs `f` with `vcpu->mutex` held (`mutex_lock()`).
+    pub(crate) fn with_mutex<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: a live vCPU's mutex, released below.
+        unsafe { b::kvm_riscv_rs_vcpu_mutex_lock(self.as_ptr()) };
+        let r = f();
+        // SAFETY: taken above, on this thread.
+        unsafe { b::kvm_riscv_rs_vcpu_mutex_unlock(self.as_ptr()) };
+        r
     }
 }

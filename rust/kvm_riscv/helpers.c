@@ -424,6 +424,21 @@ int kvm_riscv_rs_vcpu_mutex_lock_killable(struct kvm_vcpu *vcpu)
 	return mutex_lock_killable(&vcpu->mutex);
 }
 
+void kvm_riscv_rs_vcpu_mutex_lock(struct kvm_vcpu *vcpu)
+{
+	mutex_lock(&vcpu->mutex);
+}
+
+void kvm_riscv_rs_kvm_lock(struct kvm *kvm)
+{
+	mutex_lock(&kvm->lock);
+}
+
+void kvm_riscv_rs_kvm_unlock(struct kvm *kvm)
+{
+	mutex_unlock(&kvm->lock);
+}
+
 void kvm_riscv_rs_vcpu_mutex_unlock(struct kvm_vcpu *vcpu)
 {
 	mutex_unlock(&vcpu->mutex);

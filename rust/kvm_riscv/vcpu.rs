@@ -58,7 +58,7 @@ pub(crate) fn create(cx: &mut VcpuCtx<'_>) -> Result {
     let _ = crate::vcpu_timer::init(cx);
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     crate::pmu::init(cx);
-    cx.aia_device_init();
+    crate::aia_device::vcpu_init(cx);
     // The SBI extensions last: they look at the rest.
     crate::vcpu_sbi::init(cx);
     reset(cx, false);

@@ -2911,3 +2911,49 @@ mod aia_imsic_logic_tests {
         assert_eq!(attr_vcpu_isel(((1u64 << 32) | 2) << 12 | 0xfff), (2, 0xfff));
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/aia_device_logic.rs"]
+mod aia_device_logic;
+
+#[cfg(test)]
+mod aia_device_logic_tests {
+    use super::aia_device_logic::*;
+
+    #[test]
+    fn config_writes() {
+        let ok = |c, nr| c_valid(c, nr, 5, 2048);
+        fn c_valid(c: u64, nr: u32, hgei: i32, ids: u32) -> bool {
+            Config::from_attr(c).unwrap().valid(nr, hgei, ids)
+        }
+        assert_eq!(Config::from_attr(7), None);
+        assert!(ok(0, 0) && ok(0, 1) && ok(0, 2) && !ok(0, 3));
+        assert!(!c_valid(0, 1, 0, 2048) && !c_valid(0, 2, 0, 2048) && c_valid(0, 0, 0, 2048));
+        assert!(ok(1, 63) && ok(1, 127) && ok(1, 2047) && !ok(1, 2048));
+        assert!(!ok(1, 62) && !ok(1, 64) && !ok(1, 126));
+        assert!(!c_valid(1, 255, 5, 255) && c_valid(1, 255, 5, 256), "below max_ids");
+        assert!(ok(2, 0) && ok(2, 1023) && !ok(2, 1024) && !c_valid(2, 100, 5, 100));
+        assert!(ok(3, 7) && !ok(3, 8));
+        assert!(!ok(4, 23) && ok(4, 24) && ok(4, 55) && !ok(4, 56));
+        assert!(ok(5, 15) && !ok(5, 16));
+        assert!(ok(6, 7) && !ok(6, 8));
+    }
+
+    #[test]
+    fn imsic_layout() {
+        let l = Layout { group_bits: 0, group_shift: 24, hart_bits: 2, guest_bits: 1 };
+        // hart index bits 14:13, guest bit 12.
+        assert_eq!(l.hart_index(0x2800_0000 | (3 << 13) | (1 << 12)), 3);
+        assert_eq!(l.hart_index(0x2800_0000 | (1 << 15)), 0, "above the hart bits");
+        assert_eq!(l.imsic_ppn(0x2800_0000 | (3 << 13) | (1 << 12) | 0x123), 0x28000);
+        assert_eq!(l.msi_target(0x2800_0000 | (2 << 13) | (1 << 12) | 4), (0x28004, 1));
+        let g = Layout { group_bits: 2, group_shift: 24, hart_bits: 3, guest_bits: 0 };
+        let a = 0x1_0000_0000u64 | (2 << 24) | (5 << 12);
+        assert_eq!(g.hart_index(a), (2 << 3) | 5);
+        assert_eq!(g.imsic_ppn(a), 0x1_0000_0000 >> 12);
+        assert!(!g.overlaps());
+        assert!(Layout { group_bits: 1, group_shift: 14, hart_bits: 2, guest_bits: 1 }.overlaps());
+        assert!(!Layout { group_bits: 0, group_shift: 14, hart_bits: 2, guest_bits: 1 }.overlaps());
+        let wide = Layout { group_bits: 7, group_shift: 55, hart_bits: 15, guest_bits: 7 };
+        assert_eq!(wide.imsic_ppn(u64::MAX), (u64::MAX & !(((1u64 << 34) - 1) | (0x7f << 55))) >> 12);
+    }
+}
