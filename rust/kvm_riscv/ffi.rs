@@ -681,11 +681,18 @@ mod aia_ffi {
         }
     }
 
-    /// Runs `f` on `cpu`, in its interrupt context (or here, interrupts
-    /// off, when `cpu` is this CPU), and waits until it has run
-    /// (`smp_call_function_single(cpu, f, info, 1)`); nothing if `cpu` is
-    /// offline. The caller may not have interrupts off.
+    /// Runs `f` on `cpu`, as `on_each_cpu_mask(cpumask_of(cpu), f, info, 1)`
+    /// does: here, interrupts off, when `cpu` is this CPU; else in its
+    /// interrupt context (`smp_call_function_single()`), waiting until it
+    /// has run, which the caller may not do with interrupts off; nothing if
+    /// `cpu` is offline.
     pub(crate) fn on_cpu<F: FnMut() + Send>(cpu: CpuId, mut f: F) {
+        let _p = super::preempt_disable();
+        if cpu == CpuId::current() {
+            let _i = crate::irq::disable();
+            f();
+            return;
+        }
         /// # Safety
         /// `info` points to a live `F`, borrowed for the call.
         unsafe extern "C" fn call<F: FnMut()>(info: *mut c_void) {
