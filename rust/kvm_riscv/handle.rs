@@ -3207,9 +3207,7 @@ impl Vcpu {
     /// Takes `vcpu->mutex` unless a fatal signal comes first (`EINTR`), for
     /// the guard's life (`mutex_lock_killable()`).
     pub(crate) fn lock_killable(&self) -> Result<VcpuMutexGuard<'_>> {
-        // SAFETY: a live vCPU, whose mutex is initialised at creation.
-        let rc = unsafe { b::kvm_riscv_rs_vcpu_mutex_lock_killable(self.as_ptr()) };
-        if rc != 0 {
+        if self.c_mutex_lock_killable() != 0 {
             return Err(EINTR);
         }
         Ok(VcpuMutexGuard(self, PhantomData))
@@ -3221,8 +3219,7 @@ pub(crate) struct VcpuMutexGuard<'a>(&'a Vcpu, PhantomData<*mut ()>);
 
 impl Drop for VcpuMutexGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard took the mutex, on this thread.
-        unsafe { b::kvm_riscv_rs_vcpu_mutex_unlock(self.0.as_ptr()) }
+        self.0.c_mutex_unlock()
     }
 }
 
@@ -3294,21 +3291,28 @@ impl Vm {
 
     /// Runs `f` with `kvm->lock` held.
     pub(crate) fn with_kvm_lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: a live VM's mutex, released below.
-        unsafe { b::kvm_riscv_rs_kvm_lock(self.as_ptr()) };
+        self.c_kvm_lock();
         let r = f();
-        // SAFETY: taken above, on this thread.
-        unsafe { b::kvm_riscv_rs_kvm_unlock(self.as_ptr()) };
+        self.c_kvm_unlock();
         r
     }
 
     /// Takes every vCPU's mutex, if none is held (`kvm_trylock_all_vcpus()`),
     /// until the guard drops; `kvm->lock` is held (the caller's).
     pub(crate) fn trylock_all_vcpus(&self) -> Option<AllVcpusLocked<'_>> {
-        // SAFETY: a live VM.
-        let rc = unsafe { b::kvm_trylock_all_vcpus(self.as_ptr()) };
-        (rc == 0).then_some(AllVcpusLocked(self, PhantomData))
+        (self.c_trylock_all_vcpus() == 0).then_some(AllVcpusLocked(self, PhantomData))
     }
+}
+
+vm_calls! {
+    /// `mutex_lock(&kvm->lock)`.
+    fn c_kvm_lock() = b::kvm_riscv_rs_kvm_lock;
+    /// `mutex_unlock(&kvm->lock)`, taken by this thread.
+    fn c_kvm_unlock() = b::kvm_riscv_rs_kvm_unlock;
+    /// `kvm_trylock_all_vcpus()`: 0 if it took them all.
+    fn c_trylock_all_vcpus() -> c_int = b::kvm_trylock_all_vcpus;
+    /// `kvm_unlock_all_vcpus()`, taken by this thread.
+    fn c_unlock_all_vcpus() = b::kvm_unlock_all_vcpus;
 }
 
 /// Every vCPU mutex of a VM, held until the guard drops.
@@ -3316,8 +3320,7 @@ pub(crate) struct AllVcpusLocked<'a>(&'a Vm, PhantomData<*mut ()>);
 
 impl Drop for AllVcpusLocked<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard took them all, on this thread.
-        unsafe { b::kvm_unlock_all_vcpus(self.0.as_ptr()) }
+        self.0.c_unlock_all_vcpus()
     }
 }
 
@@ -3340,11 +3343,18 @@ impl Vcpu {
 
     /// Runs `f` with `vcpu->mutex` held (`mutex_lock()`).
     pub(crate) fn with_mutex<R>(&self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: a live vCPU's mutex, released below.
-        unsafe { b::kvm_riscv_rs_vcpu_mutex_lock(self.as_ptr()) };
+        self.c_mutex_lock();
         let r = f();
-        // SAFETY: taken above, on this thread.
-        unsafe { b::kvm_riscv_rs_vcpu_mutex_unlock(self.as_ptr()) };
+        self.c_mutex_unlock();
         r
     }
+}
+
+vcpu_calls! {
+    /// `mutex_lock(&vcpu->mutex)`.
+    fn c_mutex_lock() = b::kvm_riscv_rs_vcpu_mutex_lock;
+    /// `mutex_lock_killable(&vcpu->mutex)`: 0 if it took it.
+    fn c_mutex_lock_killable() -> c_int = b::kvm_riscv_rs_vcpu_mutex_lock_killable;
+    /// `mutex_unlock(&vcpu->mutex)`, taken by this thread.
+    fn c_mutex_unlock() = b::kvm_riscv_rs_vcpu_mutex_unlock;
 }
