@@ -26,6 +26,14 @@ mod aia;
 mod aia_aplic;
 #[path = "kvm_riscv/aia_aplic_logic.rs"]
 mod aia_aplic_logic;
+#[path = "kvm_riscv/aia_device.rs"]
+mod aia_device;
+#[path = "kvm_riscv/aia_device_logic.rs"]
+mod aia_device_logic;
+#[path = "kvm_riscv/aia_imsic.rs"]
+mod aia_imsic;
+#[path = "kvm_riscv/aia_imsic_logic.rs"]
+mod aia_imsic_logic;
 #[path = "kvm_riscv/aia_logic.rs"]
 mod aia_logic;
 #[path = "kvm_riscv/bindings.rs"]

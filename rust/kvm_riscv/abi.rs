@@ -378,24 +378,6 @@ thread_entry! {
 // ---------------------------------------------------------------------------
 // C ABI entry points of onereg.rs, vcpu_config.rs, isa.rs
 
-/// `__kvm_riscv_isa_check_host()` (`kvm_riscv_isa_check_host()` of the AIA
-/// device): 0 with `*base` set to the host extension behind KVM extension
-/// `ext` (if `base` is not null), or -ENOENT.
-///
-/// # Safety
-/// `base` is null or valid for a write.
-#[no_mangle]
-unsafe extern "C" fn __kvm_riscv_isa_check_host(ext: c_ulong, base: *mut c_ulong) -> c_int {
-    let Some(host) = crate::isa::host_base(ext) else {
-        return ENOENT.to_errno();
-    };
-    // SAFETY: per the function's contract.
-    if let Some(out) = unsafe { base.as_mut() } {
-        *out = c_ulong::from_safe_cast(host);
-    }
-    0
-}
-
 // ---------------------------------------------------------------------------
 // C ABI entry points of vm.rs
 
@@ -617,27 +599,9 @@ extern "C" fn kvm_arch_vm_ioctl(_filp: *mut b::file, _ioctl: c_uint, _arg: c_ulo
 
 // ---------------------------------------------------------------------------
 // C ABI entry points of mmu.rs: the generic core's memslot and MMU notifier
-// callbacks, and the device mappings of C `aia_imsic.c`
+// callbacks
 
 vm_entry! {
-    /// Maps `size` bytes of device memory at `hpa` to `gpa`, uncached
-    /// (`aia_imsic.c`, a guest interrupt file): 0 or a negative errno.
-    fn kvm_riscv_mmu_ioremap(
-        vm,
-        gpa: u64,
-        hpa: b::phys_addr_t,
-        size: c_ulong,
-        writable: bool,
-        in_atomic: bool
-    ) -> c_int {
-        crate::mmu::ioremap(vm, gpa, hpa, usize_as_u64(size), writable, in_atomic)
-    }
-
-    /// Unmaps `size` bytes at `gpa` (`aia_imsic.c`).
-    fn kvm_riscv_mmu_iounmap(vm, gpa: u64, size: c_ulong) {
-        crate::mmu::iounmap(vm, gpa, usize_as_u64(size))
-    }
-
     /// The generic core write-protects the pages `mask` selects from
     /// `gfn_offset` of `slot` (dirty log get or clear): `slot` is the VM's,
     /// and the caller holds `slots_lock` and `mmu_lock` for writing.
@@ -837,44 +801,142 @@ unsafe extern "C" fn aplic_mmio_write(
     errno(crate::aia_aplic::mmio_write(vm, addr, len, v))
 }
 
-vm_entry! {
-    /// `KVM_SET_DEVICE_ATTR`, APLIC group: register `type_` of the APLIC.
-    fn kvm_riscv_aia_aplic_set_attr(vm, type_: c_ulong, v: u32) -> c_int {
-        errno(crate::aia_aplic::set_attr(vm, usize_as_u64(type_), v))
-    }
+// ---------------------------------------------------------------------------
+// C ABI entry points of aia_imsic.rs and aia_device.rs: the IMSIC's MMIO,
+// the AIA device.
 
-    /// `KVM_GET_DEVICE_ATTR`, APLIC group; `v` is writable.
-    fn kvm_riscv_aia_aplic_get_attr(vm, type_: c_ulong, v: *mut u32) -> c_int {
-        match crate::aia_aplic::get_attr(vm, usize_as_u64(type_)) {
-            Ok(x) => {
-                // SAFETY: writable (the contract).
-                unsafe { v.write(x) };
-                0
-            }
-            Err(e) => e.to_errno(),
+/// The IMSIC's MMIO operations (`imsic_iodoev_ops`), a Rust static.
+static IMSIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
+    read: Some(imsic_mmio_read),
+    write: Some(imsic_mmio_write),
+    destructor: None,
+};
+
+/// A guest load from an IMSIC page: 0 with the value in `*val`, or a
+/// negative errno.
+///
+/// # Safety
+/// The MMIO bus calls it for a live vCPU on its thread; `val` is writable
+/// for `len` bytes.
+unsafe extern "C" fn imsic_mmio_read(
+    _vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *mut core::ffi::c_void,
+) -> c_int {
+    match crate::aia_imsic::mmio_read(addr, len) {
+        Ok(v) => {
+            // SAFETY: `len` is 4 here, which `val` holds (the contract);
+            // the bus's buffer may be unaligned.
+            unsafe { val.cast::<u32>().write_unaligned(v) };
+            0
         }
+        Err(e) => e.to_errno(),
     }
+}
 
-    /// `KVM_HAS_DEVICE_ATTR`, APLIC group.
-    fn kvm_riscv_aia_aplic_has_attr(vm, type_: c_ulong) -> c_int {
-        errno(crate::aia_aplic::has_attr(vm, usize_as_u64(type_)))
+/// A guest store to an IMSIC page: 0 or a negative errno.
+///
+/// # Safety
+/// As [`imsic_mmio_read`]; `val` is readable for `len` bytes.
+unsafe extern "C" fn imsic_mmio_write(
+    vcpu: *mut b::kvm_vcpu,
+    _dev: *mut b::kvm_io_device,
+    addr: b::gpa_t,
+    len: c_int,
+    val: *const core::ffi::c_void,
+) -> c_int {
+    // SAFETY: a live vCPU (the caller's contract).
+    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+    if len != 4 {
+        return EOPNOTSUPP.to_errno();
     }
+    // SAFETY: 4 readable bytes (the contract), maybe unaligned.
+    let v = unsafe { val.cast::<u32>().read_unaligned() };
+    errno(crate::aia_imsic::mmio_write(vm, addr, len, v))
+}
 
-    /// The wire of source `source` goes to `level` (`KVM_IRQ_LINE`, irqfd
-    /// in atomic context).
-    fn kvm_riscv_aia_aplic_inject(vm, source: u32, level: bool) -> c_int {
-        crate::aia_aplic::inject(vm, source, level)
-    }
+/// The AIA device's operations (`kvm_riscv_aia_device_ops`), registered
+/// at module load.
+pub(crate) static AIA_DEVICE_OPS: crate::ffi::DeviceOps =
+    crate::ffi::DeviceOps(b::kvm_device_ops {
+        name: kernel::str::as_char_ptr_in_const_context(c"kvm-riscv-aia").cast(),
+        create: Some(aia_create),
+        init: None,
+        destroy: Some(aia_destroy),
+        release: None,
+        set_attr: Some(aia_set_attr),
+        get_attr: Some(aia_get_attr),
+        has_attr: Some(aia_has_attr),
+        ioctl: None,
+        mmap: None,
+    });
 
-    /// The AIA device's init creates the APLIC.
-    fn kvm_riscv_aia_aplic_init(vm) -> c_int {
-        errno(crate::aia_aplic::init(vm, &APLIC_IODEV_OPS))
-    }
+/// The MMIO operations the AIA device's init gives the APLIC and IMSICs.
+const IODEV_OPS: crate::aia_device::IodevOps = crate::aia_device::IodevOps {
+    aplic: &APLIC_IODEV_OPS,
+    imsic: &IMSIC_IODEV_OPS,
+};
 
-    /// The AIA device's teardown, or its failed init, frees the APLIC.
-    fn kvm_riscv_aia_aplic_cleanup(vm) {
-        crate::aia_aplic::cleanup(vm)
-    }
+/// The VM of an AIA device.
+///
+/// # Safety
+/// `dev` is a live device of a live VM, for `'a`.
+unsafe fn device_vm<'a>(dev: *mut b::kvm_device) -> &'a Vm {
+    // SAFETY: per the function's contract.
+    unsafe { Vm::from_raw((*dev).kvm) }
+}
+
+/// `KVM_CREATE_DEVICE` of the AIA device, `kvm->lock` held.
+///
+/// # Safety
+/// The generic core passes a new device of a live VM.
+unsafe extern "C" fn aia_create(dev: *mut b::kvm_device, _type: u32) -> c_int {
+    // SAFETY: per the function's contract.
+    errno(crate::aia_device::create(unsafe { device_vm(dev) }))
+}
+
+/// The device's file is closed, or its creation failed: it is freed (as
+/// the generic core allocated it, `kzalloc()`).
+///
+/// # Safety
+/// The generic core passes the device, used by nobody any more.
+unsafe extern "C" fn aia_destroy(dev: *mut b::kvm_device) {
+    // SAFETY: per the function's contract; `kfree()` takes the allocation.
+    unsafe { kernel::bindings::kfree(dev.cast()) }
+}
+
+/// `KVM_SET_DEVICE_ATTR`.
+///
+/// # Safety
+/// The generic core passes a live device and its attribute, readable.
+unsafe extern "C" fn aia_set_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::set_attr(
+        vm, &IODEV_OPS, a.group, a.attr, a.addr,
+    ))
+}
+
+/// `KVM_GET_DEVICE_ATTR`.
+///
+/// # Safety
+/// As [`aia_set_attr`].
+unsafe extern "C" fn aia_get_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::get_attr(vm, a.group, a.attr, a.addr))
+}
+
+/// `KVM_HAS_DEVICE_ATTR`.
+///
+/// # Safety
+/// As [`aia_set_attr`].
+unsafe extern "C" fn aia_has_attr(dev: *mut b::kvm_device, attr: *mut b::kvm_device_attr) -> c_int {
+    // SAFETY: per the function's contract.
+    let (vm, a) = unsafe { (device_vm(dev), &*attr) };
+    errno(crate::aia_device::has_attr(vm, a.group, a.attr))
 }
 
 // ---------------------------------------------------------------------------
@@ -909,45 +971,6 @@ unsafe extern "C" fn kvm_arch_dev_ioctl(
     arg: c_ulong,
 ) -> c_long {
     long(crate::main::dev_ioctl(ioctl, arg))
-}
-
-/// `aia_imsic.c` takes a free HGEI line of `cpu` for `owner`'s guest
-/// interrupt file: its number, or a negative errno. The file's mapping and
-/// address go to `hgei_va`/`hgei_pa` when they are not null.
-///
-/// # Safety
-/// `owner` is a live vCPU that frees the line (`kvm_riscv_aia_free_hgei()`)
-/// before it goes away; `hgei_va`, `hgei_pa` are null or valid for a write.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_aia_alloc_hgei(
-    cpu: c_int,
-    owner: *mut b::kvm_vcpu,
-    hgei_va: *mut *mut core::ffi::c_void,
-    hgei_pa: *mut b::phys_addr_t,
-) -> c_int {
-    // SAFETY: per the function's contract, the owner outlives its line.
-    let owner = unsafe { crate::handle::HgeiOwner::new(Vcpu::from_raw(owner)) };
-    let (line, file) = crate::aia::alloc_hgei(cpu, owner);
-    if let Some(file) = file {
-        // SAFETY: per the function's contract, null or valid for a write.
-        if let Some(out) = unsafe { hgei_va.as_mut() } {
-            *out = file.va;
-        }
-        // SAFETY: as above.
-        if let Some(out) = unsafe { hgei_pa.as_mut() } {
-            *out = file.pa;
-        }
-    }
-    line
-}
-
-/// `aia_imsic.c` gives HGEI line `hgei` of `cpu` back.
-///
-/// # Safety
-/// Nothing is dereferenced; any values are checked.
-#[no_mangle]
-unsafe extern "C" fn kvm_riscv_aia_free_hgei(cpu: c_int, hgei: c_int) {
-    crate::aia::free_hgei(cpu, hgei)
 }
 
 /// The SGEI interrupt, from the C trampoline of `helpers.c` (which returns

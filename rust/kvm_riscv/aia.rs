@@ -32,7 +32,6 @@ use crate::percpu::PerCpu;
 use crate::print::kvm_err;
 use crate::regs_logic::{bits, u64_to_xlen, xlen_to_u64, Hvip};
 use crate::static_key::{static_branch_unlikely, StaticKeyFalse};
-use core::ffi::c_void;
 use kernel::cpu::CpuId;
 use kernel::error::{code::*, to_result, Result};
 use kernel::ffi::{c_int, c_uint, c_ulong};
@@ -62,15 +61,15 @@ const HVIEN_LCOFI: usize = 1 << b::IRQ_PMU_OVF;
 const SEIP: c_ulong = 1 << b::IRQ_S_EXT;
 
 /// Is the AIA virtualized for guests (`kvm_riscv_aia_available()`)?
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_available: StaticKeyFalse = StaticKeyFalse::new();
 
 /// IMSIC guest files every hart has, the fewest of any (C: `atomic_t`).
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_nr_hgei: Atomic<i32> = Atomic::new(0);
 
 /// Guest MSI identities (C: `unsigned int`, written once at init).
-#[no_mangle]
+#[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_aia_max_ids: Atomic<u32> = Atomic::new(0);
 
 #[inline(always)]
@@ -122,7 +121,7 @@ pub(crate) fn has_interrupts(v: &Vcpu, mask: u64) -> bool {
     if !v.vm().aia_initialized() || seip == 0 {
         return false;
     }
-    v.aia_imsic_has_interrupt()
+    crate::aia_imsic::has_interrupt(v)
 }
 
 /// Mirrors a pending VS external interrupt into HVICTL
@@ -136,7 +135,7 @@ pub(crate) fn update_hvip(cx: &mut VcpuCtx<'_>) {
 }
 
 /// Loads the vCPU's AIA CSRs on this CPU (`kvm_riscv_vcpu_aia_load()`).
-pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: c_int) {
+pub(crate) fn load(cx: &mut VcpuCtx<'_>, _cpu: c_int) {
     if !available() {
         return;
     }
@@ -146,9 +145,8 @@ pub(crate) fn load(cx: &mut VcpuCtx<'_>, cpu: c_int) {
         ncsr_write(csr::HVIPRIO1, c.hviprio1);
         ncsr_write(csr::HVIPRIO2, c.hviprio2);
     }
-    if cx.vcpu().vm().aia_initialized() {
-        cx.aia_imsic_load(cpu);
-    }
+    // `kvm_riscv_vcpu_aia_imsic_load()` does nothing: the HGEI interrupt
+    // handler clears the HGEIE bits.
 }
 
 /// Saves the vCPU's AIA CSRs (`kvm_riscv_vcpu_aia_put()`).
@@ -157,7 +155,7 @@ pub(crate) fn put(cx: &mut VcpuCtx<'_>) {
         return;
     }
     if cx.vcpu().vm().aia_initialized() {
-        cx.aia_imsic_put();
+        crate::aia_imsic::put(cx);
     }
     let c = cx.parts().aia_csr;
     c.vsiselect = ncsr_read(csr::VSISELECT);
@@ -225,7 +223,7 @@ pub(crate) fn rmw_topei(
     if !cx.vcpu().vm().aia_initialized() {
         return INSN_USER;
     }
-    cx.aia_imsic_rmw(TOPEI, val, new_val, wr_mask)
+    crate::aia_imsic::rmw(cx, TOPEI, val, new_val, wr_mask)
 }
 
 /// The guest's SIREG CSR, as selected by VSISELECT: the IPRIO array here,
@@ -260,23 +258,15 @@ pub(crate) fn rmw_ireg(
                 }
             }
         }
-        Ireg::Imsic(isel) => cx.aia_imsic_rmw(isel, val, new_val, wr_mask),
+        Ireg::Imsic(isel) => crate::aia_imsic::rmw(cx, isel, val, new_val, wr_mask),
         Ireg::User => INSN_USER,
     }
-}
-
-/// The guest interrupt file of an HGEI line: its `__iomem` mapping and
-/// physical address.
-#[derive(Clone, Copy)]
-pub(crate) struct HgeiFile {
-    pub(crate) va: *mut c_void,
-    pub(crate) pa: b::phys_addr_t,
 }
 
 /// Takes a free HGEI line of `cpu` for `owner`'s IMSIC guest file
 /// (`kvm_riscv_aia_alloc_hgei()`): its line number, or -ENOENT (none free),
 /// -ENODEV (no AIA); with the line's guest file when the CPU has an IMSIC.
-pub(crate) fn alloc_hgei(cpu: c_int, owner: HgeiOwner) -> (c_int, Option<HgeiFile>) {
+pub(crate) fn alloc_hgei(cpu: c_int, owner: HgeiOwner) -> (c_int, Option<ffi::HgeiFile>) {
     let Some(id) = CpuId::from_i32(cpu).filter(|_| available()) else {
         return (ENODEV.to_errno(), None);
     };
@@ -292,13 +282,7 @@ pub(crate) fn alloc_hgei(cpu: c_int, owner: HgeiOwner) -> (c_int, Option<HgeiFil
     let Some(line) = line else {
         return (ENOENT.to_errno(), None);
     };
-    let file = ffi::imsic_local(id).filter(|_| line > 0).map(|lc| {
-        let off = line * IMSIC_PAGE;
-        HgeiFile {
-            va: lc.msi_va.cast::<u8>().wrapping_add(off).cast(),
-            pa: lc.msi_pa + xlen_to_u64(off),
-        }
-    });
+    let file = ffi::imsic_local(id).and_then(|lc| lc.guest_file(line, IMSIC_PAGE));
     // CAST: a line number, below 64.
     (line as c_int, file)
 }
@@ -316,6 +300,24 @@ pub(crate) fn free_hgei(cpu: c_int, hgei: c_int) {
             }
         }
     });
+}
+
+/// Frees every HGEI line `v` owns, of any CPU: when its IMSIC goes, which
+/// has given them all back already unless it lost one.
+pub(crate) fn free_lines_of(v: &Vcpu) {
+    if !available() {
+        return;
+    }
+    for cpu in crate::nacl::possible_cpus() {
+        with_hgei(cpu, |h| {
+            for (i, o) in h.owners.iter_mut().enumerate() {
+                if o.is_some_and(|o| o.is(v)) {
+                    *o = None;
+                    h.free_bitmap |= 1 << i;
+                }
+            }
+        });
+    }
 }
 
 /// The SGEI interrupt: a guest interrupt file of this CPU has an interrupt
@@ -463,7 +465,7 @@ pub(crate) fn disable() {
             continue;
         };
         // The IMSIC is told without the lock held, as upstream does.
-        owner.vcpu().aia_imsic_release();
+        crate::aia_imsic::release(owner.vcpu());
         // Wake it up if it waits for this line, to run elsewhere.
         if ncsr_read_now(csr::HGEIE) & (1 << i) != 0 {
             ncsr_clear_now(csr::HGEIE, 1 << i);
@@ -486,7 +488,7 @@ pub(crate) fn init() -> Result {
         Relaxed,
     );
     hgei_init()?;
-    let rc = ffi::register_aia_device_ops();
+    let rc = ffi::register_aia_device_ops(&crate::abi::AIA_DEVICE_OPS);
     if rc != 0 {
         hgei_exit();
         return to_result(rc);

@@ -39,7 +39,7 @@ fn with_source<R>(a: &Aplic, irq: u32, f: impl FnOnce(&mut Source) -> R) -> Opti
 /// Delivers an MSI (`aplic_inject_msi()`); the IMSIC's verdict is
 /// dropped, as upstream.
 fn inject_msi(vm: &Vm, m: Msi) {
-    let _ = vm.aia_inject_msi_by_id(m.hart, m.guest, m.eiid);
+    let _ = crate::aia_device::inject_msi_by_id(vm, m.hart, m.guest, m.eiid);
 }
 
 /// Delivers every source of `first..=last` that is enabled and pending,

@@ -418,6 +418,7 @@ mod aia_ffi {
     use core::ops::{Deref, DerefMut};
     use kernel::cpu::CpuId;
     use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+    use kernel::num::casts::FromSafeCast;
     use kernel::sync::atomic::{Acquire, Atomic, Release};
     use kernel::types::Opaque;
 
@@ -450,6 +451,33 @@ mod aia_ffi {
                 state: Atomic::new(LOCK_UNINIT),
                 lock: Opaque::zeroed(),
                 data: UnsafeCell::new(v),
+            }
+        }
+
+        /// Initialises the C lock in lockdep class `key` named `name`,
+        /// before anyone else may use the lock (its owner does it once, where
+        /// the lock will stay); [`IrqRawSpinLock::init`] then does nothing.
+        pub(crate) fn init_class(
+            &self,
+            name: &'static kernel::str::CStr,
+            key: core::pin::Pin<&'static kernel::sync::LockClassKey>,
+        ) {
+            if self
+                .state
+                .cmpxchg(LOCK_UNINIT, LOCK_INITIALISING, Acquire)
+                .is_ok()
+            {
+                // SAFETY: only the caller that won the race initialises the
+                // lock, and nobody takes it before `state` is READY; the
+                // name and the key are static.
+                unsafe {
+                    b::kvm_riscv_rs_raw_spin_lock_init_key(
+                        self.lock.get(),
+                        kernel::str::CStrExt::as_char_ptr(name).cast(),
+                        key.as_ptr().cast(),
+                    )
+                };
+                self.state.store(LOCK_READY, Release);
             }
         }
 
@@ -610,17 +638,92 @@ mod aia_ffi {
         ok.then_some(l)
     }
 
+    /// A guest interrupt file of a CPU's IMSIC: its page in the IMSIC
+    /// driver's `__iomem` mapping of the CPU's interrupt files (made at boot,
+    /// never unmapped) and its physical address.
+    #[derive(Clone, Copy)]
+    pub(crate) struct HgeiFile {
+        va: *mut c_void,
+        pa: b::phys_addr_t,
+    }
+
+    // SAFETY: the address of a mapping that every CPU may use, for good.
+    unsafe impl Send for HgeiFile {}
+
+    impl ImsicLocal {
+        /// Guest interrupt file `line` (1 and up) of the CPU, at `page`
+        /// bytes a file.
+        pub(crate) fn guest_file(&self, line: usize, page: usize) -> Option<HgeiFile> {
+            if line == 0 || self.msi_va.is_null() {
+                return None;
+            }
+            let off = line.checked_mul(page)?;
+            Some(HgeiFile {
+                va: self.msi_va.cast::<u8>().wrapping_add(off).cast(),
+                pa: self.msi_pa.checked_add(u64::from_safe_cast(off))?,
+            })
+        }
+    }
+
+    impl HgeiFile {
+        /// The file's physical address.
+        pub(crate) fn pa(&self) -> b::phys_addr_t {
+            self.pa
+        }
+
+        /// Makes identity `id` pending in the file: a write of `id` to its
+        /// `seteipnum_le` register, at offset 0 of its page (`writel()`).
+        pub(crate) fn set_pending(&self, id: u32) {
+            // SAFETY: `va` is the start of an interrupt file's page in the
+            // IMSIC driver's mapping, live for good; a 32-bit MMIO write to
+            // its first register.
+            unsafe { kernel::bindings::writel(id, self.va.cast()) }
+        }
+    }
+
+    /// Runs `f` on `cpu`, as `on_each_cpu_mask(cpumask_of(cpu), f, info, 1)`
+    /// does: here, interrupts off, when `cpu` is this CPU; else in its
+    /// interrupt context (`smp_call_function_single()`), waiting until it
+    /// has run, which the caller may not do with interrupts off; nothing if
+    /// `cpu` is offline.
+    pub(crate) fn on_cpu<F: FnMut() + Send>(cpu: CpuId, mut f: F) {
+        let _p = super::preempt_disable();
+        if cpu == CpuId::current() {
+            let _i = crate::irq::disable();
+            f();
+            return;
+        }
+        /// # Safety
+        /// `info` points to a live `F`, borrowed for the call.
+        unsafe extern "C" fn call<F: FnMut()>(info: *mut c_void) {
+            // SAFETY: per the function's contract.
+            let f = unsafe { &mut *info.cast::<F>() };
+            f();
+        }
+        // CAST: CPU ids are below nr_cpu_ids, which fits in an int.
+        let c = cpu.as_u32() as c_int;
+        let info = core::ptr::from_mut(&mut f).cast::<c_void>();
+        // SAFETY: `call::<F>` takes `info`, which points to `f`; `wait` is 1,
+        // so the call returns only once `f` has run, and nothing keeps it.
+        let _ =
+            unsafe { kernel::bindings::smp_call_function_single(c, Some(call::<F>), info, true) };
+    }
+
     // --- the AIA device -------------------------------------------------
 
-    /// Registers the AIA device of `aia_device.c` (`kvm_register_device_ops()`).
-    pub(crate) fn register_aia_device_ops() -> c_int {
-        // SAFETY: the device operations of aia_device.c live as long as the
-        // module.
+    /// A device type's operations (`struct kvm_device_ops`), a static of
+    /// the module.
+    #[repr(transparent)]
+    pub(crate) struct DeviceOps(pub(crate) b::kvm_device_ops);
+
+    // SAFETY: read only, by any CPU: function pointers and a static name.
+    unsafe impl Sync for DeviceOps {}
+
+    /// Registers the AIA device (`kvm_register_device_ops()`).
+    pub(crate) fn register_aia_device_ops(ops: &'static DeviceOps) -> c_int {
+        // SAFETY: the operations are static, as the registration needs.
         unsafe {
-            b::kvm_register_device_ops(
-                &raw const b::kvm_riscv_aia_device_ops,
-                b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA,
-            )
+            b::kvm_register_device_ops(&raw const ops.0, b::kvm_device_type_KVM_DEV_TYPE_RISCV_AIA)
         }
     }
 

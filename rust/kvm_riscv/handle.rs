@@ -781,15 +781,6 @@ vcpu_thread_calls! {
     fn handle_guest_mode_work() -> c_int = b::kvm_riscv_rs_xfer_to_guest_mode_handle_work;
     /// `kvm_dirty_ring_check_request()`: `true` to exit to userspace.
     fn dirty_ring_check_request() -> bool = b::kvm_dirty_ring_check_request;
-    /// `kvm_riscv_vcpu_aia_init()` of the AIA device (C), at create.
-    fn aia_device_init() = b::kvm_riscv_vcpu_aia_init;
-    /// `kvm_riscv_vcpu_aia_deinit()` of the AIA device (C), at destroy.
-    fn aia_device_deinit() = b::kvm_riscv_vcpu_aia_deinit;
-    /// `kvm_riscv_vcpu_aia_reset()` of the AIA device (C).
-    fn aia_device_reset() = b::kvm_riscv_vcpu_aia_reset;
-    /// `kvm_riscv_vcpu_aia_update()` of the AIA device (C), preemption
-    /// off: > 0 to enter.
-    fn aia_device_update() -> c_int = b::kvm_riscv_vcpu_aia_update;
     /// Initialises the vCPU's locks, each with its own lockdep class
     /// (`kvm_riscv_rs_vcpu_locks_init()`), at create.
     fn init_locks() = b::kvm_riscv_rs_vcpu_locks_init;
@@ -1098,14 +1089,8 @@ impl Vm {
 // vm.rs: the VM's creation and destruction by C `mmu.c` and `aia_device.c`,
 // and AIA injection (which never sleeps: irqfd calls it in atomic context).
 vm_calls! {
-    /// `kvm_riscv_aia_init_vm()` (C `aia_device.c`), at VM creation.
-    pub(crate) fn aia_init_vm() = b::kvm_riscv_aia_init_vm;
-    /// `kvm_riscv_aia_destroy_vm()` (C `aia_device.c`), at VM destruction.
-    pub(crate) fn aia_destroy_vm() = b::kvm_riscv_aia_destroy_vm;
     /// `kvm_destroy_vcpus()`, at VM destruction.
     pub(crate) fn destroy_vcpus() = b::kvm_destroy_vcpus;
-    /// `kvm_riscv_aia_inject_irq()`: sets wire `irq` of the APLIC to `level`.
-    pub(crate) fn aia_inject_irq(irq: u32, level: bool) -> c_int = b::kvm_riscv_aia_inject_irq;
     /// `kvm_flush_remote_tlbs()`.
     pub(crate) fn flush_remote_tlbs() = b::kvm_flush_remote_tlbs;
     /// `kvm_flush_remote_tlbs_range()`.
@@ -1126,12 +1111,6 @@ vm_calls! {
 }
 
 impl Vm {
-    /// Injects `msi` through the AIA (`kvm_riscv_aia_inject_msi()`).
-    pub(crate) fn aia_inject_msi(&self, msi: &b::kvm_msi) -> c_int {
-        // SAFETY: a live VM; the message is only read during the call.
-        unsafe { b::kvm_riscv_aia_inject_msi(self.as_ptr(), core::ptr::from_ref(msi).cast_mut()) }
-    }
-
     /// Installs the routes `ents` (`kvm_set_irq_routing()`).
     pub(crate) fn set_irq_routing(&self, ents: &[b::kvm_irq_routing_entry], flags: u32) -> c_int {
         let Ok(n) = u32::try_from(ents.len()) else {
@@ -1291,6 +1270,14 @@ impl Run {
         write_once!(p, m.data, data);
         write_once!(p, m.len, len);
         write_once!(p, u8::from(m.is_write), is_write);
+    }
+
+    /// Writes `run->fail_entry`.
+    pub(crate) fn set_fail_entry(&self, reason: u64, cpu: u32) {
+        let p: *mut b::kvm_run__bindgen_ty_1__bindgen_ty_2 =
+            field!(self, __bindgen_anon_1.fail_entry).cast();
+        write_once!(p, reason, hardware_entry_failure_reason);
+        write_once!(p, cpu, cpu);
     }
 
     /// Writes `run->riscv_sbi`.
@@ -2388,31 +2375,10 @@ impl Vm {
     }
 }
 
-vcpu_calls! {
-    /// `kvm_riscv_vcpu_aia_imsic_has_interrupt()` (C): an enabled interrupt
-    /// is pending in the vCPU's IMSIC file (the IMSIC takes its own lock).
-    fn aia_imsic_has_interrupt() -> bool = b::kvm_riscv_vcpu_aia_imsic_has_interrupt;
-    /// `kvm_riscv_vcpu_aia_imsic_release()` (C): the vCPU loses the guest
-    /// interrupt file of its HGEI line (that CPU stops virtualization); from
-    /// that CPU, as upstream (the IMSIC serialises itself).
-    fn aia_imsic_release() = b::kvm_riscv_vcpu_aia_imsic_release;
-}
-
-vcpu_thread_calls! {
-    /// `kvm_riscv_vcpu_aia_imsic_load()` (C), as the vCPU is loaded on `cpu`.
-    fn aia_imsic_load(cpu: c_int) = b::kvm_riscv_vcpu_aia_imsic_load;
-    /// `kvm_riscv_vcpu_aia_imsic_put()` (C).
-    fn aia_imsic_put() = b::kvm_riscv_vcpu_aia_imsic_put;
-    /// `kvm_riscv_vcpu_aia_imsic_rmw()` (C): the guest's access to IMSIC
-    /// register `isel` (the vCPU loaded); a `KVM_INSN_*` value.
-    fn aia_imsic_rmw(isel: c_ulong, val: &mut c_ulong, new_val: c_ulong, wr_mask: c_ulong) -> c_int
-        = b::kvm_riscv_vcpu_aia_imsic_rmw;
-}
-
 /// The vCPU that owns an HGEI line of a CPU (`aia_hgei_control.owners[]`),
-/// kept by address: no borrow says how long it lives, but `aia_imsic.c`
-/// frees the line (`kvm_riscv_aia_free_hgei()`) before the vCPU goes away,
-/// and the holder drops the value when the line is freed.
+/// kept by address: no borrow says how long it lives, but the vCPU's IMSIC
+/// frees its lines before the vCPU goes away (`Vcpu::take_imsic`), and the
+/// holder drops the value when the line is freed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HgeiOwner(core::ptr::NonNull<Vcpu>);
 
@@ -2974,6 +2940,18 @@ impl Vm {
         read_once!(self.as_ptr(), arch.aia.nr_sources)
     }
 
+    /// The interrupt identities of each IMSIC, identity 0 excluded
+    /// (`kvm->arch.aia.nr_ids`).
+    pub(crate) fn aia_nr_ids(&self) -> u32 {
+        read_once!(self.as_ptr(), arch.aia.nr_ids)
+    }
+
+    /// The AIA device's mode (`kvm->arch.aia.mode`, a
+    /// `KVM_DEV_RISCV_AIA_MODE_*`).
+    pub(crate) fn aia_mode(&self) -> u32 {
+        read_once!(self.as_ptr(), arch.aia.mode)
+    }
+
     /// Gives the VM its APLIC and registers its device on the MMIO bus at
     /// the APLIC's address, under `slots_lock`
     /// (`kvm_io_bus_register_dev()`); the APLIC is dropped on failure.
@@ -3028,12 +3006,355 @@ impl Vm {
 }
 
 vm_calls! {
-    /// `kvm_riscv_aia_inject_msi_by_id()` (C `aia_imsic.c` family): the
-    /// MSI `iid` to guest file `guest` of the hart whose index is `hart`.
-    pub(crate) fn aia_inject_msi_by_id(hart: u32, guest: u32, iid: u32) -> c_int =
-        b::kvm_riscv_aia_inject_msi_by_id;
     /// `mutex_lock(&kvm->slots_lock)`.
     fn c_slots_lock() = b::kvm_riscv_rs_slots_lock;
     /// `mutex_unlock(&kvm->slots_lock)`.
     fn c_slots_unlock() = b::kvm_riscv_rs_slots_unlock;
+}
+
+// ---------------------------------------------------------------------------
+// The IMSIC of a vCPU (aia_imsic.rs).
+
+/// Where a vCPU's IMSIC registers are while it has a guest interrupt file:
+/// the CPU, the HGEI line (1 and up) and the file.
+#[derive(Clone, Copy)]
+pub(crate) struct VsFile {
+    pub(crate) cpu: kernel::cpu::CpuId,
+    pub(crate) hgei: u32,
+    pub(crate) file: crate::ffi::HgeiFile,
+}
+
+/// No guest interrupt file, in [`Imsic`]'s lockless mirror.
+const NO_VSFILE: u64 = u64::MAX;
+
+/// A vCPU's in-kernel IMSIC (`vcpu->arch.aia_context.imsic_state`): its
+/// size, its guest interrupt file when it has one (`vsfile_lock`), its
+/// software file, and the MMIO device of its page, registered on the VM's
+/// bus.
+///
+/// `vsfile` is an interrupt-safe raw lock, where upstream has a `rwlock_t`:
+/// MSI injection takes it in atomic context. Put (from the preempt
+/// notifier, under the scheduler's raw `rq` lock) and the WFI check read
+/// the file's CPU and line from `vsfile_at`, a mirror written under the
+/// lock, without taking it (upstream takes its `rwlock_t` there, which
+/// lockdep reports as an invalid wait context).
+pub(crate) struct Imsic {
+    /// The device on the MMIO bus (`struct kvm_io_device`), written before
+    /// the registration and then read by C only.
+    iodev: Opaque<b::kvm_io_device>,
+    /// Interrupt identities, identity 0 included.
+    pub(crate) nr_msis: u32,
+    /// 64-bit `eip` words of the guest's file and of a hardware file.
+    pub(crate) nr_eix: u32,
+    pub(crate) nr_hw_eix: u32,
+    /// The guest interrupt file in use (`vsfile_lock`).
+    pub(crate) vsfile: crate::ffi::IrqRawSpinLock<Option<VsFile>>,
+    /// `(cpu << 32) | hgei` of `vsfile`, or [`NO_VSFILE`].
+    vsfile_at: AtomicU64,
+    /// The software file (`swfile`).
+    pub(crate) swfile: crate::aia_imsic_logic::Mrif,
+    /// Serialises the software file's `topei` check with the interrupt it
+    /// raises or lowers (`swfile_extirq_lock`).
+    pub(crate) extirq: crate::ffi::IrqRawSpinLock<()>,
+}
+
+// SAFETY: the device word is written once before the device is shared and
+// only read afterwards (by the MMIO bus); everything else is atomics and
+// locks.
+unsafe impl Sync for Imsic {}
+// SAFETY: as above; nothing in it belongs to a thread.
+unsafe impl Send for Imsic {}
+
+impl Imsic {
+    /// A new IMSIC of `nr_msis` identities on a host whose files have
+    /// `nr_hw_eix` words, with no guest file, whose MMIO accesses `ops`
+    /// handles.
+    pub(crate) fn new(
+        nr_msis: u32,
+        nr_hw_eix: u32,
+        ops: &'static b::kvm_io_device_ops,
+    ) -> Result<KBox<Imsic>> {
+        let i = KBox::new(
+            Imsic {
+                // `kvm_iodevice_init()`.
+                iodev: Opaque::new(b::kvm_io_device {
+                    ops: core::ptr::from_ref(ops),
+                }),
+                nr_msis,
+                nr_eix: crate::aia_imsic_logic::nr_eix(nr_msis),
+                nr_hw_eix,
+                vsfile: crate::ffi::IrqRawSpinLock::new(None),
+                vsfile_at: AtomicU64::new(NO_VSFILE),
+                swfile: Default::default(),
+                extirq: crate::ffi::IrqRawSpinLock::new(()),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        i.vsfile
+            .init_class(c"imsic->vsfile_lock", kernel::static_lock_class!());
+        i.extirq
+            .init_class(c"imsic->swfile_extirq_lock", kernel::static_lock_class!());
+        Ok(i)
+    }
+
+    /// Sets the guest interrupt file, under `vsfile_lock` (`g` is its guard).
+    pub(crate) fn set_vsfile(&self, g: &mut Option<VsFile>, f: Option<VsFile>) {
+        *g = f;
+        let at = f.map_or(NO_VSFILE, |f| {
+            (u64::from(f.cpu.as_u32()) << 32) | u64::from(f.hgei)
+        });
+        self.vsfile_at.store(at, Relaxed);
+    }
+
+    /// The guest interrupt file's CPU and line as last set, read without
+    /// `vsfile_lock`.
+    pub(crate) fn vsfile_at(&self) -> Option<(u32, u32)> {
+        let at = self.vsfile_at.load(Relaxed);
+        // CAST: the two halves of the word.
+        (at != NO_VSFILE).then_some(((at >> 32) as u32, at as u32))
+    }
+
+    /// Takes a free HGEI line of `cpu` for `v`'s guest file: see
+    /// [`crate::aia::alloc_hgei`]. `v` must be this IMSIC's vCPU.
+    pub(crate) fn alloc_hgei(&self, v: &Vcpu, cpu: c_int) -> (c_int, Option<crate::ffi::HgeiFile>) {
+        if !v.imsic().is_some_and(|i| core::ptr::eq(i, self)) {
+            return (ENODEV.to_errno(), None);
+        }
+        // SAFETY: `v` has this IMSIC, and the IMSIC is taken from its vCPU
+        // (`Vcpu::take_imsic`, before the vCPU goes away) only after every
+        // line `v` owns is freed (`crate::aia::free_lines_of`).
+        let owner = unsafe { HgeiOwner::new(v) };
+        crate::aia::alloc_hgei(cpu, owner)
+    }
+}
+
+impl Vcpu {
+    /// The vCPU's IMSIC, once the AIA device's init made it.
+    pub(crate) fn imsic(&self) -> Option<&Imsic> {
+        let p: *mut core::ffi::c_void = read_once!(self.as_ptr(), arch.aia_context.imsic_state);
+        // SAFETY: set by `set_imsic` from a `KBox<Imsic>` (after a write
+        // barrier: the address dependency orders the reads through it) and
+        // taken back by `take_imsic`, at the AIA device's failed init or at
+        // vCPU destruction, when nobody uses it any more: its MMIO device is
+        // unregistered first (which waits for the accesses under way), and
+        // everything else that reaches it checks that the AIA device's init
+        // succeeded, which it did not, or runs before the vCPU is destroyed.
+        unsafe { p.cast::<Imsic>().as_ref() }
+    }
+
+    /// The IMSIC's guest physical address (`imsic_addr`).
+    pub(crate) fn imsic_addr(&self) -> u64 {
+        read_once!(self.as_ptr(), arch.aia_context.imsic_addr)
+    }
+
+    /// Gives the vCPU its IMSIC and registers its device on the MMIO bus at
+    /// the IMSIC's address, under `slots_lock`; the IMSIC is dropped on
+    /// failure (`kvm_riscv_vcpu_aia_imsic_init()`).
+    pub(crate) fn set_imsic(&self, i: KBox<Imsic>) -> Result {
+        let iodev = i.iodev.get();
+        let p = KBox::into_raw(i);
+        smp_mb(Write);
+        write_once!(self.as_ptr(), p.cast(), arch.aia_context.imsic_state);
+        let len = c_int::try_from(b::KVM_DEV_RISCV_IMSIC_SIZE)?;
+        let addr = self.imsic_addr();
+        let vm = self.vm();
+        // SAFETY: a live VM; the device lives in the IMSIC, which stays
+        // until `take_imsic` unregisters it.
+        let rc = vm.with_slots_lock(|| unsafe {
+            b::kvm_io_bus_register_dev(vm.as_ptr(), b::kvm_bus_KVM_MMIO_BUS, addr, len, iodev)
+        });
+        if rc != 0 {
+            write_once!(
+                self.as_ptr(),
+                core::ptr::null_mut(),
+                arch.aia_context.imsic_state
+            );
+            // SAFETY: the box given up above, never registered, and no
+            // reference to it is left: nothing uses an IMSIC before the AIA
+            // device's init succeeds (see `imsic`).
+            drop(unsafe { KBox::from_raw(p) });
+            return Err(Error::from_errno(rc));
+        }
+        Ok(())
+    }
+
+    /// Unregisters the IMSIC's device, frees any HGEI line the vCPU still
+    /// owns, and takes the IMSIC away from the vCPU: it drops then.
+    pub(crate) fn take_imsic(&self) -> Option<KBox<Imsic>> {
+        let p: *mut core::ffi::c_void = read_once!(self.as_ptr(), arch.aia_context.imsic_state);
+        let p = NonNull::new(p.cast::<Imsic>())?;
+        let vm = self.vm();
+        // SAFETY: the IMSIC `set_imsic` gave the vCPU and registered;
+        // unregistering waits for the MMIO accesses under way (SRCU).
+        vm.with_slots_lock(|| unsafe {
+            b::kvm_io_bus_unregister_dev(
+                vm.as_ptr(),
+                b::kvm_bus_KVM_MMIO_BUS,
+                (*p.as_ptr()).iodev.get(),
+            )
+        });
+        crate::aia::free_lines_of(self);
+        write_once!(
+            self.as_ptr(),
+            core::ptr::null_mut(),
+            arch.aia_context.imsic_state
+        );
+        // SAFETY: the box `set_imsic` gave up, taken back once: nothing
+        // finds it any more (see `imsic`).
+        Some(unsafe { KBox::from_raw(p.as_ptr()) })
+    }
+
+    /// Takes `vcpu->mutex` unless a fatal signal comes first (`EINTR`), for
+    /// the guard's life (`mutex_lock_killable()`).
+    pub(crate) fn lock_killable(&self) -> Result<VcpuMutexGuard<'_>> {
+        if self.c_mutex_lock_killable() != 0 {
+            return Err(EINTR);
+        }
+        Ok(VcpuMutexGuard(self, PhantomData))
+    }
+}
+
+/// `vcpu->mutex`, held until the guard drops.
+pub(crate) struct VcpuMutexGuard<'a>(&'a Vcpu, PhantomData<*mut ()>);
+
+impl Drop for VcpuMutexGuard<'_> {
+    fn drop(&mut self) {
+        self.0.c_mutex_unlock()
+    }
+}
+
+impl HgeiOwner {
+    /// Whether `v` is the owner.
+    pub(crate) fn is(&self, v: &Vcpu) -> bool {
+        core::ptr::eq(self.0.as_ptr(), v)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The AIA device of a VM (aia_device.rs): `kvm->arch.aia`, each vCPU's
+// `arch.aia_context`, the locks the device takes.
+
+impl Vm {
+    /// Configuration attribute `c` (`kvm->arch.aia.*`).
+    pub(crate) fn aia_get(&self, c: crate::aia_device_logic::Config) -> u32 {
+        use crate::aia_device_logic::Config::*;
+        let p = self.as_ptr();
+        match c {
+            Mode => read_once!(p, arch.aia.mode),
+            Ids => read_once!(p, arch.aia.nr_ids),
+            Srcs => read_once!(p, arch.aia.nr_sources),
+            GroupBits => read_once!(p, arch.aia.nr_group_bits),
+            GroupShift => read_once!(p, arch.aia.nr_group_shift),
+            HartBits => read_once!(p, arch.aia.nr_hart_bits),
+            GuestBits => read_once!(p, arch.aia.nr_guest_bits),
+        }
+    }
+
+    /// Sets configuration attribute `c` (under `kvm->lock`, before the
+    /// device's init).
+    pub(crate) fn aia_set(&self, c: crate::aia_device_logic::Config, v: u32) {
+        use crate::aia_device_logic::Config::*;
+        let p = self.as_ptr();
+        match c {
+            Mode => write_once!(p, v, arch.aia.mode),
+            Ids => write_once!(p, v, arch.aia.nr_ids),
+            Srcs => write_once!(p, v, arch.aia.nr_sources),
+            GroupBits => write_once!(p, v, arch.aia.nr_group_bits),
+            GroupShift => write_once!(p, v, arch.aia.nr_group_shift),
+            HartBits => write_once!(p, v, arch.aia.nr_hart_bits),
+            GuestBits => write_once!(p, v, arch.aia.nr_guest_bits),
+        }
+    }
+
+    /// vCPUs created so far (`kvm->created_vcpus`; `kvm->lock` held).
+    pub(crate) fn created_vcpus(&self) -> u32 {
+        let n: c_int = read_once!(self.as_ptr(), created_vcpus);
+        u32::try_from(n).unwrap_or(0)
+    }
+
+    /// Sets the APLIC's address (under `kvm->lock`, before the init).
+    pub(crate) fn set_aplic_addr(&self, a: u64) {
+        write_once!(self.as_ptr(), a, arch.aia.aplic_addr)
+    }
+
+    /// The in-kernel irqchip exists from now on (`aia_create()`).
+    pub(crate) fn set_irqchip_in_kernel(&self) {
+        write_once!(self.as_ptr(), true, arch.aia.in_kernel)
+    }
+
+    /// The in-kernel irqchip is initialised from now on: after a write
+    /// barrier, so that what the init set up is seen first.
+    pub(crate) fn set_aia_initialized(&self) {
+        smp_mb(Write);
+        write_once!(self.as_ptr(), true, arch.aia.initialized)
+    }
+
+    /// Runs `f` with `kvm->lock` held.
+    pub(crate) fn with_kvm_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.c_kvm_lock();
+        let r = f();
+        self.c_kvm_unlock();
+        r
+    }
+
+    /// Takes every vCPU's mutex, if none is held (`kvm_trylock_all_vcpus()`),
+    /// until the guard drops; `kvm->lock` is held (the caller's).
+    pub(crate) fn trylock_all_vcpus(&self) -> Option<AllVcpusLocked<'_>> {
+        (self.c_trylock_all_vcpus() == 0).then_some(AllVcpusLocked(self, PhantomData))
+    }
+}
+
+vm_calls! {
+    /// `mutex_lock(&kvm->lock)`.
+    fn c_kvm_lock() = b::kvm_riscv_rs_kvm_lock;
+    /// `mutex_unlock(&kvm->lock)`, taken by this thread.
+    fn c_kvm_unlock() = b::kvm_riscv_rs_kvm_unlock;
+    /// `kvm_trylock_all_vcpus()`: 0 if it took them all.
+    fn c_trylock_all_vcpus() -> c_int = b::kvm_trylock_all_vcpus;
+    /// `kvm_unlock_all_vcpus()`, taken by this thread.
+    fn c_unlock_all_vcpus() = b::kvm_unlock_all_vcpus;
+}
+
+/// Every vCPU mutex of a VM, held until the guard drops.
+pub(crate) struct AllVcpusLocked<'a>(&'a Vm, PhantomData<*mut ()>);
+
+impl Drop for AllVcpusLocked<'_> {
+    fn drop(&mut self) {
+        self.0.c_unlock_all_vcpus()
+    }
+}
+
+impl Vcpu {
+    /// Sets the IMSIC's guest physical address (under `vcpu->mutex`, or
+    /// at creation).
+    pub(crate) fn set_imsic_addr(&self, a: u64) {
+        write_once!(self.as_ptr(), a, arch.aia_context.imsic_addr)
+    }
+
+    /// The hart index of the vCPU's IMSIC.
+    pub(crate) fn hart_index(&self) -> u32 {
+        read_once!(self.as_ptr(), arch.aia_context.hart_index)
+    }
+
+    /// Sets the hart index (at creation, and at the AIA device's init).
+    pub(crate) fn set_hart_index(&self, h: u32) {
+        write_once!(self.as_ptr(), h, arch.aia_context.hart_index)
+    }
+
+    /// Runs `f` with `vcpu->mutex` held (`mutex_lock()`).
+    pub(crate) fn with_mutex<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.c_mutex_lock();
+        let r = f();
+        self.c_mutex_unlock();
+        r
+    }
+}
+
+vcpu_calls! {
+    /// `mutex_lock(&vcpu->mutex)`.
+    fn c_mutex_lock() = b::kvm_riscv_rs_vcpu_mutex_lock;
+    /// `mutex_lock_killable(&vcpu->mutex)`: 0 if it took it.
+    fn c_mutex_lock_killable() -> c_int = b::kvm_riscv_rs_vcpu_mutex_lock_killable;
+    /// `mutex_unlock(&vcpu->mutex)`, taken by this thread.
+    fn c_mutex_unlock() = b::kvm_riscv_rs_vcpu_mutex_unlock;
 }

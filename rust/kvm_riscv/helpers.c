@@ -105,6 +105,17 @@ void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock)
 	raw_spin_lock_init(lock);
 }
 
+/* raw_spin_lock_init() with a lockdep class of the caller's. */
+void kvm_riscv_rs_raw_spin_lock_init_key(raw_spinlock_t *lock, const char *name,
+					 struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(lock, name, key, LD_WAIT_SPIN);
+#else
+	raw_spin_lock_init(lock);
+#endif
+}
+
 void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu)
 {
 	kvm_vcpu_srcu_read_lock(vcpu);
@@ -406,6 +417,31 @@ void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb)
 void kvm_riscv_rs_slots_lock(struct kvm *kvm)
 {
 	mutex_lock(&kvm->slots_lock);
+}
+
+int kvm_riscv_rs_vcpu_mutex_lock_killable(struct kvm_vcpu *vcpu)
+{
+	return mutex_lock_killable(&vcpu->mutex);
+}
+
+void kvm_riscv_rs_vcpu_mutex_lock(struct kvm_vcpu *vcpu)
+{
+	mutex_lock(&vcpu->mutex);
+}
+
+void kvm_riscv_rs_kvm_lock(struct kvm *kvm)
+{
+	mutex_lock(&kvm->lock);
+}
+
+void kvm_riscv_rs_kvm_unlock(struct kvm *kvm)
+{
+	mutex_unlock(&kvm->lock);
+}
+
+void kvm_riscv_rs_vcpu_mutex_unlock(struct kvm_vcpu *vcpu)
+{
+	mutex_unlock(&vcpu->mutex);
 }
 
 void kvm_riscv_rs_slots_unlock(struct kvm *kvm)

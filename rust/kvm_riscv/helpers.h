@@ -136,6 +136,9 @@ void kvm_riscv_rs_local_irq_restore(unsigned long flags);
 
 void kvm_riscv_rs_spin_lock_init(spinlock_t *lock);
 void kvm_riscv_rs_raw_spin_lock_init(raw_spinlock_t *lock);
+struct lock_class_key;
+void kvm_riscv_rs_raw_spin_lock_init_key(raw_spinlock_t *lock, const char *name,
+					 struct lock_class_key *key);
 void kvm_riscv_rs_vcpu_locks_init(struct kvm_vcpu *vcpu);
 
 void kvm_riscv_rs_vcpu_srcu_read_lock(struct kvm_vcpu *vcpu);
@@ -187,6 +190,11 @@ void kvm_riscv_rs_vm_lock_slots(struct kvm *kvm);
 void kvm_riscv_rs_vm_unlock_slots(struct kvm *kvm);
 void kvm_riscv_rs_slots_lock(struct kvm *kvm);
 void kvm_riscv_rs_slots_unlock(struct kvm *kvm);
+int kvm_riscv_rs_vcpu_mutex_lock_killable(struct kvm_vcpu *vcpu);
+void kvm_riscv_rs_vcpu_mutex_lock(struct kvm_vcpu *vcpu);
+void kvm_riscv_rs_kvm_lock(struct kvm *kvm);
+void kvm_riscv_rs_kvm_unlock(struct kvm *kvm);
+void kvm_riscv_rs_vcpu_mutex_unlock(struct kvm_vcpu *vcpu);
 void kvm_riscv_rs_cond_resched_mmu_lock(struct kvm *kvm);
 void kvm_riscv_rs_cond_resched(void);
 void kvm_riscv_rs_send_sig_mceerr_ar(unsigned long addr, short lsb);

@@ -28,10 +28,8 @@ use kernel::num::casts::{u32_as_usize, FromSafeCast};
 use kernel::prelude::*;
 use kernel::sync::barrier::{smp_mb, Write};
 
-#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_available: StaticKeyFalse = StaticKeyFalse::new();
-#[no_mangle]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl_sync_csr_available: StaticKeyFalse = StaticKeyFalse::new();
 #[allow(non_upper_case_globals)]
@@ -42,7 +40,6 @@ pub(crate) static kvm_riscv_nacl_sync_sret_available: StaticKeyFalse = StaticKey
 pub(crate) static kvm_riscv_nacl_autoswap_csr_available: StaticKeyFalse = StaticKeyFalse::new();
 
 /// This CPU's shared memory (C's `struct kvm_riscv_nacl`, per CPU).
-#[no_mangle]
 #[link_section = ".data..percpu"]
 #[allow(non_upper_case_globals)]
 pub(crate) static kvm_riscv_nacl: PerCpu<b::kvm_riscv_nacl> = PerCpu::new(b::kvm_riscv_nacl {

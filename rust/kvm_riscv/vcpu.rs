@@ -58,7 +58,7 @@ pub(crate) fn create(cx: &mut VcpuCtx<'_>) -> Result {
     let _ = crate::vcpu_timer::init(cx);
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     crate::pmu::init(cx);
-    cx.aia_device_init();
+    crate::aia_device::vcpu_init(cx);
     // The SBI extensions last: they look at the rest.
     crate::vcpu_sbi::init(cx);
     reset(cx, false);
@@ -68,7 +68,7 @@ pub(crate) fn create(cx: &mut VcpuCtx<'_>) -> Result {
 /// Tears down what [`create`] set up (`kvm_arch_vcpu_destroy()`).
 pub(crate) fn destroy(cx: &mut VcpuCtx<'_>) {
     crate::vcpu_sbi::deinit(cx);
-    cx.aia_device_deinit();
+    crate::aia_device::vcpu_deinit(cx);
     crate::vcpu_timer::deinit(cx);
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     crate::pmu::deinit(cx);
@@ -184,7 +184,7 @@ pub(crate) fn reset(cx: &mut VcpuCtx<'_>, sbi_reset: bool) {
         crate::vcpu_vector::reset(p.guest, p.isa);
     }
     crate::vcpu_timer::reset(cx);
-    cx.aia_device_reset();
+    crate::aia_device::vcpu_reset(cx);
     crate::vcpu_irq::reset(cx.vcpu());
     #[cfg(CONFIG_RISCV_PMU_SBI)]
     crate::pmu::deinit(cx);

@@ -226,7 +226,7 @@ fn run_once(cx: &mut VcpuCtx<'_>, trap: &mut b::kvm_cpu_trap) -> c_int {
 
     let preempt = ffi::preempt_disable();
     // Update the AIA hardware state before entering the guest.
-    let ret = cx.aia_device_update();
+    let ret = crate::aia_device::vcpu_update(cx);
     if ret <= 0 {
         drop(preempt);
         return ret;

@@ -49,7 +49,7 @@ const _: () = assert!(NUM_DESC * size_of::<u64>() == size_of::<b::kvm_vm_stat>()
 pub(crate) fn init(vm: &Vm) -> Result {
     crate::mmu::alloc_pgd(vm)?;
     crate::vmid::init(vm);
-    vm.aia_init_vm();
+    crate::aia_device::init_vm(vm);
     crate::vcpu_timer::guest_timer_init(vm);
     Ok(())
 }
@@ -57,7 +57,7 @@ pub(crate) fn init(vm: &Vm) -> Result {
 /// Tears a VM down (`kvm_arch_destroy_vm()`): its vCPUs, then its AIA.
 pub(crate) fn destroy(vm: &Vm) {
     vm.destroy_vcpus();
-    vm.aia_destroy_vm();
+    crate::aia_device::destroy_vm(vm);
 }
 
 /// `KVM_IRQ_LINE` (`kvm_vm_ioctl_irq_line()`): `ENXIO` without the
@@ -66,7 +66,7 @@ pub(crate) fn irq_line(vm: &Vm, irq: u32, level: u32) -> c_int {
     if !vm.irqchip_in_kernel() {
         return ENXIO.to_errno();
     }
-    vm.aia_inject_irq(irq, level != 0)
+    crate::aia_device::inject_irq(vm, irq, level != 0)
 }
 
 /// An interrupt route, as userspace gives it (`struct kvm_irq_routing_entry`).
@@ -100,7 +100,7 @@ pub(crate) fn route_valid(r: &Route) -> bool {
 /// as upstream).
 pub(crate) fn set_irq(vm: &Vm, r: &Route, level: c_int) -> c_int {
     match *r {
-        Route::Irqchip { pin, .. } => vm.aia_inject_irq(pin, level != 0),
+        Route::Irqchip { pin, .. } => crate::aia_device::inject_irq(vm, pin, level != 0),
         Route::Msi {
             address_lo,
             address_hi,
@@ -119,7 +119,7 @@ pub(crate) fn set_irq(vm: &Vm, r: &Route, level: c_int) -> c_int {
                 devid,
                 ..Default::default()
             };
-            vm.aia_inject_msi(&msi)
+            crate::aia_device::inject_msi(vm, &msi)
         }
     }
 }

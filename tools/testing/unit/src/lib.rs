@@ -2797,3 +2797,163 @@ mod aia_aplic_logic_tests {
         assert_eq!(decode(0x8, 2, 1), Err(BadOffset::Nothing));
     }
 }
+
+#[path = "../../../../rust/kvm_riscv/aia_imsic_logic.rs"]
+mod aia_imsic_logic;
+
+#[cfg(test)]
+mod aia_imsic_logic_tests {
+    use super::aia_imsic_logic::*;
+
+    #[test]
+    fn isel_decode() {
+        assert_eq!(Reg::decode(1, 0x70), Ok(Reg::Delivery));
+        assert_eq!(Reg::decode(1, 0x72), Ok(Reg::Threshold));
+        for isel in [0x00, 0x6f, 0x71, 0x73, 0x7f, 0x100, usize::MAX] {
+            assert_eq!(Reg::decode(32, isel), Err(BadIsel::NoEnt), "{isel:#x}");
+        }
+        assert_eq!(Reg::decode(1, 0x80), Ok(Reg::Eip(0)));
+        assert_eq!(Reg::decode(1, 0x81), Err(BadIsel::Inval), "odd eip on RV64");
+        assert_eq!(Reg::decode(1, 0x82), Err(BadIsel::Inval), "beyond nr_eix");
+        assert_eq!(Reg::decode(2, 0x82), Ok(Reg::Eip(1)));
+        assert_eq!(Reg::decode(2, 0xc2), Ok(Reg::Eie(1)));
+        assert_eq!(Reg::decode(32, 0xbe), Ok(Reg::Eip(31)));
+        assert_eq!(Reg::decode(32, 0xfe), Ok(Reg::Eie(31)));
+        assert_eq!(Reg::decode(32, 0xff), Err(BadIsel::Inval));
+        for isel in (0x70..=0xff).filter(|i| Reg::decode(32, *i).is_ok()) {
+            assert_eq!(Reg::decode(32, isel).unwrap().isel(), isel);
+        }
+        assert_eq!(nr_eix(64), 1);
+        assert_eq!(nr_eix(65), 2);
+        assert_eq!(nr_eix(2048), 32);
+    }
+
+    #[test]
+    fn rmw_masks() {
+        let m = Mrif::default();
+        assert_eq!(m.rmw(2, 0x70, u64::MAX, u64::MAX), Ok(0));
+        assert_eq!(m.rmw(2, 0x70, 0, 0), Ok(1), "eidelivery keeps bit 0 only");
+        assert_eq!(m.rmw(2, 0x72, u64::MAX, u64::MAX), Ok(0));
+        assert_eq!(m.rmw(2, 0x72, 0, 0), Ok(0x7ff), "eithreshold keeps an identity");
+        assert_eq!(m.rmw(2, 0x80, u64::MAX, u64::MAX), Ok(0));
+        assert_eq!(m.rmw(2, 0x80, 0, 0), Ok(!1), "identity 0 is read-only");
+        assert_eq!(m.rmw(2, 0xc2, 0xf0, 0x30), Ok(0));
+        assert_eq!(m.rmw(2, 0xc2, 0, 0), Ok(0x30), "only the masked bits");
+        assert_eq!(m.rmw(2, 0xc2, 0, 0x10), Ok(0x30));
+        assert_eq!(m.rmw(2, 0xc2, 0, 0), Ok(0x20));
+        assert_eq!(m.rmw(2, 0x84, 1, 1), Err(BadIsel::Inval));
+        assert_eq!(m.rmw(2, 0x71, 1, 1), Err(BadIsel::NoEnt));
+        let s = m.snapshot();
+        assert_eq!((s.eidelivery, s.eithreshold, s.eip[0], s.eie[1]), (1, 0x7ff, !1, 0x20));
+        m.clear();
+        assert_eq!(m.snapshot(), Regs::default());
+    }
+
+    #[test]
+    fn topei_order_threshold_and_bounds() {
+        let m = Mrif::default();
+        let top = |m: &Mrif, nr_msis| m.topei(nr_eix(nr_msis), nr_msis);
+        assert_eq!(top(&m, 256), 0);
+        m.set_pending(0);
+        m.rmw(4, 0xc0, u64::MAX, u64::MAX).unwrap();
+        assert_eq!(top(&m, 256), 0, "identity 0 is never an interrupt");
+        m.set_pending(200);
+        assert_eq!(top(&m, 256), 0, "pending but not enabled");
+        m.rmw(4, 0xc6, u64::MAX, u64::MAX).unwrap();
+        assert_eq!(top(&m, 256), (200 << 16) | 200);
+        assert_eq!(top(&m, 200), 0, "beyond nr_msis");
+        m.set_pending(63);
+        assert_eq!(top(&m, 256), (63 << 16) | 63, "the lowest identity wins");
+        m.rmw(4, 0x72, 63, u64::MAX).unwrap();
+        assert_eq!(top(&m, 256), 0, "eithreshold: identities below it only");
+        m.rmw(4, 0x72, 201, u64::MAX).unwrap();
+        assert_eq!(top(&m, 256), (63 << 16) | 63);
+        m.clear_pending(63);
+        assert_eq!(top(&m, 256), (200 << 16) | 200);
+        m.rmw(4, 0x72, 300, u64::MAX).unwrap();
+        assert_eq!(top(&m, 256), (200 << 16) | 200, "a threshold above nr_msis counts as 0");
+        assert_eq!(m.topei(3, 256), 0, "only nr_eix words are looked at");
+        m.set_pending(2047);
+        m.rmw(32, 0xfe, 1 << 63, u64::MAX).unwrap();
+        m.clear_pending(200);
+        assert_eq!(top(&m, 2048), 0, "2047 is above eithreshold 300");
+        m.rmw(32, 0x72, 0, u64::MAX).unwrap();
+        assert_eq!(top(&m, 2048), (2047 << 16) | 2047);
+    }
+
+    #[test]
+    fn merge_keeps_what_arrived() {
+        let m = Mrif::default();
+        m.set_pending(5);
+        m.set_pending(130);
+        let mut r = Regs::default();
+        r.eidelivery = 1;
+        r.eithreshold = 9;
+        r.eip[0] = 1 << 7;
+        r.eie[0] = 1 << 5;
+        r.eip[2] = 1 << 3;
+        r.eie[1] = 0xff;
+        m.merge(2, &r);
+        let s = m.snapshot();
+        assert_eq!((s.eidelivery, s.eithreshold), (1, 9));
+        assert_eq!(s.eip[0], (1 << 5) | (1 << 7));
+        assert_eq!(s.eie[..2], [1 << 5, 0xff]);
+        assert_eq!(s.eip[2], 1 << 2, "word 2 is beyond nr_eix: left as it was");
+    }
+
+    #[test]
+    fn setipnum_and_attr() {
+        assert_eq!(setipnum_id(0, 5), Some(5));
+        assert_eq!(setipnum_id(4, 5 << 24), Some(5));
+        assert_eq!(setipnum_id(0, 0), None);
+        assert_eq!(setipnum_id(8, 5), None);
+        assert_eq!(attr_vcpu_isel((3 << 12) | 0x80), (3, 0x80));
+        assert_eq!(attr_vcpu_isel(((1u64 << 32) | 2) << 12 | 0xfff), (2, 0xfff));
+    }
+}
+
+#[path = "../../../../rust/kvm_riscv/aia_device_logic.rs"]
+mod aia_device_logic;
+
+#[cfg(test)]
+mod aia_device_logic_tests {
+    use super::aia_device_logic::*;
+
+    #[test]
+    fn config_writes() {
+        let ok = |c, nr| c_valid(c, nr, 5, 2048);
+        fn c_valid(c: u64, nr: u32, hgei: i32, ids: u32) -> bool {
+            Config::from_attr(c).unwrap().valid(nr, hgei, ids)
+        }
+        assert_eq!(Config::from_attr(7), None);
+        assert!(ok(0, 0) && ok(0, 1) && ok(0, 2) && !ok(0, 3));
+        assert!(!c_valid(0, 1, 0, 2048) && !c_valid(0, 2, 0, 2048) && c_valid(0, 0, 0, 2048));
+        assert!(ok(1, 63) && ok(1, 127) && ok(1, 2047) && !ok(1, 2048));
+        assert!(!ok(1, 62) && !ok(1, 64) && !ok(1, 126));
+        assert!(!c_valid(1, 255, 5, 255) && c_valid(1, 255, 5, 256), "below max_ids");
+        assert!(ok(2, 0) && ok(2, 1023) && !ok(2, 1024) && !c_valid(2, 100, 5, 100));
+        assert!(ok(3, 7) && !ok(3, 8));
+        assert!(!ok(4, 23) && ok(4, 24) && ok(4, 55) && !ok(4, 56));
+        assert!(ok(5, 15) && !ok(5, 16));
+        assert!(ok(6, 7) && !ok(6, 8));
+    }
+
+    #[test]
+    fn imsic_layout() {
+        let l = Layout { group_bits: 0, group_shift: 24, hart_bits: 2, guest_bits: 1 };
+        // hart index bits 14:13, guest bit 12.
+        assert_eq!(l.hart_index(0x2800_0000 | (3 << 13) | (1 << 12)), 3);
+        assert_eq!(l.hart_index(0x2800_0000 | (1 << 15)), 0, "above the hart bits");
+        assert_eq!(l.imsic_ppn(0x2800_0000 | (3 << 13) | (1 << 12) | 0x123), 0x28000);
+        assert_eq!(l.msi_target(0x2800_0000 | (2 << 13) | (1 << 12) | 4), (0x28004, 1));
+        let g = Layout { group_bits: 2, group_shift: 24, hart_bits: 3, guest_bits: 0 };
+        let a = 0x1_0000_0000u64 | (2 << 24) | (5 << 12);
+        assert_eq!(g.hart_index(a), (2 << 3) | 5);
+        assert_eq!(g.imsic_ppn(a), 0x1_0000_0000 >> 12);
+        assert!(!g.overlaps());
+        assert!(Layout { group_bits: 1, group_shift: 14, hart_bits: 2, guest_bits: 1 }.overlaps());
+        assert!(!Layout { group_bits: 0, group_shift: 14, hart_bits: 2, guest_bits: 1 }.overlaps());
+        let wide = Layout { group_bits: 7, group_shift: 55, hart_bits: 15, guest_bits: 7 };
+        assert_eq!(wide.imsic_ppn(u64::MAX), (u64::MAX & !(((1u64 << 34) - 1) | (0x7f << 55))) >> 12);
+    }
+}
