@@ -231,10 +231,17 @@ fn swfile_update(v: &Vcpu, i: &Imsic, r: &Regs) {
 /// its interrupt itself: only a guest file is looked at. A vCPU whose file
 /// is on another CPU than the one it was last loaded on is told yes, to go
 /// back to the run loop and move it.
+///
+/// Preemption is off from the reading of `vcpu->cpu` to that of HGEIP
+/// (upstream has interrupts off, under its read lock): the vCPU's thread,
+/// in `kvm_vcpu_block()`, moved to another CPU in between would read that
+/// CPU's HGEIP for its line, miss its interrupt and sleep, with HGEIE then
+/// set on the wrong CPU (`aia_stress@migrate` saw a vCPU stop).
 pub(crate) fn has_interrupt(v: &Vcpu) -> bool {
     let Some(i) = v.imsic() else {
         return false;
     };
+    let _p = ffi::preempt_disable();
     match i.vsfile_at() {
         None => false,
         Some((cpu, hgei)) if c_int::try_from(cpu).ok() == Some(v.cpu()) => {
