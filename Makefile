@@ -136,6 +136,7 @@ c-remaining:
 	@objs=$$(sed -n '/still linked (begin)/,/still linked (end)/p' Kbuild \
 		| sed -e 's/#.*//' -e 's/upstream-c-[^ ]* *[:+]= *//' -e 's/\\//g' | tr -s ' \t' '\n' | grep -v '^$$'); \
 	files=$$(for o in $$objs; do ls $(KSRC)/arch/riscv/kvm/$$o.[cS]; done); \
+	if [ -z "$$files" ]; then echo "(none)"; echo "total: 0 lines in 0 upstream files"; exit 0; fi; \
 	for f in $$files; do basename $$f; done | sort | tr '\n' ' '; echo; \
 	echo "total: $$(cat $$files | wc -l) lines in $$(echo $$files | wc -w) upstream files"
 
