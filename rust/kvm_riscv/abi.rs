@@ -747,114 +747,85 @@ vm_entry! {
 // C ABI entry points of aia_aplic.rs (C `aia_device.c` calls them) and the
 // APLIC's MMIO device
 
-/// The APLIC's MMIO operations (`aplic_iodoev_ops`), a Rust static.
-static APLIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
-    read: Some(aplic_mmio_read),
-    write: Some(aplic_mmio_write),
-    destructor: None,
-};
+/// The MMIO operations of an in-kernel device (`struct kvm_io_device_ops`),
+/// a Rust static named `$ops`: 32-bit accesses only (`EOPNOTSUPP`
+/// otherwise), given to `$read(vm, addr, len) -> Result<u32>` and
+/// `$write(vm, addr, len, value) -> Result`.
+macro_rules! mmio_ops {
+    ($(#[$m:meta])* $ops:ident: $read:path, $write:path) => {
+        $(#[$m])*
+        static $ops: b::kvm_io_device_ops = {
+            /// A guest load: 0 with the value in `*val`, or a negative
+            /// errno.
+            ///
+            /// # Safety
+            /// The MMIO bus calls it for a live vCPU on its thread; `val`
+            /// is writable for `len` bytes.
+            unsafe extern "C" fn read(
+                vcpu: *mut b::kvm_vcpu,
+                _dev: *mut b::kvm_io_device,
+                addr: b::gpa_t,
+                len: c_int,
+                val: *mut core::ffi::c_void,
+            ) -> c_int {
+                if len != 4 {
+                    return EOPNOTSUPP.to_errno();
+                }
+                // SAFETY: a live vCPU (the caller's contract).
+                let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+                match $read(vm, addr, len) {
+                    Ok(v) => {
+                        // SAFETY: 4 writable bytes (the contract), maybe
+                        // unaligned.
+                        unsafe { val.cast::<u32>().write_unaligned(v) };
+                        0
+                    }
+                    Err(e) => e.to_errno(),
+                }
+            }
 
-/// A guest load from the APLIC: 0 with the value in `*val`, or a negative
-/// errno.
-///
-/// # Safety
-/// The MMIO bus calls it for a live vCPU on its thread; `val` is writable
-/// for `len` bytes.
-unsafe extern "C" fn aplic_mmio_read(
-    vcpu: *mut b::kvm_vcpu,
-    _dev: *mut b::kvm_io_device,
-    addr: b::gpa_t,
-    len: c_int,
-    val: *mut core::ffi::c_void,
-) -> c_int {
-    // SAFETY: a live vCPU (the caller's contract).
-    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
-    match crate::aia_aplic::mmio_read(vm, addr, len) {
-        Ok(v) => {
-            // SAFETY: `len` is 4 here, which `val` holds (the contract);
-            // the bus's buffer may be unaligned.
-            unsafe { val.cast::<u32>().write_unaligned(v) };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+            /// A guest store: 0 or a negative errno.
+            ///
+            /// # Safety
+            /// As `read`; `val` is readable for `len` bytes.
+            unsafe extern "C" fn write(
+                vcpu: *mut b::kvm_vcpu,
+                _dev: *mut b::kvm_io_device,
+                addr: b::gpa_t,
+                len: c_int,
+                val: *const core::ffi::c_void,
+            ) -> c_int {
+                if len != 4 {
+                    return EOPNOTSUPP.to_errno();
+                }
+                // SAFETY: a live vCPU (the caller's contract).
+                let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
+                // SAFETY: 4 readable bytes (the contract), maybe unaligned.
+                let v = unsafe { val.cast::<u32>().read_unaligned() };
+                errno($write(vm, addr, len, v))
+            }
+
+            b::kvm_io_device_ops {
+                read: Some(read),
+                write: Some(write),
+                destructor: None,
+            }
+        };
+    };
 }
 
-/// A guest store to the APLIC: 0 or a negative errno.
-///
-/// # Safety
-/// As [`aplic_mmio_read`]; `val` is readable for `len` bytes.
-unsafe extern "C" fn aplic_mmio_write(
-    vcpu: *mut b::kvm_vcpu,
-    _dev: *mut b::kvm_io_device,
-    addr: b::gpa_t,
-    len: c_int,
-    val: *const core::ffi::c_void,
-) -> c_int {
-    // SAFETY: a live vCPU (the caller's contract).
-    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
-    if len != 4 {
-        return EOPNOTSUPP.to_errno();
-    }
-    // SAFETY: 4 readable bytes (the contract), maybe unaligned.
-    let v = unsafe { val.cast::<u32>().read_unaligned() };
-    errno(crate::aia_aplic::mmio_write(vm, addr, len, v))
+mmio_ops! {
+    /// The APLIC's MMIO operations (`aplic_iodoev_ops`).
+    APLIC_IODEV_OPS: crate::aia_aplic::mmio_read, crate::aia_aplic::mmio_write
 }
 
 // ---------------------------------------------------------------------------
 // C ABI entry points of aia_imsic.rs and aia_device.rs: the IMSIC's MMIO,
 // the AIA device.
 
-/// The IMSIC's MMIO operations (`imsic_iodoev_ops`), a Rust static.
-static IMSIC_IODEV_OPS: b::kvm_io_device_ops = b::kvm_io_device_ops {
-    read: Some(imsic_mmio_read),
-    write: Some(imsic_mmio_write),
-    destructor: None,
-};
-
-/// A guest load from an IMSIC page: 0 with the value in `*val`, or a
-/// negative errno.
-///
-/// # Safety
-/// The MMIO bus calls it for a live vCPU on its thread; `val` is writable
-/// for `len` bytes.
-unsafe extern "C" fn imsic_mmio_read(
-    _vcpu: *mut b::kvm_vcpu,
-    _dev: *mut b::kvm_io_device,
-    addr: b::gpa_t,
-    len: c_int,
-    val: *mut core::ffi::c_void,
-) -> c_int {
-    match crate::aia_imsic::mmio_read(addr, len) {
-        Ok(v) => {
-            // SAFETY: `len` is 4 here, which `val` holds (the contract);
-            // the bus's buffer may be unaligned.
-            unsafe { val.cast::<u32>().write_unaligned(v) };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// A guest store to an IMSIC page: 0 or a negative errno.
-///
-/// # Safety
-/// As [`imsic_mmio_read`]; `val` is readable for `len` bytes.
-unsafe extern "C" fn imsic_mmio_write(
-    vcpu: *mut b::kvm_vcpu,
-    _dev: *mut b::kvm_io_device,
-    addr: b::gpa_t,
-    len: c_int,
-    val: *const core::ffi::c_void,
-) -> c_int {
-    // SAFETY: a live vCPU (the caller's contract).
-    let vm = unsafe { Vcpu::from_raw(vcpu) }.vm();
-    if len != 4 {
-        return EOPNOTSUPP.to_errno();
-    }
-    // SAFETY: 4 readable bytes (the contract), maybe unaligned.
-    let v = unsafe { val.cast::<u32>().read_unaligned() };
-    errno(crate::aia_imsic::mmio_write(vm, addr, len, v))
+mmio_ops! {
+    /// The IMSIC's MMIO operations (`imsic_iodoev_ops`).
+    IMSIC_IODEV_OPS: crate::aia_imsic::mmio_read, crate::aia_imsic::mmio_write
 }
 
 /// The AIA device's operations (`kvm_riscv_aia_device_ops`), registered

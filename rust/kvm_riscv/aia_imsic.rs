@@ -268,6 +268,15 @@ pub(crate) fn put(cx: &mut VcpuCtx<'_>) {
     }
 }
 
+/// Takes the guest file away from the IMSIC, under `vsfile_lock`: from now
+/// on injection goes to the software file.
+fn take_vsfile(i: &Imsic) -> Option<VsFile> {
+    let mut g = i.vsfile.lock();
+    let old = *g;
+    i.set_vsfile(&mut g, None);
+    old
+}
+
 /// The vCPU loses its guest file (its CPU stops virtualization, or no line
 /// is free where it runs now): its state goes to the software file
 /// (`kvm_riscv_vcpu_aia_imsic_release()`). From the vCPU's thread or the
@@ -276,12 +285,7 @@ pub(crate) fn release(v: &Vcpu) {
     let Some(i) = v.imsic() else {
         return;
     };
-    let old = {
-        let mut g = i.vsfile.lock();
-        let old = *g;
-        i.set_vsfile(&mut g, None);
-        old
-    };
+    let old = take_vsfile(i);
     let Some(old) = old else {
         return;
     };
@@ -497,7 +501,7 @@ pub(crate) fn inject(v: &Vcpu, guest_index: u32, offset: u32, iid: u32) -> Resul
 
 /// A guest load from the IMSIC's page (`imsic_mmio_read()`): 0, for a
 /// naturally aligned 32-bit access.
-pub(crate) fn mmio_read(addr: u64, len: c_int) -> Result<u32> {
+pub(crate) fn mmio_read(_vm: &Vm, addr: u64, len: c_int) -> Result<u32> {
     if len != 4 || addr & 3 != 0 {
         return Err(EOPNOTSUPP);
     }
@@ -541,12 +545,7 @@ pub(crate) fn cleanup(v: &Vcpu) {
     let Some(i) = v.imsic() else {
         return;
     };
-    let old = {
-        let mut g = i.vsfile.lock();
-        let old = *g;
-        i.set_vsfile(&mut g, None);
-        old
-    };
+    let old = take_vsfile(i);
     i.swfile.clear();
     if let Some(o) = old {
         crate::aia::free_hgei(cpu_int(o.cpu), line_int(o.hgei));
